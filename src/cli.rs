@@ -1,0 +1,366 @@
+//! Every clap type: the command line is the contract (`shared/design/cli-contract.md`).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Administer the PostgreSQL database of a StackWizard (FastAPI + SQLAlchemy) application.
+#[derive(Debug, Parser)]
+#[command(name = "stackctl", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOpts,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalOpts {
+    /// Database URL (postgres://, postgresql://, or SQLAlchemy's postgresql+DRIVER://);
+    /// else DATABASE_URL, else DATABASE_URL= in ./.env or --env-file
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+
+    /// Read DATABASE_URL (and DATABASE_SSL_MODE) from this file instead of ./.env
+    #[arg(long, global = true, value_name = "PATH")]
+    pub env_file: Option<PathBuf>,
+
+    /// Output format for data on stdout
+    #[arg(short, long, global = true, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+
+    /// No informational messages on stderr
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// More diagnostics on stderr (repeat for more)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// When to colour messages (NO_COLOR is honoured)
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
+    /// bcrypt cost for new password hashes (4 to 31)
+    #[arg(long, global = true, env = "STACKCTL_BCRYPT_COST", default_value_t = 12,
+          value_parser = clap::value_parser!(u32).range(4..=31), value_name = "COST")]
+    pub bcrypt_cost: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Connection target, server version, schema state and row counts
+    Status,
+    /// Apply, inspect or revert schema migrations
+    Migrate(MigrateArgs),
+    /// Add, list, change and delete users
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Add, list, change and delete items
+    #[command(subcommand)]
+    Item(ItemCmd),
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(subcommand)]
+    pub command: Option<MigrateCmd>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateCmd {
+    /// Apply pending migrations (the default)
+    Run,
+    /// Every migration: version, name, applied or pending
+    Status,
+    /// Revert applied migrations, newest first
+    Revert {
+        /// How many migrations to revert
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+        steps: u32,
+        #[command(flatten)]
+        confirm: Confirmation,
+    },
+}
+
+/// Confirmation for destructive commands.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct Confirmation {
+    /// Do not ask; required when stdin is not a terminal
+    #[arg(short, long)]
+    pub yes: bool,
+}
+
+/// Where a new password comes from. None given: prompt on a terminal, else refuse.
+#[derive(Debug, Args, Clone)]
+#[group(multiple = false)]
+pub struct PasswordSource {
+    /// Read the password from the first line of stdin
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Read the password from the first line of this file
+    #[arg(long, value_name = "PATH")]
+    pub password_file: Option<PathBuf>,
+    /// Generate a random password and print it once
+    #[arg(long)]
+    pub random_password: bool,
+}
+
+/// Paging shared by the list commands.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct Paging {
+    /// Sort in descending order
+    #[arg(long)]
+    pub desc: bool,
+    /// At most this many rows
+    #[arg(long, default_value_t = 50, conflicts_with = "all")]
+    pub limit: u32,
+    /// Skip this many rows first
+    #[arg(long, default_value_t = 0, conflicts_with = "all")]
+    pub offset: u32,
+    /// Every row, streamed (constant memory)
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// Create a user
+    Add(UserAdd),
+    /// List users
+    List(UserList),
+    /// Show a user and the user's items
+    Show {
+        /// UUID, email or username
+        user: String,
+    },
+    /// Change a user's email, username, full name or superuser flag
+    Update(UserUpdate),
+    /// Deactivate users (already inactive ones are left as they are)
+    Deactivate {
+        /// UUIDs, emails or usernames
+        #[arg(required = true)]
+        users: Vec<String>,
+    },
+    /// Activate users (already active ones are left as they are)
+    Activate {
+        /// UUIDs, emails or usernames
+        #[arg(required = true)]
+        users: Vec<String>,
+    },
+    /// Set a user's password
+    SetPassword {
+        /// UUID, email or username
+        user: String,
+        #[command(flatten)]
+        password: PasswordSource,
+    },
+    /// Delete a user and, with it, the user's items
+    Delete {
+        /// UUID, email or username
+        user: String,
+        #[command(flatten)]
+        confirm: Confirmation,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct UserAdd {
+    /// Email address (unique, case-insensitively)
+    #[arg(long)]
+    pub email: String,
+    /// Username: 3 to 100 of A-Z a-z 0-9 . _ - (unique, case-insensitively)
+    #[arg(long)]
+    pub username: String,
+    /// Full name
+    #[arg(long)]
+    pub full_name: Option<String>,
+    /// Make the user a superuser
+    #[arg(long)]
+    pub superuser: bool,
+    /// Create the user inactive
+    #[arg(long)]
+    pub inactive: bool,
+    #[command(flatten)]
+    pub password: PasswordSource,
+}
+
+#[derive(Debug, Args)]
+pub struct UserList {
+    /// Only active users
+    #[arg(long, conflicts_with = "inactive")]
+    pub active: bool,
+    /// Only inactive users
+    #[arg(long)]
+    pub inactive: bool,
+    /// Only superusers
+    #[arg(long)]
+    pub superuser: bool,
+    /// Text in email, username or full name (case-insensitive, literal)
+    #[arg(long)]
+    pub search: Option<String>,
+    /// Sort key
+    #[arg(long, value_enum, default_value_t = UserSort::Created)]
+    pub sort: UserSort,
+    #[command(flatten)]
+    pub paging: Paging,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UserSort {
+    Created,
+    Email,
+    Username,
+}
+
+#[derive(Debug, Args)]
+pub struct UserUpdate {
+    /// UUID, email or username
+    pub user: String,
+    /// New email address
+    #[arg(long)]
+    pub email: Option<String>,
+    /// New username
+    #[arg(long)]
+    pub username: Option<String>,
+    /// New full name
+    #[arg(long, conflicts_with = "clear_full_name")]
+    pub full_name: Option<String>,
+    /// Remove the full name
+    #[arg(long)]
+    pub clear_full_name: bool,
+    /// Make the user a superuser
+    #[arg(long, conflicts_with = "no_superuser")]
+    pub superuser: bool,
+    /// Take superuser rights away
+    #[arg(long)]
+    pub no_superuser: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ItemCmd {
+    /// Create an item
+    Add(ItemAdd),
+    /// List items with their owners' emails
+    List(ItemList),
+    /// Show one item
+    Show {
+        /// The item's UUID
+        id: String,
+    },
+    /// Change an item
+    Update(ItemUpdate),
+    /// Delete an item
+    Delete {
+        /// The item's UUID
+        id: String,
+        #[command(flatten)]
+        confirm: Confirmation,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ItemAdd {
+    /// Owner: UUID, email or username
+    #[arg(long)]
+    pub owner: String,
+    /// Title (1 to 255 characters)
+    #[arg(long)]
+    pub title: String,
+    /// Free-text description
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Price: 0 to 99999999.99, at most two decimal places (default 0.00)
+    #[arg(long)]
+    pub price: Option<String>,
+    /// Create the item unavailable
+    #[arg(long)]
+    pub unavailable: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ItemList {
+    /// Only this owner's items: UUID, email or username
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// Only available items
+    #[arg(long, conflicts_with = "unavailable")]
+    pub available: bool,
+    /// Only unavailable items
+    #[arg(long)]
+    pub unavailable: bool,
+    /// Lowest price, inclusive
+    #[arg(long, value_name = "P")]
+    pub min_price: Option<String>,
+    /// Highest price, inclusive
+    #[arg(long, value_name = "P")]
+    pub max_price: Option<String>,
+    /// Text in title or description (case-insensitive, literal)
+    #[arg(long)]
+    pub search: Option<String>,
+    /// Sort key
+    #[arg(long, value_enum, default_value_t = ItemSort::Created)]
+    pub sort: ItemSort,
+    #[command(flatten)]
+    pub paging: Paging,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ItemSort {
+    Created,
+    Price,
+    Title,
+}
+
+#[derive(Debug, Args)]
+pub struct ItemUpdate {
+    /// The item's UUID
+    pub id: String,
+    /// New title
+    #[arg(long)]
+    pub title: Option<String>,
+    /// New description
+    #[arg(long, conflicts_with = "clear_description")]
+    pub description: Option<String>,
+    /// Remove the description
+    #[arg(long)]
+    pub clear_description: bool,
+    /// New price
+    #[arg(long)]
+    pub price: Option<String>,
+    /// Mark available
+    #[arg(long, conflicts_with = "unavailable")]
+    pub available: bool,
+    /// Mark unavailable
+    #[arg(long)]
+    pub unavailable: bool,
+    /// New owner: UUID, email or username
+    #[arg(long)]
+    pub owner: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,170 @@
+//! `stackctl item ...`
+
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use super::Ctx;
+use crate::cli::{ItemAdd, ItemCmd, ItemList, ItemSort, ItemUpdate};
+use crate::db::items::{self, Filter, Sort};
+use crate::db::models::{ItemChanges, ItemView, NewItem};
+use crate::db::users::{self, Page, UserRef};
+use crate::error::{Error, Result};
+use crate::output::{render_one, ListWriter};
+use crate::prompt;
+use crate::validate::{self, like_pattern, Description, Price, Title};
+
+pub fn run(cmd: ItemCmd, ctx: &Ctx) -> Result<()> {
+    match cmd {
+        ItemCmd::Add(args) => add(args, ctx),
+        ItemCmd::List(args) => list(args, ctx),
+        ItemCmd::Show { id } => show(&id, ctx),
+        ItemCmd::Update(args) => update(args, ctx),
+        ItemCmd::Delete { id, confirm } => delete(&id, confirm.yes, ctx),
+    }
+}
+
+fn print_item(ctx: &Ctx, item: &ItemView) -> Result<()> {
+    let mut out = ctx.stdout();
+    render_one(ctx.format(), ItemView::COLUMNS, item, &mut out)?;
+    super::finish(out)
+}
+
+/// The owner named on the command line; an unknown one is exit 3.
+fn owner_id(conn: &mut PgConnection, raw: &str) -> Result<Uuid> {
+    let r = UserRef::parse(raw);
+    users::find(conn, &r)?
+        .map(|u| u.id)
+        .ok_or_else(|| Error::not_found(format!("owner '{r}' not found")))
+}
+
+fn add(args: ItemAdd, ctx: &Ctx) -> Result<()> {
+    let title = Title::parse(&args.title)?;
+    let description = args.description.as_deref().map(Description::parse).transpose()?;
+    let price = args.price.as_deref().map(Price::parse).transpose()?.unwrap_or_else(Price::zero);
+    let mut conn = ctx.connect()?;
+    let item = conn.transaction::<_, Error, _>(|conn| {
+        let owner = owner_id(conn, &args.owner)?;
+        items::insert(
+            conn,
+            &NewItem {
+                id: Uuid::new_v4(),
+                title: title.as_str(),
+                description: description.as_ref().map(Description::as_str),
+                price: price.value(),
+                owner_id: owner,
+                is_available: !args.unavailable,
+            },
+        )
+    })?;
+    ctx.info(format!("created item {}", item.id));
+    print_item(ctx, &item)
+}
+
+fn list(args: ItemList, ctx: &Ctx) -> Result<()> {
+    let min_price = args
+        .min_price
+        .as_deref()
+        .map(|p| Price::parse_field("--min-price", p))
+        .transpose()?;
+    let max_price = args
+        .max_price
+        .as_deref()
+        .map(|p| Price::parse_field("--max-price", p))
+        .transpose()?;
+    let search = args.search.as_deref().map(like_pattern).transpose()?;
+    let sort = match args.sort {
+        ItemSort::Created => Sort::Created,
+        ItemSort::Price => Sort::Price,
+        ItemSort::Title => Sort::Title,
+    };
+    let page = (!args.paging.all).then_some(Page {
+        limit: i64::from(args.paging.limit),
+        offset: i64::from(args.paging.offset),
+    });
+    let mut conn = ctx.connect()?;
+    let owner = args.owner.as_deref().map(|o| owner_id(&mut conn, o)).transpose()?;
+    let filter = Filter {
+        owner,
+        available: if args.available {
+            Some(true)
+        } else if args.unavailable {
+            Some(false)
+        } else {
+            None
+        },
+        min_price: min_price.map(|p| p.value().clone()),
+        max_price: max_price.map(|p| p.value().clone()),
+        search,
+    };
+    let mut out = ListWriter::new(ctx.format(), ItemView::COLUMNS, ctx.stdout());
+    items::for_each(&mut conn, &filter, sort, args.paging.desc, page, |i| out.row(&i))?;
+    let n = out.finish()?;
+    ctx.debug(format!("{n} item(s)"));
+    Ok(())
+}
+
+fn show(id: &str, ctx: &Ctx) -> Result<()> {
+    let id = validate::uuid("item id", id)?;
+    let mut conn = ctx.connect()?;
+    let item = items::get(&mut conn, id)?;
+    print_item(ctx, &item)
+}
+
+fn update(args: ItemUpdate, ctx: &Ctx) -> Result<()> {
+    let id = validate::uuid("item id", &args.id)?;
+    let title = args.title.as_deref().map(Title::parse).transpose()?;
+    let description = args.description.as_deref().map(Description::parse).transpose()?;
+    let price = args.price.as_deref().map(Price::parse).transpose()?;
+    let nothing = title.is_none()
+        && description.is_none()
+        && !args.clear_description
+        && price.is_none()
+        && !args.available
+        && !args.unavailable
+        && args.owner.is_none();
+    if nothing {
+        return Err(Error::usage("nothing to update").with_hint(
+            "give --title, --description, --clear-description, --price, --available, --unavailable or --owner",
+        ));
+    }
+    let mut conn = ctx.connect()?;
+    let item = conn.transaction::<_, Error, _>(|conn| {
+        let owner = args.owner.as_deref().map(|o| owner_id(conn, o)).transpose()?;
+        let changes = ItemChanges {
+            title: title.as_ref().map(Title::as_str),
+            description: if args.clear_description {
+                Some(None)
+            } else {
+                description.as_ref().map(|d| Some(d.as_str()))
+            },
+            price: price.as_ref().map(Price::value),
+            is_available: if args.available {
+                Some(true)
+            } else if args.unavailable {
+                Some(false)
+            } else {
+                None
+            },
+            owner_id: owner,
+        };
+        items::update(conn, id, &changes)
+    })?;
+    ctx.info(format!("updated item {}", item.id));
+    print_item(ctx, &item)
+}
+
+fn delete(id: &str, yes: bool, ctx: &Ctx) -> Result<()> {
+    let id = validate::uuid("item id", id)?;
+    let mut conn = ctx.connect()?;
+    let item = items::get(&mut conn, id)?;
+    prompt::confirm_destructive(
+        yes,
+        &format!("deleting item '{}' ({})", item.title, item.id),
+    )?;
+    let n = conn.transaction::<_, Error, _>(|conn| items::delete(conn, id))?;
+    if n == 0 {
+        return Err(Error::not_found(format!("item {id} not found")));
+    }
+    ctx.info(format!("deleted item {id}"));
+    Ok(())
+}

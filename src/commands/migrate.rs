@@ -1,0 +1,130 @@
+//! `stackctl migrate [run|status|revert]`, with adoption of application-made schemas.
+
+use serde::Serialize;
+
+use super::Ctx;
+use crate::cli::{MigrateArgs, MigrateCmd};
+use crate::db::{self, adopt, SchemaState};
+use crate::error::{Error, Result};
+use crate::output::ListWriter;
+use crate::prompt;
+
+pub fn run(args: MigrateArgs, ctx: &Ctx) -> Result<()> {
+    match args.command.unwrap_or(MigrateCmd::Run) {
+        MigrateCmd::Run => apply(ctx),
+        MigrateCmd::Status => status(ctx),
+        MigrateCmd::Revert { steps, confirm } => revert(ctx, steps, confirm.yes),
+    }
+}
+
+fn refuse_unknown(state: &SchemaState) -> Result<()> {
+    let unknown = state.unknown();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(Error::schema(format!(
+        "the database has migrations this stackctl does not know: {}",
+        unknown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+    ))
+    .with_hint("upgrade stackctl to the version that migrated this database"))
+}
+
+fn apply(ctx: &Ctx) -> Result<()> {
+    let (mut conn, target) = ctx.connect_raw()?;
+    ctx.debug(format!("migrating {}", target.display));
+    let applied = db::with_migration_lock(&mut conn, |conn| {
+        let state = SchemaState::read(conn)?;
+        refuse_unknown(&state)?;
+        let initial = state
+            .embedded
+            .first()
+            .ok_or_else(|| Error::failure("this stackctl embeds no migrations"))?
+            .clone();
+        if !state.applied.contains(&initial.version)
+            && adopt::inspect(conn)? == adopt::Verdict::Adoptable
+        {
+            adopt::adopt(conn, &initial.version)?;
+            ctx.info(format!(
+                "adopted the existing users/items schema made by the application (recorded {} as applied; rows kept)",
+                initial.name
+            ));
+        }
+        db::run_pending(conn)
+    })?;
+    if applied.is_empty() {
+        ctx.info("schema is up to date; nothing to apply");
+    } else {
+        for name in &applied {
+            ctx.info(format!("applied {name}"));
+        }
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct MigrationRow {
+    version: String,
+    name: String,
+    state: &'static str,
+}
+
+const COLUMNS: &[&str] = &["version", "name", "state"];
+
+fn status(ctx: &Ctx) -> Result<()> {
+    let (mut conn, _) = ctx.connect_raw()?;
+    let state = SchemaState::read(&mut conn)?;
+    let mut out = ListWriter::new(ctx.format(), COLUMNS, ctx.stdout());
+    for m in &state.embedded {
+        out.row(&MigrationRow {
+            version: m.version.clone(),
+            name: m.name.clone(),
+            state: if state.applied.contains(&m.version) {
+                "applied"
+            } else {
+                "pending"
+            },
+        })?;
+    }
+    for v in state.unknown() {
+        out.row(&MigrationRow {
+            version: v.clone(),
+            name: String::new(),
+            state: "unknown",
+        })?;
+    }
+    out.finish()?;
+    Ok(())
+}
+
+fn revert(ctx: &Ctx, steps: u32, yes: bool) -> Result<()> {
+    let (mut conn, _) = ctx.connect_raw()?;
+    let state = SchemaState::read(&mut conn)?;
+    refuse_unknown(&state)?;
+    let applied: Vec<_> = state
+        .embedded
+        .iter()
+        .filter(|m| state.applied.contains(&m.version))
+        .collect();
+    if applied.is_empty() {
+        ctx.info("no migration is applied; nothing to revert");
+        return Ok(());
+    }
+    let n = (steps as usize).min(applied.len());
+    let going: Vec<&str> = applied.iter().rev().take(n).map(|m| m.name.as_str()).collect();
+    let mut loss = format!("reverting {} drops what it created", going.join(", "));
+    if going.len() == applied.len() && db::table_exists(&mut conn, "public.users")? {
+        loss = format!(
+            "{loss}: the users table ({} rows) and the items table ({} rows)",
+            db::count_rows(&mut conn, "users")?,
+            db::count_rows(&mut conn, "items")?
+        );
+    }
+    prompt::confirm_destructive(yes, &loss)?;
+    db::with_migration_lock(&mut conn, |conn| {
+        for _ in 0..n {
+            let name = db::revert_last(conn)?;
+            ctx.info(format!("reverted {name}"));
+        }
+        Ok(())
+    })
+}

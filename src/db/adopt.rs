@@ -1,0 +1,187 @@
+//! Adopting a schema the application made (Alembic or SQLAlchemy `create_all`):
+//! when its tables match our initial migration, record that migration as applied and
+//! add the indexes it lacks. Application tables are never dropped or re-created.
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{Integer, Nullable, Text};
+
+use crate::error::{Error, Result};
+
+/// (table, column, type as `format_type` prints it, nullable)
+const EXPECTED: &[(&str, &str, &str, bool)] = &[
+    ("users", "id", "uuid", false),
+    ("users", "email", "character varying(255)", false),
+    ("users", "username", "character varying(100)", false),
+    ("users", "hashed_password", "character varying(255)", false),
+    ("users", "full_name", "character varying(255)", true),
+    ("users", "is_active", "boolean", true),
+    ("users", "is_superuser", "boolean", true),
+    ("users", "created_at", "timestamp with time zone", true),
+    ("users", "updated_at", "timestamp with time zone", true),
+    ("items", "id", "uuid", false),
+    ("items", "title", "character varying(255)", false),
+    ("items", "description", "text", true),
+    ("items", "price", "numeric(10,2)", true),
+    ("items", "owner_id", "uuid", true),
+    ("items", "is_available", "boolean", true),
+    ("items", "created_at", "timestamp with time zone", true),
+    ("items", "updated_at", "timestamp with time zone", true),
+];
+
+/// The initial migration's indexes, created when missing.
+const INDEXES: &[&str] = &[
+    "CREATE INDEX IF NOT EXISTS idx_users_email ON users (email)",
+    "CREATE INDEX IF NOT EXISTS idx_users_username ON users (username)",
+    "CREATE INDEX IF NOT EXISTS idx_users_is_active ON users (is_active)",
+    "CREATE INDEX IF NOT EXISTS idx_items_owner_id ON items (owner_id)",
+    "CREATE INDEX IF NOT EXISTS idx_items_is_available ON items (is_available)",
+    "CREATE INDEX IF NOT EXISTS idx_items_created_at ON items (created_at)",
+];
+
+#[derive(QueryableByName, Debug)]
+struct ColumnRow {
+    #[diesel(sql_type = Text)]
+    table_name: String,
+    #[diesel(sql_type = Text)]
+    column_name: String,
+    #[diesel(sql_type = Text)]
+    column_type: String,
+    #[diesel(sql_type = Text)]
+    nullable: String,
+}
+
+#[derive(QueryableByName, Debug)]
+struct Flag {
+    #[diesel(sql_type = Nullable<Integer>)]
+    n: Option<i32>,
+}
+
+/// What `migrate` should do about application tables.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// No application tables: migrate normally.
+    Fresh,
+    /// Tables match: adopt them.
+    Adoptable,
+}
+
+/// Compare application tables with the initial migration. Differences are exit 6.
+pub fn inspect(conn: &mut PgConnection) -> Result<Verdict> {
+    let users = super::table_exists(conn, "public.users")?;
+    let items = super::table_exists(conn, "public.items")?;
+    if !users && !items {
+        return Ok(Verdict::Fresh);
+    }
+    let mut diffs = Vec::new();
+    if !users {
+        diffs.push("table users is missing".to_string());
+    }
+    if !items {
+        diffs.push("table items is missing".to_string());
+    }
+    let rows: Vec<ColumnRow> = diesel::sql_query(
+        "SELECT c.relname::text AS table_name, a.attname::text AS column_name, \
+                format_type(a.atttypid, a.atttypmod) AS column_type, \
+                CASE WHEN a.attnotnull THEN 'NO' ELSE 'YES' END AS nullable \
+         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = 'public' AND c.relname IN ('users', 'items') \
+           AND a.attnum > 0 AND NOT a.attisdropped \
+         ORDER BY c.relname, a.attnum",
+    )
+    .load(conn)?;
+    for (table, column, ty, nullable) in EXPECTED {
+        match rows
+            .iter()
+            .find(|r| r.table_name == *table && r.column_name == *column)
+        {
+            None => {
+                if rows.iter().any(|r| r.table_name == *table) {
+                    diffs.push(format!("column {table}.{column} is missing"));
+                }
+            }
+            Some(r) => {
+                if r.column_type != *ty {
+                    diffs.push(format!(
+                        "column {table}.{column} is {}, expected {ty}",
+                        r.column_type
+                    ));
+                }
+                let is_nullable = r.nullable == "YES";
+                if is_nullable != *nullable {
+                    diffs.push(format!(
+                        "column {table}.{column} is {}, expected {}",
+                        if is_nullable { "nullable" } else { "NOT NULL" },
+                        if *nullable { "nullable" } else { "NOT NULL" }
+                    ));
+                }
+            }
+        }
+    }
+    for r in &rows {
+        if !EXPECTED
+            .iter()
+            .any(|(t, c, _, _)| *t == r.table_name && *c == r.column_name)
+        {
+            diffs.push(format!(
+                "column {}.{} is not in the StackWizard schema",
+                r.table_name, r.column_name
+            ));
+        }
+    }
+    if users && items {
+        let fk: Flag = diesel::sql_query(
+            "SELECT count(*)::int AS n FROM pg_constraint \
+             WHERE contype = 'f' AND conrelid = 'public.items'::regclass \
+               AND confrelid = 'public.users'::regclass AND confdeltype = 'c'",
+        )
+        .get_result(conn)?;
+        if fk.n.unwrap_or(0) == 0 {
+            diffs.push("items.owner_id has no foreign key to users(id) ON DELETE CASCADE".into());
+        }
+        for (table, column) in [("users", "email"), ("users", "username")] {
+            let uq: Flag = diesel::sql_query(format!(
+                "SELECT count(*)::int AS n FROM pg_index i \
+                 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] \
+                 WHERE i.indrelid = 'public.{table}'::regclass AND i.indisunique \
+                   AND i.indnatts = 1 AND a.attname = '{column}'"
+            ))
+            .get_result(conn)?;
+            if uq.n.unwrap_or(0) == 0 {
+                diffs.push(format!("{table}.{column} is not unique"));
+            }
+        }
+    }
+    if diffs.is_empty() {
+        Ok(Verdict::Adoptable)
+    } else {
+        Err(Error::schema(format!(
+            "the existing users/items tables differ from the StackWizard schema: {}",
+            diffs.join("; ")
+        ))
+        .with_hint("stackctl never drops application tables; align them by hand, then run stackctl migrate again"))
+    }
+}
+
+/// Record the initial migration as applied and add missing indexes, in one transaction.
+pub fn adopt(conn: &mut PgConnection, initial_version: &str) -> Result<()> {
+    conn.transaction::<_, Error, _>(|conn| {
+        conn.batch_execute(
+            "CREATE EXTENSION IF NOT EXISTS \"uuid-ossp\";
+             CREATE TABLE IF NOT EXISTS __diesel_schema_migrations (
+                 version VARCHAR(50) PRIMARY KEY NOT NULL,
+                 run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
+             );",
+        )?;
+        for stmt in INDEXES {
+            conn.batch_execute(stmt)?;
+        }
+        diesel::sql_query(
+            "INSERT INTO __diesel_schema_migrations (version) VALUES ($1) ON CONFLICT DO NOTHING",
+        )
+        .bind::<Text, _>(initial_version)
+        .execute(conn)?;
+        Ok(())
+    })
+}

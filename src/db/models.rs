@@ -1,0 +1,159 @@
+//! Rows as Rust structs. `User` deliberately has no password hash: no query that loads
+//! it can leak one.
+
+use bigdecimal::BigDecimal;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::{Serialize, Serializer};
+use uuid::Uuid;
+
+use super::schema::{items, users};
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    pub username: String,
+    pub full_name: Option<String>,
+    pub is_active: Option<bool>,
+    pub is_superuser: Option<bool>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl User {
+    pub const COLUMNS: &'static [&'static str] = &[
+        "id",
+        "email",
+        "username",
+        "full_name",
+        "is_active",
+        "is_superuser",
+        "created_at",
+        "updated_at",
+    ];
+}
+
+/// A new user. Every column is written here, since a database made by SQLAlchemy's
+/// `create_all` has no server defaults.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    pub id: Uuid,
+    pub email: &'a str,
+    pub username: &'a str,
+    pub hashed_password: &'a str,
+    pub full_name: Option<&'a str>,
+    pub is_active: bool,
+    pub is_superuser: bool,
+}
+
+/// Changed user columns; `None` leaves a column alone.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct UserChanges<'a> {
+    pub email: Option<&'a str>,
+    pub username: Option<&'a str>,
+    pub full_name: Option<Option<&'a str>>,
+    pub is_superuser: Option<bool>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = items, check_for_backend(diesel::pg::Pg))]
+pub struct Item {
+    pub id: Uuid,
+    pub title: String,
+    pub description: Option<String>,
+    pub price: Option<BigDecimal>,
+    pub owner_id: Option<Uuid>,
+    pub is_available: Option<bool>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// An item as every output shows it: with its owner's email.
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemView {
+    pub id: Uuid,
+    pub title: String,
+    pub description: Option<String>,
+    #[serde(serialize_with = "price_string")]
+    pub price: Option<BigDecimal>,
+    pub is_available: Option<bool>,
+    pub owner_id: Option<Uuid>,
+    pub owner_email: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl ItemView {
+    pub const COLUMNS: &'static [&'static str] = &[
+        "id",
+        "title",
+        "description",
+        "price",
+        "is_available",
+        "owner_id",
+        "owner_email",
+        "created_at",
+        "updated_at",
+    ];
+}
+
+impl From<(Item, Option<String>)> for ItemView {
+    fn from((item, owner_email): (Item, Option<String>)) -> Self {
+        ItemView {
+            id: item.id,
+            title: item.title,
+            description: item.description,
+            price: item.price,
+            is_available: item.is_available,
+            owner_id: item.owner_id,
+            owner_email,
+            created_at: item.created_at,
+            updated_at: item.updated_at,
+        }
+    }
+}
+
+/// Prices are decimal strings with two places (`"12.50"`), never floats.
+pub fn format_price(p: &BigDecimal) -> String {
+    p.with_scale(2).to_plain_string()
+}
+
+fn price_string<S: Serializer>(p: &Option<BigDecimal>, s: S) -> Result<S::Ok, S::Error> {
+    match p {
+        Some(p) => s.serialize_str(&format_price(p)),
+        None => s.serialize_none(),
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = items)]
+pub struct NewItem<'a> {
+    pub id: Uuid,
+    pub title: &'a str,
+    pub description: Option<&'a str>,
+    pub price: &'a BigDecimal,
+    pub owner_id: Uuid,
+    pub is_available: bool,
+}
+
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = items)]
+pub struct ItemChanges<'a> {
+    pub title: Option<&'a str>,
+    pub description: Option<Option<&'a str>>,
+    pub price: Option<&'a BigDecimal>,
+    pub is_available: Option<bool>,
+    pub owner_id: Option<Uuid>,
+}
+
+/// A user with the user's items (`user show`).
+#[derive(Debug, Serialize)]
+pub struct UserDetail {
+    #[serde(flatten)]
+    pub user: User,
+    pub items: Vec<ItemView>,
+}

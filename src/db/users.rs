@@ -1,0 +1,234 @@
+//! Every query on `users`.
+
+use diesel::dsl::now;
+use diesel::pg::PgRowByRowLoadingMode;
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use super::lower_text;
+use super::models::{NewUser, User, UserChanges};
+use super::schema::{items, users};
+use crate::error::{Error, Result};
+
+/// How a command names a user: by id, email or username.
+#[derive(Debug, Clone)]
+pub enum UserRef {
+    Id(Uuid),
+    Email(String),
+    Username(String),
+}
+
+impl UserRef {
+    pub fn parse(raw: &str) -> UserRef {
+        if let Ok(id) = Uuid::parse_str(raw) {
+            UserRef::Id(id)
+        } else if raw.contains('@') {
+            UserRef::Email(raw.to_string())
+        } else {
+            UserRef::Username(raw.to_string())
+        }
+    }
+}
+
+impl std::fmt::Display for UserRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UserRef::Id(id) => write!(f, "{id}"),
+            UserRef::Email(s) | UserRef::Username(s) => write!(f, "{s}"),
+        }
+    }
+}
+
+/// Find a user; an exact match wins over a case-insensitive one.
+pub fn find(conn: &mut PgConnection, r: &UserRef) -> Result<Option<User>> {
+    let base = users::table.select(User::as_select());
+    let found: Vec<User> = match r {
+        UserRef::Id(id) => base.filter(users::id.eq(id)).load(conn)?,
+        UserRef::Email(e) => {
+            let exact: Vec<User> = base.filter(users::email.eq(e)).load(conn)?;
+            if exact.is_empty() {
+                base.filter(lower_text(users::email).eq(lower_text(e)))
+                    .load(conn)?
+            } else {
+                exact
+            }
+        }
+        UserRef::Username(u) => {
+            let exact: Vec<User> = base.filter(users::username.eq(u)).load(conn)?;
+            if exact.is_empty() {
+                base.filter(lower_text(users::username).eq(lower_text(u)))
+                    .load(conn)?
+            } else {
+                exact
+            }
+        }
+    };
+    match found.len() {
+        0 => Ok(None),
+        1 => Ok(found.into_iter().next()),
+        n => Err(Error::usage(format!(
+            "'{r}' matches {n} users that differ only in letter case"
+        ))
+        .with_hint("name the user by UUID")),
+    }
+}
+
+/// Find a user or fail with exit 3.
+pub fn get(conn: &mut PgConnection, r: &UserRef) -> Result<User> {
+    find(conn, r)?.ok_or_else(|| Error::not_found(format!("user '{r}' not found")))
+}
+
+/// Which existing user (other than `except`) holds this email or username,
+/// compared case-insensitively. Returns the clashing field's name.
+pub fn find_identity_clash(
+    conn: &mut PgConnection,
+    email: Option<&str>,
+    username: Option<&str>,
+    except: Option<Uuid>,
+) -> Result<Option<&'static str>> {
+    let except = except.unwrap_or(Uuid::nil());
+    if let Some(e) = email {
+        let n: i64 = users::table
+            .filter(lower_text(users::email).eq(lower_text(e)))
+            .filter(users::id.ne(except))
+            .count()
+            .get_result(conn)?;
+        if n > 0 {
+            return Ok(Some("email"));
+        }
+    }
+    if let Some(u) = username {
+        let n: i64 = users::table
+            .filter(lower_text(users::username).eq(lower_text(u)))
+            .filter(users::id.ne(except))
+            .count()
+            .get_result(conn)?;
+        if n > 0 {
+            return Ok(Some("username"));
+        }
+    }
+    Ok(None)
+}
+
+pub fn insert(conn: &mut PgConnection, new: &NewUser) -> Result<User> {
+    Ok(diesel::insert_into(users::table)
+        .values((new, users::created_at.eq(now), users::updated_at.eq(now)))
+        .returning(User::as_returning())
+        .get_result(conn)?)
+}
+
+pub fn update(conn: &mut PgConnection, id: Uuid, changes: &UserChanges) -> Result<User> {
+    Ok(diesel::update(users::table.find(id))
+        .set((changes, users::updated_at.eq(now)))
+        .returning(User::as_returning())
+        .get_result(conn)?)
+}
+
+/// Set `is_active` on the given users where it differs; returns the users changed.
+pub fn set_active(conn: &mut PgConnection, ids: &[Uuid], active: bool) -> Result<Vec<User>> {
+    Ok(diesel::update(
+        users::table
+            .filter(users::id.eq_any(ids))
+            .filter(users::is_active.is_distinct_from(active)),
+    )
+    .set((users::is_active.eq(active), users::updated_at.eq(now)))
+    .returning(User::as_returning())
+    .get_results(conn)?)
+}
+
+pub fn set_password(conn: &mut PgConnection, id: Uuid, hash: &str) -> Result<User> {
+    Ok(diesel::update(users::table.find(id))
+        .set((users::hashed_password.eq(hash), users::updated_at.eq(now)))
+        .returning(User::as_returning())
+        .get_result(conn)?)
+}
+
+/// The stored hash, for tests and verification only; never rendered.
+pub fn password_hash(conn: &mut PgConnection, id: Uuid) -> Result<String> {
+    Ok(users::table
+        .find(id)
+        .select(users::hashed_password)
+        .get_result(conn)?)
+}
+
+pub fn delete(conn: &mut PgConnection, id: Uuid) -> Result<usize> {
+    Ok(diesel::delete(users::table.find(id)).execute(conn)?)
+}
+
+pub fn count_items(conn: &mut PgConnection, id: Uuid) -> Result<i64> {
+    Ok(items::table
+        .filter(items::owner_id.eq(id))
+        .count()
+        .get_result(conn)?)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sort {
+    Created,
+    Email,
+    Username,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub active: Option<bool>,
+    pub superuser_only: bool,
+    /// Already a LIKE pattern with wildcards escaped.
+    pub search: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// Call `f` for every user matching `filter`, in order. `page: None` streams every row
+/// from the server one at a time (constant memory).
+pub fn for_each(
+    conn: &mut PgConnection,
+    filter: &Filter,
+    sort: Sort,
+    desc: bool,
+    page: Option<Page>,
+    mut f: impl FnMut(User) -> Result<()>,
+) -> Result<()> {
+    let mut q = users::table.select(User::as_select()).into_boxed();
+    match filter.active {
+        Some(true) => q = q.filter(users::is_active.eq(true)),
+        Some(false) => q = q.filter(users::is_active.is_distinct_from(true)),
+        None => {}
+    }
+    if filter.superuser_only {
+        q = q.filter(users::is_superuser.eq(true));
+    }
+    if let Some(p) = &filter.search {
+        q = q.filter(
+            users::email
+                .ilike(p.clone())
+                .or(users::username.ilike(p.clone()))
+                .or(users::full_name.ilike(p.clone()).assume_not_null()),
+        );
+    }
+    q = match (sort, desc) {
+        (Sort::Created, false) => q.order((users::created_at.asc().nulls_first(), users::id.asc())),
+        (Sort::Created, true) => q.order((users::created_at.desc().nulls_last(), users::id.desc())),
+        (Sort::Email, false) => q.order((users::email.asc(), users::id.asc())),
+        (Sort::Email, true) => q.order((users::email.desc(), users::id.desc())),
+        (Sort::Username, false) => q.order((users::username.asc(), users::id.asc())),
+        (Sort::Username, true) => q.order((users::username.desc(), users::id.desc())),
+    };
+    match page {
+        Some(p) => {
+            for u in q.limit(p.limit).offset(p.offset).load::<User>(conn)? {
+                f(u)?;
+            }
+        }
+        None => {
+            for u in q.load_iter::<User, PgRowByRowLoadingMode>(conn)? {
+                f(u?)?;
+            }
+        }
+    }
+    Ok(())
+}

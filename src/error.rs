@@ -1,0 +1,235 @@
+//! The one error type, its exit codes, and the redaction of secrets from every message.
+
+use std::sync::{Mutex, OnceLock};
+
+use diesel::result::{ConnectionError, DatabaseErrorKind, Error as DieselError};
+
+/// What kind of failure, which decides the process exit code (see the contract).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// 1: unexpected failure, or an external tool failed.
+    Failure,
+    /// 2: usage error or invalid input; nothing was changed.
+    Usage,
+    /// 3: user, item or backup file not found.
+    NotFound,
+    /// 4: duplicate email or username, or a lock held by another process.
+    Conflict,
+    /// 5: the database cannot be reached.
+    Unreachable,
+    /// 6: pending migrations, or migrations newer than this binary.
+    SchemaNotReady,
+}
+
+impl Kind {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Kind::Failure => 1,
+            Kind::Usage => 2,
+            Kind::NotFound => 3,
+            Kind::Conflict => 4,
+            Kind::Unreachable => 5,
+            Kind::SchemaNotReady => 6,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Error {
+    pub kind: Kind,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(kind: Kind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+            hint: None,
+        }
+    }
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(Kind::Usage, message)
+    }
+    /// Invalid input for a named field: the message always names it.
+    pub fn invalid(field: &str, reason: impl std::fmt::Display) -> Self {
+        Self::new(Kind::Usage, format!("invalid {field}: {reason}"))
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(Kind::NotFound, message)
+    }
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(Kind::Conflict, message)
+    }
+    pub fn unreachable(message: impl Into<String>) -> Self {
+        Self::new(Kind::Unreachable, message)
+    }
+    pub fn schema(message: impl Into<String>) -> Self {
+        Self::new(Kind::SchemaNotReady, message)
+    }
+    pub fn failure(message: impl Into<String>) -> Self {
+        Self::new(Kind::Failure, message)
+    }
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+    pub fn exit_code(&self) -> u8 {
+        self.kind.exit_code()
+    }
+}
+
+impl From<DieselError> for Error {
+    fn from(err: DieselError) -> Self {
+        match &err {
+            DieselError::NotFound => Error::not_found("not found"),
+            DieselError::DatabaseError(kind, info) => {
+                let msg = info.message().to_string();
+                match kind {
+                    DatabaseErrorKind::UniqueViolation => {
+                        let what = match info.constraint_name() {
+                            Some(c) if c.contains("email") => "a user with this email already exists",
+                            Some(c) if c.contains("username") => {
+                                "a user with this username already exists"
+                            }
+                            _ => "the row conflicts with an existing one",
+                        };
+                        Error::conflict(what)
+                    }
+                    DatabaseErrorKind::ClosedConnection => {
+                        Error::unreachable(format!("lost the connection to the database: {msg}"))
+                    }
+                    _ if is_connection_failure(&msg) => {
+                        Error::unreachable(format!("database connection failed: {msg}"))
+                    }
+                    _ if msg.contains("canceling statement due to statement timeout") => {
+                        Error::unreachable(format!("the database did not answer in time: {msg}"))
+                    }
+                    _ => Error::failure(format!("database error: {msg}")),
+                }
+            }
+            _ => Error::failure(format!("database error: {err}")),
+        }
+    }
+}
+
+fn is_connection_failure(msg: &str) -> bool {
+    let m = msg.to_ascii_lowercase();
+    m.contains("server closed the connection")
+        || m.contains("terminating connection")
+        || m.contains("connection to server")
+        || m.contains("no connection to the server")
+        || m.contains("could not receive data")
+        || m.contains("could not send data")
+}
+
+impl From<ConnectionError> for Error {
+    fn from(err: ConnectionError) -> Self {
+        match err {
+            ConnectionError::InvalidConnectionUrl(m) => {
+                Error::usage(format!("invalid database URL: {}", m.trim()))
+            }
+            ConnectionError::BadConnection(m) => {
+                Error::unreachable(format!("cannot connect to the database: {}", m.trim()))
+                    .with_hint("check that the server is running and the URL, user and password are right")
+            }
+            other => Error::unreachable(format!("cannot connect to the database: {other}")),
+        }
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(err: std::io::Error) -> Self {
+        Error::failure(format!("I/O error: {err}"))
+    }
+}
+
+impl From<anyhow::Error> for Error {
+    fn from(err: anyhow::Error) -> Self {
+        match err.downcast::<Error>() {
+            Ok(e) => e,
+            Err(err) => Error::failure(format!("{err:#}")),
+        }
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(err: serde_json::Error) -> Self {
+        if err.is_io() {
+            return Error::from(std::io::Error::from(err));
+        }
+        Error::failure(format!("JSON error: {err}"))
+    }
+}
+
+impl From<csv::Error> for Error {
+    fn from(err: csv::Error) -> Self {
+        match err.into_kind() {
+            csv::ErrorKind::Io(io) => Error::from(io),
+            other => Error::failure(format!("CSV error: {other:?}")),
+        }
+    }
+}
+
+/// Is this error a closed stdout (`stackctl user list | head`)? That is success.
+pub fn is_broken_pipe(err: &Error) -> bool {
+    err.kind == Kind::Failure && err.message.contains("Broken pipe")
+}
+
+fn secrets() -> &'static Mutex<Vec<String>> {
+    static SECRETS: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
+    SECRETS.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+/// Remember a secret (a URL password, a user's password) so that no message can print it.
+pub fn register_secret(secret: &str) {
+    if secret.is_empty() {
+        return;
+    }
+    if let Ok(mut list) = secrets().lock() {
+        if !list.iter().any(|s| s == secret) {
+            list.push(secret.to_string());
+            // Longest first, so that a secret containing another is replaced whole.
+            list.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        }
+    }
+}
+
+/// Replace every registered secret in `text` with `***`.
+pub fn redact(text: &str) -> String {
+    let mut out = text.to_string();
+    if let Ok(list) = secrets().lock() {
+        for s in list.iter() {
+            out = out.replace(s.as_str(), "***");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_contract() {
+        assert_eq!(Error::usage("x").exit_code(), 2);
+        assert_eq!(Error::not_found("x").exit_code(), 3);
+        assert_eq!(Error::conflict("x").exit_code(), 4);
+        assert_eq!(Error::unreachable("x").exit_code(), 5);
+        assert_eq!(Error::schema("x").exit_code(), 6);
+        assert_eq!(Error::failure("x").exit_code(), 1);
+    }
+
+    #[test]
+    fn registered_secrets_are_redacted() {
+        register_secret("s3cr3t-pw");
+        assert_eq!(
+            redact("password authentication failed: s3cr3t-pw"),
+            "password authentication failed: ***"
+        );
+    }
+}

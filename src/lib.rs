@@ -1,0 +1,19 @@
+//! stackctl: administer the PostgreSQL database of a StackWizard application.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod output;
+pub mod password;
+pub mod prompt;
+pub mod validate;
+
+use error::Result;
+
+/// Run one parsed command line.
+pub fn run(cli: cli::Cli) -> Result<()> {
+    let ctx = commands::Ctx { global: cli.global };
+    commands::dispatch(cli.command, &ctx)
+}

@@ -1,0 +1,245 @@
+//! Input becomes a newtype at the edge, so `db/` never receives bad data.
+//! Each parser returns `Error::invalid(field, reason)`: exit 2, naming the field.
+
+use std::str::FromStr;
+
+use bigdecimal::BigDecimal;
+
+use crate::error::{Error, Result};
+
+fn has_control(s: &str) -> bool {
+    s.chars().any(char::is_control)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self> {
+        let field = "email";
+        if raw.is_empty() {
+            return Err(Error::invalid(field, "it is empty"));
+        }
+        if raw.chars().count() > 255 {
+            return Err(Error::invalid(field, "it is longer than 255 characters"));
+        }
+        if raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(Error::invalid(field, "it contains spaces or control characters"));
+        }
+        let mut parts = raw.split('@');
+        let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(Error::invalid(field, "it must contain exactly one '@'"));
+        };
+        if local.is_empty() {
+            return Err(Error::invalid(field, "the part before '@' is empty"));
+        }
+        let labels: Vec<&str> = domain.split('.').collect();
+        if labels.len() < 2 || labels.iter().any(|l| l.is_empty()) {
+            return Err(Error::invalid(field, format!("'{domain}' is not a domain with a dot")));
+        }
+        Ok(Email(raw.to_string()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Username(String);
+
+impl Username {
+    pub fn parse(raw: &str) -> Result<Self> {
+        let field = "username";
+        let len = raw.chars().count();
+        if !(3..=100).contains(&len) {
+            return Err(Error::invalid(field, "it must be 3 to 100 characters long"));
+        }
+        if let Some(c) = raw
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+        {
+            return Err(Error::invalid(
+                field,
+                format!("{c:?} is not allowed (use A-Z a-z 0-9 . _ -)"),
+            ));
+        }
+        Ok(Username(raw.to_string()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A short text: full name (may be empty) or title (may not).
+fn short_text(field: &str, raw: &str, allow_empty: bool) -> Result<String> {
+    if !allow_empty && raw.trim().is_empty() {
+        return Err(Error::invalid(field, "it is empty"));
+    }
+    if raw.chars().count() > 255 {
+        return Err(Error::invalid(field, "it is longer than 255 characters"));
+    }
+    if has_control(raw) {
+        return Err(Error::invalid(field, "it contains control characters"));
+    }
+    Ok(raw.to_string())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FullName(String);
+
+impl FullName {
+    pub fn parse(raw: &str) -> Result<Self> {
+        short_text("full name", raw, true).map(FullName)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Title(String);
+
+impl Title {
+    pub fn parse(raw: &str) -> Result<Self> {
+        short_text("title", raw, false).map(Title)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Free text; only a NUL byte is refused (PostgreSQL cannot store it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Description(String);
+
+impl Description {
+    pub fn parse(raw: &str) -> Result<Self> {
+        if raw.contains('\0') {
+            return Err(Error::invalid("description", "it contains a NUL byte"));
+        }
+        Ok(Description(raw.to_string()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A price: `0` to `99999999.99`, plain decimal notation, at most two places.
+/// Checked as text and then parsed as a decimal: never through a float.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Price(BigDecimal);
+
+impl Price {
+    pub fn parse(raw: &str) -> Result<Self> {
+        Self::parse_field("price", raw)
+    }
+
+    pub fn parse_field(field: &str, raw: &str) -> Result<Self> {
+        let bad = |why: &str| Error::invalid(field, format!("{raw:?} {why}"));
+        let (int, frac) = match raw.split_once('.') {
+            Some((i, f)) => (i, Some(f)),
+            None => (raw, None),
+        };
+        if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad("is not a plain decimal number (like 12 or 12.50)"));
+        }
+        if let Some(f) = frac {
+            if f.is_empty() || !f.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad("is not a plain decimal number (like 12 or 12.50)"));
+            }
+            if f.len() > 2 {
+                return Err(bad("has more than two decimal places"));
+            }
+        }
+        if int.trim_start_matches('0').len() > 8 {
+            return Err(bad("is more than 99999999.99"));
+        }
+        let value = BigDecimal::from_str(raw).map_err(|_| bad("is not a decimal number"))?;
+        Ok(Price(value.with_scale(2)))
+    }
+
+    pub fn zero() -> Self {
+        Price(BigDecimal::from(0).with_scale(2))
+    }
+    pub fn value(&self) -> &BigDecimal {
+        &self.0
+    }
+}
+
+/// Text for `--search`: matched literally, so LIKE's wildcards are escaped.
+pub fn like_pattern(raw: &str) -> Result<String> {
+    if raw.contains('\0') {
+        return Err(Error::invalid("search", "it contains a NUL byte"));
+    }
+    let mut out = String::with_capacity(raw.len() + 2);
+    out.push('%');
+    for c in raw.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    Ok(out)
+}
+
+/// A UUID given on the command line (`item show ID`).
+pub fn uuid(field: &str, raw: &str) -> Result<uuid::Uuid> {
+    uuid::Uuid::parse_str(raw)
+        .map_err(|_| Error::invalid(field, format!("{raw:?} is not a UUID")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        for ok in ["a@b.co", "first.last+tag@example.com", "BOB@Example.COM"] {
+            assert!(Email::parse(ok).is_ok(), "{ok}");
+        }
+        let long = format!("{}@example.com", "a".repeat(250));
+        for bad in ["", "plain", "@example.com", "a@@b.com", "a@b@c.com", "a@localhost", "a b@c.com", "a@c.com\n", "a@.com", "a@com.", &long] {
+            let err = Email::parse(bad).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad}");
+            assert!(err.message.contains("email"), "{}", err.message);
+        }
+    }
+
+    #[test]
+    fn usernames() {
+        for ok in ["bob", "a.b_c-d", &"x".repeat(100)] {
+            assert!(Username::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["ab", "", "has space", "émile", "semi;colon", &"x".repeat(101)] {
+            assert!(Username::parse(bad).unwrap_err().message.contains("username"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn prices_accepted() {
+        for (raw, shown) in [("0", "0.00"), ("12", "12.00"), ("12.5", "12.50"), ("12.50", "12.50"), ("99999999.99", "99999999.99"), ("007.1", "7.10")] {
+            assert_eq!(Price::parse(raw).unwrap().value().to_plain_string(), shown, "{raw}");
+        }
+    }
+
+    #[test]
+    fn prices_refused() {
+        for raw in ["1.234", "-1", "1e3", "100000000", "NaN", "inf", "1,5", "0x10", " 1", "1 ", "", ".5", "5.", "+1", "1.2.3", "١٢"] {
+            assert_eq!(Price::parse(raw).unwrap_err().exit_code(), 2, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn like_patterns_are_literal() {
+        assert_eq!(like_pattern("50%_a\\b").unwrap(), "%50\\%\\_a\\\\b%");
+    }
+
+    #[test]
+    fn titles() {
+        assert!(Title::parse("").is_err());
+        assert!(Title::parse("tab\there").is_err());
+        assert!(Title::parse(&"t".repeat(256)).is_err());
+        assert!(Title::parse(&"é".repeat(255)).is_ok());
+    }
+}
