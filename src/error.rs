@@ -133,6 +133,9 @@ impl From<ConnectionError> for Error {
             ConnectionError::InvalidConnectionUrl(m) => {
                 Error::usage(format!("invalid database URL: {}", m.trim()))
             }
+            ConnectionError::BadConnection(m) if m.contains("for connection option") => {
+                Error::usage(format!("invalid database URL: {}", m.trim()))
+            }
             ConnectionError::BadConnection(m) => {
                 Error::unreachable(format!("cannot connect to the database: {}", m.trim()))
                     .with_hint("check that the server is running and the URL, user and password are right")

@@ -1,1 +1,17 @@
+//! End-to-end tests: the real binary against a real PostgreSQL (see support/).
+//! One test binary, so it links once.
 
+mod support;
+
+/// --help, --version, unknown subcommands.
+mod help;
+/// Connections: URL forms, .env, unreachable servers, password redaction.
+mod connect;
+/// migrate run/status/revert, concurrency, adoption of application schemas, the gate.
+mod migrate;
+/// status output.
+mod status;
+/// user add/list/show/update/deactivate/activate/set-password/delete.
+mod user;
+/// item add/list/show/update/delete.
+mod item;

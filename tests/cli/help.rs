@@ -1,0 +1,41 @@
+use crate::support::Cmd;
+
+fn run(args: &[&str]) -> crate::support::Run {
+    let dir = tempfile::tempdir().unwrap();
+    Cmd::bare(dir.path()).args(args).run()
+}
+
+#[test]
+fn help_lists_every_noun() {
+    let r = run(&["--help"]).success();
+    for noun in ["status", "migrate", "user", "item"] {
+        assert!(r.stdout.contains(noun), "{noun} missing from --help:\n{}", r.stdout);
+    }
+    let r = run(&["user", "add", "--help"]).success();
+    for flag in ["--email", "--username", "--password-stdin", "--password-file", "--random-password"] {
+        assert!(r.stdout.contains(flag), "{flag}");
+    }
+    assert!(!r.stdout.contains("--password "), "no flag may take a password itself");
+}
+
+#[test]
+fn version_prints_name_and_version() {
+    let r = run(&["--version"]).success();
+    assert_eq!(r.stdout.trim(), format!("stackctl {}", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn unknown_subcommand_and_flags_are_usage_errors() {
+    for args in [&["frobnicate"][..], &["user", "frob"], &["user", "list", "--limit", "-1"], &["user", "list", "--limit", "99999999999"], &["-o", "xml", "status"]] {
+        let r = run(args);
+        assert_eq!(r.code, 2, "{args:?}: {r:#?}");
+        assert!(r.stderr.starts_with("error:"), "{args:?}: {r:#?}");
+        assert!(r.stdout.is_empty());
+    }
+}
+
+#[test]
+fn no_database_configured_is_a_usage_error_with_a_hint() {
+    let r = run(&["user", "list"]).fails(2);
+    assert!(r.stderr.contains("hint:"), "{r:#?}");
+}

@@ -1,0 +1,195 @@
+use crate::support::TestDb;
+
+/// The SQL SQLAlchemy's `create_all` emits for the seed's models: no server defaults
+/// but `created_at`, indexes named `ix_*`, no uuid-ossp.
+const CREATE_ALL_SQL: &str = "
+CREATE TABLE users (
+    id UUID NOT NULL,
+    email VARCHAR(255) NOT NULL,
+    username VARCHAR(100) NOT NULL,
+    hashed_password VARCHAR(255) NOT NULL,
+    full_name VARCHAR(255),
+    is_active BOOLEAN,
+    is_superuser BOOLEAN,
+    created_at TIMESTAMP WITH TIME ZONE DEFAULT now(),
+    updated_at TIMESTAMP WITH TIME ZONE,
+    PRIMARY KEY (id)
+);
+CREATE UNIQUE INDEX ix_users_email ON users (email);
+CREATE UNIQUE INDEX ix_users_username ON users (username);
+CREATE TABLE items (
+    id UUID NOT NULL,
+    title VARCHAR(255) NOT NULL,
+    description TEXT,
+    price NUMERIC(10, 2),
+    owner_id UUID,
+    is_available BOOLEAN,
+    created_at TIMESTAMP WITH TIME ZONE DEFAULT now(),
+    updated_at TIMESTAMP WITH TIME ZONE,
+    PRIMARY KEY (id),
+    FOREIGN KEY(owner_id) REFERENCES users (id) ON DELETE CASCADE
+);
+INSERT INTO users (id, email, username, hashed_password, full_name, is_active, is_superuser)
+VALUES ('11111111-1111-1111-1111-111111111111', 'app@example.com', 'appuser',
+        '$2b$12$Fge5r3QKy2IfdNaAD2o5I.29IcQTEwYHLK5jzGhDgaLQHF4k..RD2', NULL, true, false);
+INSERT INTO items (id, title, price, owner_id, is_available)
+VALUES ('22222222-2222-2222-2222-222222222222', 'Widget', 7.5, '11111111-1111-1111-1111-111111111111', true);
+";
+
+#[test]
+fn migrate_creates_exactly_the_seed_schema() {
+    let db = TestDb::empty();
+    db.ok(&["migrate"]);
+    let columns = db.sql(
+        "SELECT table_name, column_name, data_type, coalesce(character_maximum_length::text, ''), \
+                coalesce(numeric_precision::text || ',' || numeric_scale::text, ''), is_nullable, \
+                coalesce(column_default, '') \
+         FROM information_schema.columns WHERE table_schema = 'public' AND table_name IN ('users', 'items') \
+         ORDER BY table_name, ordinal_position",
+    );
+    let expected = "\
+items|id|uuid|||NO|uuid_generate_v4()
+items|title|character varying|255||NO|
+items|description|text|||YES|
+items|price|numeric||10,2|YES|0.00
+items|owner_id|uuid|||YES|
+items|is_available|boolean|||YES|true
+items|created_at|timestamp with time zone|||YES|now()
+items|updated_at|timestamp with time zone|||YES|now()
+users|id|uuid|||NO|uuid_generate_v4()
+users|email|character varying|255||NO|
+users|username|character varying|100||NO|
+users|hashed_password|character varying|255||NO|
+users|full_name|character varying|255||YES|
+users|is_active|boolean|||YES|true
+users|is_superuser|boolean|||YES|false
+users|created_at|timestamp with time zone|||YES|now()
+users|updated_at|timestamp with time zone|||YES|now()";
+    assert_eq!(columns, expected);
+    let indexes = db.sql(
+        "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' AND indexname LIKE 'idx_%' ORDER BY 1",
+    );
+    assert_eq!(
+        indexes,
+        "idx_items_created_at\nidx_items_is_available\nidx_items_owner_id\nidx_users_email\nidx_users_is_active\nidx_users_username"
+    );
+    let fk = db.sql(
+        "SELECT conname, confdeltype, pg_get_constraintdef(oid) FROM pg_constraint \
+         WHERE conrelid = 'items'::regclass AND contype = 'f'",
+    );
+    assert_eq!(fk, "fk_items_owner|c|FOREIGN KEY (owner_id) REFERENCES users(id) ON DELETE CASCADE");
+    let uniques = db.sql(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'users'::regclass AND contype = 'u' ORDER BY 1",
+    );
+    assert_eq!(uniques, "UNIQUE (email)\nUNIQUE (username)");
+    assert_eq!(db.sql("SELECT count(*) FROM pg_extension WHERE extname = 'uuid-ossp'"), "1");
+}
+
+#[test]
+fn migrate_twice_is_a_no_op() {
+    let db = TestDb::empty();
+    db.ok(&["migrate", "run"]);
+    db.add_user("a@example.com", "alice");
+    let before = db.sql("SELECT version, run_on FROM __diesel_schema_migrations");
+    let r = db.ok(&["migrate"]);
+    assert!(r.stderr.contains("up to date"), "{r:#?}");
+    assert_eq!(db.sql("SELECT version, run_on FROM __diesel_schema_migrations"), before);
+    assert_eq!(db.sql("SELECT count(*) FROM users"), "1");
+}
+
+#[test]
+fn three_concurrent_migrations_apply_once() {
+    let db = TestDb::empty();
+    let children: Vec<_> = (0..3)
+        .map(|_| std::thread::spawn({
+            let url = db.url.clone();
+            let dir = db.dir.path().to_path_buf();
+            move || crate::support::Cmd::bare(&dir).env("DATABASE_URL", &url).args(&["migrate"]).run()
+        }))
+        .collect();
+    for c in children {
+        let r = c.join().unwrap();
+        assert_eq!(r.code, 0, "{r:#?}");
+    }
+    assert_eq!(db.sql("SELECT count(*) FROM __diesel_schema_migrations"), "1");
+    assert_eq!(db.sql("SELECT count(*) FROM pg_tables WHERE tablename IN ('users', 'items')"), "2");
+}
+
+#[test]
+fn migrate_status_json() {
+    let db = TestDb::empty();
+    let before = db.json(&["migrate", "status"]);
+    assert_eq!(before.as_array().unwrap().len(), 1);
+    assert_eq!(before[0]["state"], "pending");
+    assert_eq!(before[0]["version"], "20261122000001");
+    assert_eq!(before[0]["name"], "2026-11-22-000001_initial_schema");
+    db.ok(&["migrate"]);
+    let after = db.json(&["migrate", "status"]);
+    assert_eq!(after[0]["state"], "applied");
+}
+
+#[test]
+fn data_commands_on_an_unmigrated_database_exit_6() {
+    let db = TestDb::empty();
+    let r = db.run(&["user", "list"]).fails(6);
+    assert!(r.stderr.contains("hint: run stackctl migrate"), "{r:#?}");
+}
+
+#[test]
+fn revert_needs_yes_then_data_commands_exit_6() {
+    let db = TestDb::new();
+    db.add_user("a@example.com", "alice");
+    let r = db.run(&["migrate", "revert"]).fails(2);
+    assert!(r.stderr.contains("--yes"), "{r:#?}");
+    assert_eq!(db.sql("SELECT count(*) FROM users"), "1");
+    db.ok(&["migrate", "revert", "--yes"]);
+    assert_eq!(db.sql("SELECT count(*) FROM pg_tables WHERE tablename IN ('users', 'items')"), "0");
+    db.run(&["user", "list"]).fails(6);
+    db.run(&["item", "add", "--owner", "alice", "--title", "x"]).fails(6);
+    db.ok(&["migrate"]);
+    db.ok(&["user", "list"]);
+}
+
+#[test]
+fn newer_migrations_than_the_binary_exit_6() {
+    let db = TestDb::new();
+    db.sql("INSERT INTO __diesel_schema_migrations (version) VALUES ('29990101000000')");
+    let r = db.run(&["migrate"]).fails(6);
+    assert!(r.stderr.contains("29990101000000"), "{r:#?}");
+    db.run(&["user", "list"]).fails(6);
+    let status = db.json(&["migrate", "status"]);
+    assert_eq!(status[1]["state"], "unknown");
+}
+
+#[test]
+fn adopts_a_create_all_schema_keeping_rows() {
+    let db = TestDb::empty();
+    db.sql(CREATE_ALL_SQL);
+    let r = db.ok(&["migrate"]);
+    assert!(r.stderr.contains("adopted"), "{r:#?}");
+    assert_eq!(db.sql("SELECT count(*) FROM __diesel_schema_migrations"), "1");
+    assert_eq!(db.sql("SELECT email FROM users"), "app@example.com");
+    let idx = db.sql("SELECT count(*) FROM pg_indexes WHERE indexname LIKE 'idx_%'");
+    assert_eq!(idx, "6");
+    // The application's rows read fine, and stackctl writes every column itself.
+    let items = db.json(&["item", "list"]);
+    assert_eq!(items[0]["price"], "7.50");
+    assert_eq!(items[0]["updated_at"], serde_json::Value::Null);
+    let u = db.add_user("new@example.com", "newbie");
+    assert_eq!(u["is_active"], true);
+    assert_eq!(u["is_superuser"], false);
+    assert!(u["updated_at"].is_string());
+    let r = db.ok(&["migrate"]);
+    assert!(!r.stderr.contains("adopted"));
+}
+
+#[test]
+fn mismatched_application_tables_are_refused_and_kept() {
+    let db = TestDb::empty();
+    db.sql(&CREATE_ALL_SQL.replace("username VARCHAR(100) NOT NULL", "username VARCHAR(50) NOT NULL").replace("    description TEXT,\n", "    description TEXT,\n    colour TEXT,\n"));
+    let r = db.run(&["migrate"]).fails(6);
+    assert!(r.stderr.contains("users.username is character varying(50), expected character varying(100)"), "{r:#?}");
+    assert!(r.stderr.contains("items.colour"), "{r:#?}");
+    assert_eq!(db.sql("SELECT count(*) FROM users"), "1");
+    assert_eq!(db.sql("SELECT to_regclass('__diesel_schema_migrations') IS NULL"), "t");
+}

@@ -1,0 +1,437 @@
+//! The PostgreSQL harness. One cluster per test run (TEST_DATABASE_URL, or a throwaway
+//! cluster from the machine's server binaries), a migrated template database made once
+//! by the real binary, and a fresh copy of it for each test. A failed test keeps its
+//! database for inspection.
+
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_stackctl");
+const TEMPLATE: &str = "stackctl_template";
+
+struct Server {
+    /// URL of the server without a database name, e.g. `postgresql://postgres@127.0.0.1:5433`.
+    base: String,
+    /// Query string to append (from TEST_DATABASE_URL), starting with `?` or empty.
+    query: String,
+    psql: PathBuf,
+    /// Our own cluster's directory and port, when we started one.
+    own: Option<(PathBuf, u16)>,
+}
+
+fn server() -> &'static Server {
+    static SERVER: OnceLock<Server> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        let server = match std::env::var("TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => external(&url),
+            _ => start_cluster(),
+        };
+        make_template(&server);
+        server
+    })
+}
+
+fn external(url: &str) -> Server {
+    let (without_query, query) = match url.split_once('?') {
+        Some((a, q)) => (a.to_string(), format!("?{q}")),
+        None => (url.to_string(), String::new()),
+    };
+    let scheme_end = without_query.find("://").map_or(0, |i| i + 3);
+    let base = match without_query[scheme_end..].find('/') {
+        Some(i) => without_query[..scheme_end + i].to_string(),
+        None => without_query.clone(),
+    };
+    Server {
+        base,
+        query,
+        psql: find_bindir()
+            .map(|d| d.join("psql"))
+            .unwrap_or_else(|| PathBuf::from("psql")),
+        own: None,
+    }
+}
+
+/// The server binaries: `pg_config --bindir`, the newest `/usr/lib/postgresql/*/bin`, or PATH.
+pub fn find_bindir() -> Option<PathBuf> {
+    let has_initdb = |d: &Path| d.join("initdb").is_file() && d.join("pg_ctl").is_file();
+    if let Ok(d) = std::env::var("PG_BIN") {
+        let d = PathBuf::from(d);
+        if has_initdb(&d) {
+            return Some(d);
+        }
+    }
+    if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
+        let d = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if out.status.success() && has_initdb(&d) {
+            return Some(d);
+        }
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let v = e.file_name().to_string_lossy().parse::<u32>().ok()?;
+            let d = e.path().join("bin");
+            has_initdb(&d).then_some((v, d))
+        })
+        .collect();
+    versions.sort();
+    if let Some((_, d)) = versions.pop() {
+        return Some(d);
+    }
+    std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p).find(|d| has_initdb(d))
+    })
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc_geteuid() == 0 }
+}
+
+extern "C" {
+    #[link_name = "geteuid"]
+    fn libc_geteuid() -> u32;
+}
+
+/// A command for a server binary, run as `postgres` when we are root.
+fn pg_command(bin: &Path) -> Command {
+    if is_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(bin);
+        c
+    } else {
+        Command::new(bin)
+    }
+}
+
+fn start_cluster() -> Server {
+    let bindir = find_bindir().unwrap_or_else(|| {
+        panic!(
+            "PostgreSQL server binaries (initdb, pg_ctl) were not found.\n\
+             Install them: `apt-get install -y postgresql` (Debian/Ubuntu) or \
+             `dnf install postgresql-server` (Fedora), or set PG_BIN to their directory, \
+             or set TEST_DATABASE_URL to a server the tests may create databases on."
+        )
+    });
+    let dir = std::env::temp_dir().join(format!("stackctl-test-pg-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create cluster directory");
+    if is_root() {
+        let ok = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(&dir)
+            .status()
+            .expect("chown")
+            .success();
+        assert!(ok, "cannot give {} to the postgres account", dir.display());
+    }
+    let data = dir.join("data");
+    let out = pg_command(&bindir.join("initdb"))
+        .arg("-D")
+        .arg(&data)
+        .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"])
+        .output()
+        .expect("run initdb");
+    assert!(
+        out.status.success(),
+        "initdb failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let opts = format!(
+        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
+         -c full_page_writes=off -c max_connections=200",
+        dir.display()
+    );
+    let out = pg_command(&bindir.join("pg_ctl"))
+        .arg("-D")
+        .arg(&data)
+        .args(["-w", "-t", "60", "-l"])
+        .arg(dir.join("server.log"))
+        .args(["-o", &opts, "start"])
+        .stdout(Stdio::null())
+        .output()
+        .expect("run pg_ctl");
+    assert!(
+        out.status.success(),
+        "pg_ctl start failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
+    );
+    // A watchdog stops the cluster and removes it once this test process is gone.
+    let prefix = if is_root() { "runuser -u postgres -- " } else { "" };
+    let script = format!(
+        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
+         {prefix}'{pg_ctl}' -D '{data}' -m immediate stop >/dev/null 2>&1; rm -rf '{dir}'",
+        pid = std::process::id(),
+        pg_ctl = bindir.join("pg_ctl").display(),
+        data = data.display(),
+        dir = dir.display(),
+    );
+    use std::os::unix::process::CommandExt;
+    Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("start the cluster watchdog");
+    Server {
+        base: format!("postgresql://postgres@127.0.0.1:{port}"),
+        query: String::new(),
+        psql: bindir.join("psql"),
+        own: Some((dir, port)),
+    }
+}
+
+fn make_template(server: &Server) {
+    let admin = format!("{}/postgres{}", server.base, server.query);
+    psql_at(server, &admin, &format!("DROP DATABASE IF EXISTS {TEMPLATE}"));
+    psql_at(server, &admin, &format!("CREATE DATABASE {TEMPLATE} TEMPLATE template0"));
+    let url = format!("{}/{TEMPLATE}{}", server.base, server.query);
+    let out = Command::new(BIN)
+        .args(["migrate", "--database-url", &url])
+        .output()
+        .expect("run stackctl migrate");
+    assert!(
+        out.status.success(),
+        "migrating the template failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn psql_at(server: &Server, url: &str, sql: &str) -> String {
+    let out = Command::new(&server.psql)
+        .args(["-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
+        .output()
+        .expect("run psql");
+    assert!(
+        out.status.success(),
+        "psql failed on {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+}
+
+/// A database of one test's own.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+    /// A directory the commands run in (no stray .env), removed at the end.
+    pub dir: tempfile::TempDir,
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+static CREATE_LOCK: Mutex<()> = Mutex::new(());
+
+impl TestDb {
+    /// A copy of the migrated template.
+    pub fn new() -> TestDb {
+        Self::create(TEMPLATE)
+    }
+
+    /// An empty database: nothing migrated.
+    pub fn empty() -> TestDb {
+        Self::create("template0")
+    }
+
+    fn create(template: &str) -> TestDb {
+        let server = server();
+        let name = format!(
+            "t_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        );
+        {
+            let _guard = CREATE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+            let admin = format!("{}/postgres{}", server.base, server.query);
+            psql_at(server, &admin, &format!("CREATE DATABASE {name} TEMPLATE {template}"));
+        }
+        TestDb {
+            url: format!("{}/{name}{}", server.base, server.query),
+            name,
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    /// The server's base URL (no database), for tests that build their own URLs.
+    pub fn server_base() -> String {
+        server().base.clone()
+    }
+
+    /// Run SQL and return psql's unaligned, tuples-only output.
+    pub fn sql(&self, sql: &str) -> String {
+        psql_at(server(), &self.url, sql)
+    }
+
+    /// stackctl aimed at this database through DATABASE_URL.
+    pub fn cmd(&self) -> Cmd {
+        let mut c = Cmd::bare(self.dir.path());
+        c.cmd.env("DATABASE_URL", &self.url);
+        c
+    }
+
+    /// Run stackctl with these arguments.
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.cmd().args(args).run()
+    }
+
+    /// Run stackctl, expecting success.
+    pub fn ok(&self, args: &[&str]) -> Run {
+        self.run(args).success()
+    }
+
+    /// `-o json` output parsed.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = vec!["-o", "json"];
+        all.extend_from_slice(args);
+        self.ok(&all).json()
+    }
+
+    /// A user added with a password from stdin; returns its JSON.
+    pub fn add_user(&self, email: &str, username: &str) -> serde_json::Value {
+        self.cmd()
+            .args(&["-o", "json", "user", "add", "--email", email, "--username", username, "--password-stdin"])
+            .stdin("password123\n")
+            .run()
+            .success()
+            .json()
+    }
+
+    /// A checksum of both tables, to prove a command changed nothing.
+    pub fn checksum(&self) -> String {
+        self.sql(
+            "SELECT md5(coalesce((SELECT string_agg(u::text, '|' ORDER BY id) FROM users u), '') \
+             || '#' || coalesce((SELECT string_agg(i::text, '|' ORDER BY id) FROM items i), ''))",
+        )
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("kept database {} for inspection: {}", self.name, self.url);
+            return;
+        }
+        let server = server();
+        let admin = format!("{}/postgres{}", server.base, server.query);
+        let _ = Command::new(&server.psql)
+            .args(["-X", "-q", "-d", &admin, "-c"])
+            .arg(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
+            .output();
+    }
+}
+
+/// A stackctl invocation being built.
+pub struct Cmd {
+    pub cmd: Command,
+    stdin: Option<Vec<u8>>,
+}
+
+impl Cmd {
+    /// stackctl with a clean environment: no DATABASE_URL, low bcrypt cost, no colour.
+    pub fn bare(dir: &Path) -> Cmd {
+        let mut cmd = Command::new(BIN);
+        cmd.current_dir(dir)
+            .env_remove("DATABASE_URL")
+            .env_remove("DATABASE_SSL_MODE")
+            .env_remove("RUST_BACKTRACE")
+            .env("STACKCTL_BCRYPT_COST", "4")
+            .env("NO_COLOR", "1");
+        Cmd { cmd, stdin: None }
+    }
+
+    pub fn args(mut self, args: &[&str]) -> Cmd {
+        self.cmd.args(args);
+        self
+    }
+
+    pub fn env(mut self, k: &str, v: &str) -> Cmd {
+        self.cmd.env(k, v);
+        self
+    }
+
+    pub fn stdin(mut self, input: &str) -> Cmd {
+        self.stdin = Some(input.as_bytes().to_vec());
+        self
+    }
+
+    pub fn run(mut self) -> Run {
+        self.cmd
+            .stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = self.cmd.spawn().expect("spawn stackctl");
+        if let Some(input) = self.stdin.take() {
+            let mut sin = child.stdin.take().expect("stdin");
+            let _ = sin.write_all(&input);
+        }
+        let out = child.wait_with_output().expect("wait for stackctl");
+        Run::from(out)
+    }
+}
+
+/// What a stackctl run did.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(out: Output) -> Self {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    pub fn success(self) -> Run {
+        assert_eq!(self.code, 0, "expected success: {self:#?}");
+        self
+    }
+
+    /// Assert the exit code, one `error:` line, and no panic.
+    pub fn fails(self, code: i32) -> Run {
+        assert_eq!(self.code, code, "wrong exit code: {self:#?}");
+        assert_eq!(
+            self.stderr.lines().filter(|l| l.starts_with("error:")).count(),
+            1,
+            "expected one error line: {self:#?}"
+        );
+        assert!(!self.stderr.contains("panicked"), "panic: {self:#?}");
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:#?}"))
+    }
+
+    /// CSV output as (header, rows).
+    pub fn csv(&self) -> (Vec<String>, Vec<Vec<String>>) {
+        let mut r = csv::Reader::from_reader(self.stdout.as_bytes());
+        let header = r.headers().expect("csv header").iter().map(String::from).collect();
+        let rows = r
+            .records()
+            .map(|rec| rec.expect("csv row").iter().map(String::from).collect())
+            .collect();
+        (header, rows)
+    }
+}
