@@ -188,7 +188,7 @@ pub struct UserAdd {
     #[arg(long)]
     pub username: String,
     /// Full name
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub full_name: Option<String>,
     /// Make the user a superuser
     #[arg(long)]
@@ -212,7 +212,7 @@ pub struct UserList {
     #[arg(long)]
     pub superuser: bool,
     /// Text in email, username or full name (case-insensitive, literal)
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub search: Option<String>,
     /// Sort key
     #[arg(long, value_enum, default_value_t = UserSort::Created)]
@@ -239,7 +239,7 @@ pub struct UserUpdate {
     #[arg(long)]
     pub username: Option<String>,
     /// New full name
-    #[arg(long, conflicts_with = "clear_full_name")]
+    #[arg(long, allow_hyphen_values = true, conflicts_with = "clear_full_name")]
     pub full_name: Option<String>,
     /// Remove the full name
     #[arg(long)]
@@ -280,13 +280,13 @@ pub struct ItemAdd {
     #[arg(long)]
     pub owner: String,
     /// Title (1 to 255 characters)
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub title: String,
     /// Free-text description
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub description: Option<String>,
     /// Price: 0 to 99999999.99, at most two decimal places (default 0.00)
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub price: Option<String>,
     /// Create the item unavailable
     #[arg(long)]
@@ -305,13 +305,13 @@ pub struct ItemList {
     #[arg(long)]
     pub unavailable: bool,
     /// Lowest price, inclusive
-    #[arg(long, value_name = "P")]
+    #[arg(long, value_name = "P", allow_hyphen_values = true)]
     pub min_price: Option<String>,
     /// Highest price, inclusive
-    #[arg(long, value_name = "P")]
+    #[arg(long, value_name = "P", allow_hyphen_values = true)]
     pub max_price: Option<String>,
     /// Text in title or description (case-insensitive, literal)
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub search: Option<String>,
     /// Sort key
     #[arg(long, value_enum, default_value_t = ItemSort::Created)]
@@ -332,16 +332,16 @@ pub struct ItemUpdate {
     /// The item's UUID
     pub id: String,
     /// New title
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub title: Option<String>,
     /// New description
-    #[arg(long, conflicts_with = "clear_description")]
+    #[arg(long, allow_hyphen_values = true, conflicts_with = "clear_description")]
     pub description: Option<String>,
     /// Remove the description
     #[arg(long)]
     pub clear_description: bool,
     /// New price
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub price: Option<String>,
     /// Mark available
     #[arg(long, conflicts_with = "unavailable")]

@@ -136,6 +136,9 @@ impl Price {
 
     pub fn parse_field(field: &str, raw: &str) -> Result<Self> {
         let bad = |why: &str| Error::invalid(field, format!("{raw:?} {why}"));
+        if raw.starts_with('-') {
+            return Err(bad("is negative; prices start at 0"));
+        }
         let (int, frac) = match raw.split_once('.') {
             Some((i, f)) => (i, Some(f)),
             None => (raw, None),
