@@ -57,12 +57,20 @@ struct DotEnv {
 
 fn read_dotenv(path: &Path) -> Result<DotEnv> {
     let iter = dotenvy::from_path_iter(path).map_err(|e| {
-        Error::usage(format!("cannot read {}: {}", path.display(), dotenv_reason(&e)))
+        Error::usage(format!(
+            "cannot read {}: {}",
+            path.display(),
+            dotenv_reason(&e)
+        ))
     })?;
     let mut out = DotEnv::default();
     for item in iter {
         let (key, value) = item.map_err(|e| {
-            Error::usage(format!("cannot read {}: {}", path.display(), dotenv_reason(&e)))
+            Error::usage(format!(
+                "cannot read {}: {}",
+                path.display(),
+                dotenv_reason(&e)
+            ))
         })?;
         match key.as_str() {
             "DATABASE_URL" => out.database_url = Some(value),
@@ -148,7 +156,9 @@ pub fn normalize(raw: &str, ssl_mode: Option<&str>) -> Result<String> {
             "unsupported database URL scheme '{}'",
             crate::error::redact(scheme)
         ))
-        .with_hint("stackctl speaks PostgreSQL only: postgresql://, postgres:// or postgresql+DRIVER://"));
+        .with_hint(
+            "stackctl speaks PostgreSQL only: postgresql://, postgres:// or postgresql+DRIVER://",
+        ));
     }
     if raw.chars().any(|c| c.is_control() || c == ' ') {
         return Err(Error::usage(
@@ -176,7 +186,10 @@ pub fn normalize(raw: &str, ssl_mode: Option<&str>) -> Result<String> {
         }
     }
     if !has(&params, "connect_timeout") {
-        params.push(("connect_timeout".into(), DEFAULT_CONNECT_TIMEOUT.to_string()));
+        params.push((
+            "connect_timeout".into(),
+            DEFAULT_CONNECT_TIMEOUT.to_string(),
+        ));
     }
     let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let url = format!("postgresql://{base}?{}", query.join("&"));
@@ -251,7 +264,10 @@ fn check_with_libpq(url: &str) -> Result<()> {
         let msg = if errmsg.is_null() {
             "libpq could not parse it".to_string()
         } else {
-            let m = std::ffi::CStr::from_ptr(errmsg).to_string_lossy().trim().to_string();
+            let m = std::ffi::CStr::from_ptr(errmsg)
+                .to_string_lossy()
+                .trim()
+                .to_string();
             pq_sys::PQfreemem(errmsg.cast());
             m
         };
@@ -268,9 +284,19 @@ mod tests {
 
     #[test]
     fn sqlalchemy_schemes_become_libpq_urls() {
-        for scheme in ["postgresql+psycopg", "postgresql+psycopg2", "postgresql+asyncpg", "postgresql+pg8000", "postgres", "postgresql"] {
+        for scheme in [
+            "postgresql+psycopg",
+            "postgresql+psycopg2",
+            "postgresql+asyncpg",
+            "postgresql+pg8000",
+            "postgres",
+            "postgresql",
+        ] {
             let url = normalize(&format!("{scheme}://u:pw@localhost:5432/db"), None).unwrap();
-            assert_eq!(url, "postgresql://u:pw@localhost:5432/db?connect_timeout=10");
+            assert_eq!(
+                url,
+                "postgresql://u:pw@localhost:5432/db?connect_timeout=10"
+            );
         }
     }
 
@@ -288,7 +314,11 @@ mod tests {
             "postgresql://h/db?sslmode=require&connect_timeout=10"
         );
         assert_eq!(
-            normalize("postgresql://h/db?sslmode=disable&connect_timeout=3", Some("require")).unwrap(),
+            normalize(
+                "postgresql://h/db?sslmode=disable&connect_timeout=3",
+                Some("require")
+            )
+            .unwrap(),
             "postgresql://h/db?sslmode=disable&connect_timeout=3"
         );
         assert_eq!(
@@ -300,29 +330,54 @@ mod tests {
     #[test]
     fn passwords_are_redacted() {
         let url = normalize("postgresql://admin:hunter2secret@db:5432/app", None).unwrap();
-        assert_eq!(redact_url(&url), "postgresql://admin:***@db:5432/app?connect_timeout=10");
-        assert_eq!(crate::error::redact("failed for hunter2secret"), "failed for ***");
+        assert_eq!(
+            redact_url(&url),
+            "postgresql://admin:***@db:5432/app?connect_timeout=10"
+        );
+        assert_eq!(
+            crate::error::redact("failed for hunter2secret"),
+            "failed for ***"
+        );
     }
 
     #[test]
     fn libpq_rejects_malformed_urls() {
-        assert_eq!(normalize("postgresql://h:notaport/db", None).unwrap_err().exit_code(), 2);
-        assert_eq!(normalize("postgresql://h/db?nosuchoption=1", None).unwrap_err().exit_code(), 2);
+        assert_eq!(
+            normalize("postgresql://h:notaport/db", None)
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
+        assert_eq!(
+            normalize("postgresql://h/db?nosuchoption=1", None)
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
     }
 
     #[test]
     fn flag_beats_env_beats_dotenv() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("app.env");
-        std::fs::write(&file, "SECRET_KEY=x\nDATABASE_URL=postgresql+psycopg://a:filepw99@filehost/db\n").unwrap();
+        std::fs::write(
+            &file,
+            "SECRET_KEY=x\nDATABASE_URL=postgresql+psycopg://a:filepw99@filehost/db\n",
+        )
+        .unwrap();
         let env_url = |k: &str| (k == "DATABASE_URL").then(|| "postgres://envhost/db".to_string());
         let no_env = |_: &str| None;
-        let t = resolve(Some("postgres://flaghost/db"), Some(&file), &env_url).unwrap().unwrap();
+        let t = resolve(Some("postgres://flaghost/db"), Some(&file), &env_url)
+            .unwrap()
+            .unwrap();
         assert_eq!(t.source, Source::Flag);
         let t = resolve(None, Some(&file), &env_url).unwrap().unwrap();
         assert_eq!(t.source, Source::Env);
         let t = resolve(None, Some(&file), &no_env).unwrap().unwrap();
         assert_eq!(t.source, Source::DotEnv(file.clone()));
-        assert_eq!(t.display, "postgresql://a:***@filehost/db?connect_timeout=10");
+        assert_eq!(
+            t.display,
+            "postgresql://a:***@filehost/db?connect_timeout=10"
+        );
     }
 }

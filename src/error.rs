@@ -92,7 +92,9 @@ impl From<DieselError> for Error {
                 match kind {
                     DatabaseErrorKind::UniqueViolation => {
                         let what = match info.constraint_name() {
-                            Some(c) if c.contains("email") => "a user with this email already exists",
+                            Some(c) if c.contains("email") => {
+                                "a user with this email already exists"
+                            }
                             Some(c) if c.contains("username") => {
                                 "a user with this username already exists"
                             }
@@ -138,7 +140,9 @@ impl From<ConnectionError> for Error {
             }
             ConnectionError::BadConnection(m) => {
                 Error::unreachable(format!("cannot connect to the database: {}", m.trim()))
-                    .with_hint("check that the server is running and the URL, user and password are right")
+                    .with_hint(
+                        "check that the server is running and the URL, user and password are right",
+                    )
             }
             other => Error::unreachable(format!("cannot connect to the database: {other}")),
         }

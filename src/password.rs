@@ -51,9 +51,8 @@ fn first_line(mut r: impl BufRead, from: &str) -> Result<String> {
 }
 
 fn read_file(path: &Path) -> Result<String> {
-    let f = std::fs::File::open(path).map_err(|e| {
-        Error::invalid("password", format!("cannot open {}: {e}", path.display()))
-    })?;
+    let f = std::fs::File::open(path)
+        .map_err(|e| Error::invalid("password", format!("cannot open {}: {e}", path.display())))?;
     first_line(std::io::BufReader::new(f), &path.display().to_string())
 }
 

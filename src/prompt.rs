@@ -16,8 +16,10 @@ pub fn confirm_destructive(yes: bool, what: &str) -> Result<()> {
         return Ok(());
     }
     if !stdin_is_terminal() {
-        return Err(Error::usage(format!("refusing to go on without confirmation: {what}"))
-            .with_hint("stdin is not a terminal; pass --yes to confirm"));
+        return Err(
+            Error::usage(format!("refusing to go on without confirmation: {what}"))
+                .with_hint("stdin is not a terminal; pass --yes to confirm"),
+        );
     }
     let ok = dialoguer::Confirm::new()
         .with_prompt(format!("{what}. Continue?"))
@@ -34,8 +36,10 @@ pub fn confirm_destructive(yes: bool, what: &str) -> Result<()> {
 /// Ask for a new password twice, hidden.
 pub fn new_password() -> Result<String> {
     if !stdin_is_terminal() {
-        return Err(Error::usage("no password given and stdin is not a terminal")
-            .with_hint("use --password-stdin, --password-file PATH or --random-password"));
+        return Err(
+            Error::usage("no password given and stdin is not a terminal")
+                .with_hint("use --password-stdin, --password-file PATH or --random-password"),
+        );
     }
     dialoguer::Password::new()
         .with_prompt("Password")

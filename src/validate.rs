@@ -24,7 +24,10 @@ impl Email {
             return Err(Error::invalid(field, "it is longer than 255 characters"));
         }
         if raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
-            return Err(Error::invalid(field, "it contains spaces or control characters"));
+            return Err(Error::invalid(
+                field,
+                "it contains spaces or control characters",
+            ));
         }
         let mut parts = raw.split('@');
         let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else {
@@ -35,7 +38,10 @@ impl Email {
         }
         let labels: Vec<&str> = domain.split('.').collect();
         if labels.len() < 2 || labels.iter().any(|l| l.is_empty()) {
-            return Err(Error::invalid(field, format!("'{domain}' is not a domain with a dot")));
+            return Err(Error::invalid(
+                field,
+                format!("'{domain}' is not a domain with a dot"),
+            ));
         }
         Ok(Email(raw.to_string()))
     }
@@ -188,8 +194,7 @@ pub fn like_pattern(raw: &str) -> Result<String> {
 
 /// A UUID given on the command line (`item show ID`).
 pub fn uuid(field: &str, raw: &str) -> Result<uuid::Uuid> {
-    uuid::Uuid::parse_str(raw)
-        .map_err(|_| Error::invalid(field, format!("{raw:?} is not a UUID")))
+    uuid::Uuid::parse_str(raw).map_err(|_| Error::invalid(field, format!("{raw:?} is not a UUID")))
 }
 
 #[cfg(test)]
@@ -202,7 +207,19 @@ mod tests {
             assert!(Email::parse(ok).is_ok(), "{ok}");
         }
         let long = format!("{}@example.com", "a".repeat(250));
-        for bad in ["", "plain", "@example.com", "a@@b.com", "a@b@c.com", "a@localhost", "a b@c.com", "a@c.com\n", "a@.com", "a@com.", &long] {
+        for bad in [
+            "",
+            "plain",
+            "@example.com",
+            "a@@b.com",
+            "a@b@c.com",
+            "a@localhost",
+            "a b@c.com",
+            "a@c.com\n",
+            "a@.com",
+            "a@com.",
+            &long,
+        ] {
             let err = Email::parse(bad).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{bad}");
             assert!(err.message.contains("email"), "{}", err.message);
@@ -214,21 +231,62 @@ mod tests {
         for ok in ["bob", "a.b_c-d", &"x".repeat(100)] {
             assert!(Username::parse(ok).is_ok(), "{ok}");
         }
-        for bad in ["ab", "", "has space", "émile", "semi;colon", &"x".repeat(101)] {
-            assert!(Username::parse(bad).unwrap_err().message.contains("username"), "{bad}");
+        for bad in [
+            "ab",
+            "",
+            "has space",
+            "émile",
+            "semi;colon",
+            &"x".repeat(101),
+        ] {
+            assert!(
+                Username::parse(bad)
+                    .unwrap_err()
+                    .message
+                    .contains("username"),
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn prices_accepted() {
-        for (raw, shown) in [("0", "0.00"), ("12", "12.00"), ("12.5", "12.50"), ("12.50", "12.50"), ("99999999.99", "99999999.99"), ("007.1", "7.10")] {
-            assert_eq!(Price::parse(raw).unwrap().value().to_plain_string(), shown, "{raw}");
+        for (raw, shown) in [
+            ("0", "0.00"),
+            ("12", "12.00"),
+            ("12.5", "12.50"),
+            ("12.50", "12.50"),
+            ("99999999.99", "99999999.99"),
+            ("007.1", "7.10"),
+        ] {
+            assert_eq!(
+                Price::parse(raw).unwrap().value().to_plain_string(),
+                shown,
+                "{raw}"
+            );
         }
     }
 
     #[test]
     fn prices_refused() {
-        for raw in ["1.234", "-1", "1e3", "100000000", "NaN", "inf", "1,5", "0x10", " 1", "1 ", "", ".5", "5.", "+1", "1.2.3", "١٢"] {
+        for raw in [
+            "1.234",
+            "-1",
+            "1e3",
+            "100000000",
+            "NaN",
+            "inf",
+            "1,5",
+            "0x10",
+            " 1",
+            "1 ",
+            "",
+            ".5",
+            "5.",
+            "+1",
+            "1.2.3",
+            "١٢",
+        ] {
             assert_eq!(Price::parse(raw).unwrap_err().exit_code(), 2, "{raw:?}");
         }
     }

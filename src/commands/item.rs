@@ -39,8 +39,17 @@ fn owner_id(conn: &mut PgConnection, raw: &str) -> Result<Uuid> {
 
 fn add(args: ItemAdd, ctx: &Ctx) -> Result<()> {
     let title = Title::parse(&args.title)?;
-    let description = args.description.as_deref().map(Description::parse).transpose()?;
-    let price = args.price.as_deref().map(Price::parse).transpose()?.unwrap_or_else(Price::zero);
+    let description = args
+        .description
+        .as_deref()
+        .map(Description::parse)
+        .transpose()?;
+    let price = args
+        .price
+        .as_deref()
+        .map(Price::parse)
+        .transpose()?
+        .unwrap_or_else(Price::zero);
     let mut conn = ctx.connect()?;
     let item = conn.transaction::<_, Error, _>(|conn| {
         let owner = owner_id(conn, &args.owner)?;
@@ -82,7 +91,11 @@ fn list(args: ItemList, ctx: &Ctx) -> Result<()> {
         offset: i64::from(args.paging.offset),
     });
     let mut conn = ctx.connect()?;
-    let owner = args.owner.as_deref().map(|o| owner_id(&mut conn, o)).transpose()?;
+    let owner = args
+        .owner
+        .as_deref()
+        .map(|o| owner_id(&mut conn, o))
+        .transpose()?;
     let filter = Filter {
         owner,
         available: if args.available {
@@ -97,7 +110,9 @@ fn list(args: ItemList, ctx: &Ctx) -> Result<()> {
         search,
     };
     let mut out = ListWriter::new(ctx.format(), ItemView::COLUMNS, ctx.stdout());
-    items::for_each(&mut conn, &filter, sort, args.paging.desc, page, |i| out.row(&i))?;
+    items::for_each(&mut conn, &filter, sort, args.paging.desc, page, |i| {
+        out.row(&i)
+    })?;
     let n = out.finish()?;
     ctx.debug(format!("{n} item(s)"));
     Ok(())
@@ -113,7 +128,11 @@ fn show(id: &str, ctx: &Ctx) -> Result<()> {
 fn update(args: ItemUpdate, ctx: &Ctx) -> Result<()> {
     let id = validate::uuid("item id", &args.id)?;
     let title = args.title.as_deref().map(Title::parse).transpose()?;
-    let description = args.description.as_deref().map(Description::parse).transpose()?;
+    let description = args
+        .description
+        .as_deref()
+        .map(Description::parse)
+        .transpose()?;
     let price = args.price.as_deref().map(Price::parse).transpose()?;
     let nothing = title.is_none()
         && description.is_none()
@@ -129,7 +148,11 @@ fn update(args: ItemUpdate, ctx: &Ctx) -> Result<()> {
     }
     let mut conn = ctx.connect()?;
     let item = conn.transaction::<_, Error, _>(|conn| {
-        let owner = args.owner.as_deref().map(|o| owner_id(conn, o)).transpose()?;
+        let owner = args
+            .owner
+            .as_deref()
+            .map(|o| owner_id(conn, o))
+            .transpose()?;
         let changes = ItemChanges {
             title: title.as_ref().map(Title::as_str),
             description: if args.clear_description {

@@ -24,7 +24,11 @@ fn refuse_unknown(state: &SchemaState) -> Result<()> {
     }
     Err(Error::schema(format!(
         "the database has migrations this stackctl does not know: {}",
-        unknown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        unknown
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     ))
     .with_hint("upgrade stackctl to the version that migrated this database"))
 }
@@ -110,7 +114,12 @@ fn revert(ctx: &Ctx, steps: u32, yes: bool) -> Result<()> {
         return Ok(());
     }
     let n = (steps as usize).min(applied.len());
-    let going: Vec<&str> = applied.iter().rev().take(n).map(|m| m.name.as_str()).collect();
+    let going: Vec<&str> = applied
+        .iter()
+        .rev()
+        .take(n)
+        .map(|m| m.name.as_str())
+        .collect();
     let mut loss = format!("reverting {} drops what it created", going.join(", "));
     if going.len() == applied.len() && db::table_exists(&mut conn, "public.users")? {
         loss = format!(

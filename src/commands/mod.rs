@@ -51,15 +51,19 @@ impl Ctx {
             &env,
         )?
         .ok_or_else(|| {
-            Error::usage("no database configured")
-                .with_hint("pass --database-url URL, set DATABASE_URL, or put DATABASE_URL= in ./.env")
+            Error::usage("no database configured").with_hint(
+                "pass --database-url URL, set DATABASE_URL, or put DATABASE_URL= in ./.env",
+            )
         })
     }
 
     /// Connect without checking the schema (migrate, status).
     pub fn connect_raw(&self) -> Result<(PgConnection, Target)> {
         let target = self.target()?;
-        self.debug(format!("connecting to {} (from {})", target.display, target.source));
+        self.debug(format!(
+            "connecting to {} (from {})",
+            target.display, target.source
+        ));
         let conn = db::connect(&target.url)?;
         Ok((conn, target))
     }

@@ -84,7 +84,11 @@ fn add(args: UserAdd, ctx: &Ctx) -> Result<()> {
         if let Some(field) =
             users::find_identity_clash(conn, Some(email.as_str()), Some(username.as_str()), None)?
         {
-            let value = if field == "email" { email.as_str() } else { username.as_str() };
+            let value = if field == "email" {
+                email.as_str()
+            } else {
+                username.as_str()
+            };
             return Err(clash_error(field, value));
         }
         users::insert(
@@ -127,7 +131,9 @@ fn list(args: UserList, ctx: &Ctx) -> Result<()> {
     });
     let mut conn = ctx.connect()?;
     let mut out = ListWriter::new(ctx.format(), User::COLUMNS, ctx.stdout());
-    users::for_each(&mut conn, &filter, sort, args.paging.desc, page, |u| out.row(&u))?;
+    users::for_each(&mut conn, &filter, sort, args.paging.desc, page, |u| {
+        out.row(&u)
+    })?;
     let n = out.finish()?;
     ctx.debug(format!("{n} user(s)"));
     Ok(())
@@ -182,7 +188,11 @@ fn update(args: UserUpdate, ctx: &Ctx) -> Result<()> {
         if let Some(field) =
             users::find_identity_clash(conn, changes.email, changes.username, Some(user.id))?
         {
-            let value = if field == "email" { changes.email } else { changes.username };
+            let value = if field == "email" {
+                changes.email
+            } else {
+                changes.username
+            };
             return Err(clash_error(field, value.unwrap_or_default()));
         }
         users::update(conn, user.id, &changes)
@@ -229,7 +239,10 @@ fn set_password(who: &str, src: &crate::cli::PasswordSource, ctx: &Ctx) -> Resul
         let user = users::get(conn, &who)?;
         users::set_password(conn, user.id, &hash)
     })?;
-    ctx.info(format!("set the password of user {} ({})", user.username, user.id));
+    ctx.info(format!(
+        "set the password of user {} ({})",
+        user.username, user.id
+    ));
     print_user(ctx, &user, pw.generated.then_some(pw.text.as_str()))
 }
 

@@ -10,9 +10,9 @@ pub mod users;
 use std::collections::BTreeSet;
 
 use diesel::connection::SimpleConnection;
+use diesel::migration::MigrationSource;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Text};
-use diesel::migration::MigrationSource;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use crate::error::{Error, Result};
@@ -142,7 +142,11 @@ pub fn ensure_ready(conn: &mut PgConnection) -> Result<()> {
     if !unknown.is_empty() {
         return Err(Error::schema(format!(
             "the database has migrations this stackctl does not know: {}",
-            unknown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            unknown
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ))
         .with_hint("upgrade stackctl to the version that migrated this database"));
     }
@@ -213,22 +217,22 @@ fn migration_error(what: &str, e: Box<dyn std::error::Error + Send + Sync>) -> E
 
 fn clone_diesel_error(e: &diesel::result::Error) -> diesel::result::Error {
     match e {
-        diesel::result::Error::DatabaseError(kind, info) => diesel::result::Error::DatabaseError(
-            *kind,
-            Box::new(info.message().to_string()),
-        ),
+        diesel::result::Error::DatabaseError(kind, info) => {
+            diesel::result::Error::DatabaseError(*kind, Box::new(info.message().to_string()))
+        }
         other => diesel::result::Error::QueryBuilderError(other.to_string().into()),
     }
 }
 
 pub fn server_version(conn: &mut PgConnection) -> Result<String> {
-    let row: TextRow = diesel::sql_query("SELECT current_setting('server_version') AS value")
-        .get_result(conn)?;
+    let row: TextRow =
+        diesel::sql_query("SELECT current_setting('server_version') AS value").get_result(conn)?;
     Ok(row.value)
 }
 
 pub fn current_database(conn: &mut PgConnection) -> Result<String> {
-    let row: TextRow = diesel::sql_query("SELECT current_database()::text AS value").get_result(conn)?;
+    let row: TextRow =
+        diesel::sql_query("SELECT current_database()::text AS value").get_result(conn)?;
     Ok(row.value)
 }
 
@@ -239,13 +243,15 @@ pub fn count_rows(conn: &mut PgConnection, table: &str) -> Result<i64> {
         "items" => "items",
         other => return Err(Error::failure(format!("no such table {other}"))),
     };
-    let row: Count = diesel::sql_query(format!("SELECT count(*) AS count FROM {table}"))
-        .get_result(conn)?;
+    let row: Count =
+        diesel::sql_query(format!("SELECT count(*) AS count FROM {table}")).get_result(conn)?;
     Ok(row.count)
 }
 
 /// Take the transaction-level lock that serialises identity changes to users.
 pub fn lock_user_identities(conn: &mut PgConnection) -> Result<()> {
-    conn.batch_execute(&format!("SELECT pg_advisory_xact_lock({USER_IDENTITY_LOCK_KEY})"))?;
+    conn.batch_execute(&format!(
+        "SELECT pg_advisory_xact_lock({USER_IDENTITY_LOCK_KEY})"
+    ))?;
     Ok(())
 }

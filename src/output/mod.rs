@@ -42,7 +42,7 @@ fn new_table(columns: &[&str]) -> Table {
 
 enum Sink<W: Write> {
     Plain(W),
-    Csv(csv::Writer<W>),
+    Csv(Box<csv::Writer<W>>),
 }
 
 /// Writes a list of rows in one format, one row at a time.
@@ -57,7 +57,7 @@ pub struct ListWriter<W: Write> {
 impl<W: Write> ListWriter<W> {
     pub fn new(format: OutputFormat, columns: &'static [&'static str], out: W) -> Self {
         let sink = match format {
-            OutputFormat::Csv => Sink::Csv(csv::Writer::from_writer(out)),
+            OutputFormat::Csv => Sink::Csv(Box::new(csv::Writer::from_writer(out))),
             _ => Sink::Plain(out),
         };
         ListWriter {

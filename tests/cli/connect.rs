@@ -9,7 +9,14 @@ fn with_scheme(url: &str, scheme: &str) -> String {
 fn sqlalchemy_url_forms_connect() {
     let db = TestDb::new();
     db.add_user("a@example.com", "alice");
-    for scheme in ["postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg2", "postgresql+asyncpg", "postgresql+pg8000"] {
+    for scheme in [
+        "postgres",
+        "postgresql",
+        "postgresql+psycopg",
+        "postgresql+psycopg2",
+        "postgresql+asyncpg",
+        "postgresql+pg8000",
+    ] {
         let url = with_scheme(&db.url, scheme);
         let r = Cmd::bare(db.dir.path())
             .args(&["--database-url", &url, "-o", "json", "user", "list"])
@@ -24,8 +31,15 @@ fn dotenv_and_env_file_are_read() {
     let db = TestDb::new();
     db.add_user("a@example.com", "alice");
     let url = with_scheme(&db.url, "postgresql+psycopg");
-    std::fs::write(db.dir.path().join(".env"), format!("SECRET_KEY=abc\n# comment\nDATABASE_URL={url}\n")).unwrap();
-    let r = Cmd::bare(db.dir.path()).args(&["-o", "json", "user", "list"]).run().success();
+    std::fs::write(
+        db.dir.path().join(".env"),
+        format!("SECRET_KEY=abc\n# comment\nDATABASE_URL={url}\n"),
+    )
+    .unwrap();
+    let r = Cmd::bare(db.dir.path())
+        .args(&["-o", "json", "user", "list"])
+        .run()
+        .success();
     assert_eq!(r.json().as_array().unwrap().len(), 1);
 
     let other = tempfile::tempdir().unwrap();
@@ -33,14 +47,27 @@ fn dotenv_and_env_file_are_read() {
     std::fs::write(&file, format!("DATABASE_URL=\"{url}\"\n")).unwrap();
     std::fs::remove_file(db.dir.path().join(".env")).unwrap();
     let r = Cmd::bare(db.dir.path())
-        .args(&["--env-file", file.to_str().unwrap(), "-o", "json", "user", "list"])
+        .args(&[
+            "--env-file",
+            file.to_str().unwrap(),
+            "-o",
+            "json",
+            "user",
+            "list",
+        ])
         .run()
         .success();
     assert_eq!(r.json().as_array().unwrap().len(), 1);
     // Nothing else in .env is exported: stackctl runs no child here, but the flag
     // still beats the file.
     let r = Cmd::bare(db.dir.path())
-        .args(&["--env-file", file.to_str().unwrap(), "--database-url", "postgresql://127.0.0.1:1/x", "status"])
+        .args(&[
+            "--env-file",
+            file.to_str().unwrap(),
+            "--database-url",
+            "postgresql://127.0.0.1:1/x",
+            "status",
+        ])
         .run();
     assert_eq!(r.code, 5, "{r:#?}");
 }
@@ -48,11 +75,21 @@ fn dotenv_and_env_file_are_read() {
 #[test]
 fn other_schemes_are_exit_2() {
     let dir = tempfile::tempdir().unwrap();
-    for url in ["mysql://root:pw@localhost/db", "sqlite:///tmp/x.db", "localhost:5432"] {
-        let r = Cmd::bare(dir.path()).args(&["--database-url", url, "user", "list"]).run().fails(2);
+    for url in [
+        "mysql://root:pw@localhost/db",
+        "sqlite:///tmp/x.db",
+        "localhost:5432",
+    ] {
+        let r = Cmd::bare(dir.path())
+            .args(&["--database-url", url, "user", "list"])
+            .run()
+            .fails(2);
         assert!(!r.stderr.contains("pw@"), "{r:#?}");
     }
-    let r = Cmd::bare(dir.path()).args(&["--env-file", "/nonexistent/.env", "status"]).run().fails(2);
+    let r = Cmd::bare(dir.path())
+        .args(&["--env-file", "/nonexistent/.env", "status"])
+        .run()
+        .fails(2);
     assert!(r.stderr.contains("env file"), "{r:#?}");
 }
 
@@ -61,16 +98,15 @@ fn unreachable_server_is_exit_5_without_the_password() {
     let dir = tempfile::tempdir().unwrap();
     // Port 1 on loopback: nothing listens there.
     let secret = "Sup3rS3cretPw";
-    for args in [
-        vec!["status"],
-        vec!["user", "list"],
-        vec!["migrate"],
-    ] {
+    for args in [vec!["status"], vec!["user", "list"], vec!["migrate"]] {
         let url = format!("postgresql://admin:{secret}@127.0.0.1:1/app?connect_timeout=3");
         let mut all = vec!["--database-url", url.as_str(), "-vv"];
         all.extend(args.iter().copied());
         let r = Cmd::bare(dir.path()).args(&all).run().fails(5);
-        assert!(!r.stderr.contains(secret) && !r.stdout.contains(secret), "{r:#?}");
+        assert!(
+            !r.stderr.contains(secret) && !r.stdout.contains(secret),
+            "{r:#?}"
+        );
     }
     // A wrong password against a real server: libpq's own message must not leak it.
     let db = TestDb::new();
@@ -85,8 +121,15 @@ fn unreachable_server_is_exit_5_without_the_password() {
 #[test]
 fn malformed_urls_are_exit_2() {
     let dir = tempfile::tempdir().unwrap();
-    for url in ["postgresql://h:notaport/db", "postgresql://h/db?nosuchoption=1", "postgresql://h/db?connect_timeout=abc&x", "postgresql://u:pw@h/d b"] {
-        let r = Cmd::bare(dir.path()).args(&["--database-url", url, "status"]).run();
+    for url in [
+        "postgresql://h:notaport/db",
+        "postgresql://h/db?nosuchoption=1",
+        "postgresql://h/db?connect_timeout=abc&x",
+        "postgresql://u:pw@h/d b",
+    ] {
+        let r = Cmd::bare(dir.path())
+            .args(&["--database-url", url, "status"])
+            .run();
         assert!(r.code == 2, "{url}: {r:#?}");
     }
 }

@@ -9,24 +9,46 @@ fn run(args: &[&str]) -> crate::support::Run {
 fn help_lists_every_noun() {
     let r = run(&["--help"]).success();
     for noun in ["status", "migrate", "user", "item"] {
-        assert!(r.stdout.contains(noun), "{noun} missing from --help:\n{}", r.stdout);
+        assert!(
+            r.stdout.contains(noun),
+            "{noun} missing from --help:\n{}",
+            r.stdout
+        );
     }
     let r = run(&["user", "add", "--help"]).success();
-    for flag in ["--email", "--username", "--password-stdin", "--password-file", "--random-password"] {
+    for flag in [
+        "--email",
+        "--username",
+        "--password-stdin",
+        "--password-file",
+        "--random-password",
+    ] {
         assert!(r.stdout.contains(flag), "{flag}");
     }
-    assert!(!r.stdout.contains("--password "), "no flag may take a password itself");
+    assert!(
+        !r.stdout.contains("--password "),
+        "no flag may take a password itself"
+    );
 }
 
 #[test]
 fn version_prints_name_and_version() {
     let r = run(&["--version"]).success();
-    assert_eq!(r.stdout.trim(), format!("stackctl {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        r.stdout.trim(),
+        format!("stackctl {}", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 #[test]
 fn unknown_subcommand_and_flags_are_usage_errors() {
-    for args in [&["frobnicate"][..], &["user", "frob"], &["user", "list", "--limit", "-1"], &["user", "list", "--limit", "99999999999"], &["-o", "xml", "status"]] {
+    for args in [
+        &["frobnicate"][..],
+        &["user", "frob"],
+        &["user", "list", "--limit", "-1"],
+        &["user", "list", "--limit", "99999999999"],
+        &["-o", "xml", "status"],
+    ] {
         let r = run(args);
         assert_eq!(r.code, 2, "{args:?}: {r:#?}");
         assert!(r.stderr.starts_with("error:"), "{args:?}: {r:#?}");

@@ -22,10 +22,16 @@ fn accepted_prices_are_exact() {
         ("0012.30", "12.30", "12.30"),
         ("0.1", "0.10", "0.10"),
     ] {
-        let item = db.json(&["item", "add", "--owner", "owner", "--title", raw, "--price", raw]);
+        let item = db.json(&[
+            "item", "add", "--owner", "owner", "--title", raw, "--price", raw,
+        ]);
         assert_eq!(item["price"], shown, "{raw}");
         let id = item["id"].as_str().unwrap();
-        assert_eq!(db.sql(&format!("SELECT price FROM items WHERE id = '{id}'")), stored, "{raw}");
+        assert_eq!(
+            db.sql(&format!("SELECT price FROM items WHERE id = '{id}'")),
+            stored,
+            "{raw}"
+        );
     }
 }
 
@@ -33,8 +39,29 @@ fn accepted_prices_are_exact() {
 fn refused_prices_write_nothing() {
     let (db, _) = with_owner();
     let before = db.checksum();
-    for raw in ["1.234", "-1", "1e3", "100000000", "NaN", "inf", "1,5", "0x10", " 1", "1 ", "", ".5", "5.", "+5", "1_000", "١"] {
-        let r = db.run(&["item", "add", "--owner", "owner", "--title", "t", "--price", raw]).fails(2);
+    for raw in [
+        "1.234",
+        "-1",
+        "1e3",
+        "100000000",
+        "NaN",
+        "inf",
+        "1,5",
+        "0x10",
+        " 1",
+        "1 ",
+        "",
+        ".5",
+        "5.",
+        "+5",
+        "1_000",
+        "١",
+    ] {
+        let r = db
+            .run(&[
+                "item", "add", "--owner", "owner", "--title", "t", "--price", raw,
+            ])
+            .fails(2);
         assert!(r.stderr.contains("invalid price"), "{raw:?}: {r:#?}");
         db.run(&["item", "list", "--min-price", raw]).fails(2);
         db.run(&["item", "list", "--max-price", raw]).fails(2);
@@ -45,14 +72,25 @@ fn refused_prices_write_nothing() {
 #[test]
 fn owner_by_id_email_or_username_and_unknown_owner() {
     let (db, id) = with_owner();
-    for owner in [id.as_str(), "owner@example.com", "OWNER@EXAMPLE.COM", "owner", "Owner"] {
+    for owner in [
+        id.as_str(),
+        "owner@example.com",
+        "OWNER@EXAMPLE.COM",
+        "owner",
+        "Owner",
+    ] {
         let item = db.json(&["item", "add", "--owner", owner, "--title", "t"]);
         assert_eq!(item["owner_id"], id.as_str());
         assert_eq!(item["owner_email"], "Owner@Example.com");
     }
     let before = db.checksum();
-    for owner in ["ghost", "ghost@example.com", "00000000-0000-0000-0000-000000000001"] {
-        db.run(&["item", "add", "--owner", owner, "--title", "t"]).fails(3);
+    for owner in [
+        "ghost",
+        "ghost@example.com",
+        "00000000-0000-0000-0000-000000000001",
+    ] {
+        db.run(&["item", "add", "--owner", owner, "--title", "t"])
+            .fails(3);
     }
     db.run(&["item", "list", "--owner", "ghost"]).fails(3);
     assert_eq!(db.checksum(), before);
@@ -63,14 +101,28 @@ fn titles_and_descriptions() {
     let (db, _) = with_owner();
     let before = db.checksum();
     for bad in ["", "   ", &"t".repeat(256), "bell\u{7}", "new\nline"] {
-        let r = db.run(&["item", "add", "--owner", "owner", "--title", bad]).fails(2);
+        let r = db
+            .run(&["item", "add", "--owner", "owner", "--title", bad])
+            .fails(2);
         assert!(r.stderr.contains("invalid title"), "{r:#?}");
     }
     assert_eq!(db.checksum(), before);
     let long = "é".repeat(255);
-    let item = db.json(&["item", "add", "--owner", "owner", "--title", &long, "--description", "line one\nline two\t'quoted' \"double\""]);
+    let item = db.json(&[
+        "item",
+        "add",
+        "--owner",
+        "owner",
+        "--title",
+        &long,
+        "--description",
+        "line one\nline two\t'quoted' \"double\"",
+    ]);
     assert_eq!(item["title"], long.as_str());
-    assert_eq!(item["description"], "line one\nline two\t'quoted' \"double\"");
+    assert_eq!(
+        item["description"],
+        "line one\nline two\t'quoted' \"double\""
+    );
 }
 
 #[test]
@@ -81,9 +133,35 @@ fn defaults_are_written_by_stackctl() {
     assert_eq!(item["is_available"], true);
     assert_eq!(item["description"], Value::Null);
     assert!(item["created_at"].is_string() && item["updated_at"].is_string());
-    let keys: Vec<&str> = item.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(keys, ["id", "title", "description", "price", "is_available", "owner_id", "owner_email", "created_at", "updated_at"]);
-    let item = db.json(&["item", "add", "--owner", "owner", "--title", "Gone", "--unavailable"]);
+    let keys: Vec<&str> = item
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "id",
+            "title",
+            "description",
+            "price",
+            "is_available",
+            "owner_id",
+            "owner_email",
+            "created_at",
+            "updated_at"
+        ]
+    );
+    let item = db.json(&[
+        "item",
+        "add",
+        "--owner",
+        "owner",
+        "--title",
+        "Gone",
+        "--unavailable",
+    ]);
     assert_eq!(item["is_available"], false);
     // Defaults hold on a table with no server defaults, as create_all makes it.
     db.sql("ALTER TABLE items ALTER COLUMN id DROP DEFAULT, ALTER COLUMN price DROP DEFAULT, \
@@ -95,7 +173,11 @@ fn defaults_are_written_by_stackctl() {
 }
 
 fn titles(v: &Value) -> Vec<String> {
-    v.as_array().unwrap().iter().map(|i| i["title"].as_str().unwrap().to_string()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["title"].as_str().unwrap().to_string())
+        .collect()
 }
 
 #[test]
@@ -108,26 +190,94 @@ fn list_filters_sorts_and_pages() {
         ("Dear", "999.99", "other", None),
         ("Under_score", "20", "other", None),
     ] {
-        let mut args = vec!["item", "add", "--owner", owner, "--title", title, "--price", price, "--description", "Some TEXT here"];
+        let mut args = vec![
+            "item",
+            "add",
+            "--owner",
+            owner,
+            "--title",
+            title,
+            "--price",
+            price,
+            "--description",
+            "Some TEXT here",
+        ];
         args.extend(extra);
         db.ok(&args);
     }
-    assert_eq!(titles(&db.json(&["item", "list"])), ["Cheap", "Mid 50% off", "Dear", "Under_score"]);
-    assert_eq!(titles(&db.json(&["item", "list", "--sort", "price", "--desc"])), ["Dear", "Mid 50% off", "Under_score", "Cheap"]);
-    assert_eq!(titles(&db.json(&["item", "list", "--sort", "title"])), ["Cheap", "Dear", "Mid 50% off", "Under_score"]);
-    assert_eq!(titles(&db.json(&["item", "list", "--owner", "other@example.com"])), ["Dear", "Under_score"]);
-    assert_eq!(titles(&db.json(&["item", "list", "--unavailable"])), ["Mid 50% off"]);
-    assert_eq!(db.json(&["item", "list", "--available"]).as_array().unwrap().len(), 3);
-    assert_eq!(titles(&db.json(&["item", "list", "--min-price", "20", "--max-price", "50.50"])), ["Mid 50% off", "Under_score"]);
-    assert_eq!(titles(&db.json(&["item", "list", "--search", "50%"])), ["Mid 50% off"]);
-    assert_eq!(titles(&db.json(&["item", "list", "--search", "r_s"])), ["Under_score"]);
-    assert_eq!(db.json(&["item", "list", "--search", "text"]).as_array().unwrap().len(), 4);
-    assert_eq!(titles(&db.json(&["item", "list", "--sort", "price", "--limit", "2", "--offset", "1"])), ["Under_score", "Mid 50% off"]);
-    assert_eq!(titles(&db.json(&["item", "list", "--all", "--sort", "title", "--desc"])), ["Under_score", "Mid 50% off", "Dear", "Cheap"]);
+    assert_eq!(
+        titles(&db.json(&["item", "list"])),
+        ["Cheap", "Mid 50% off", "Dear", "Under_score"]
+    );
+    assert_eq!(
+        titles(&db.json(&["item", "list", "--sort", "price", "--desc"])),
+        ["Dear", "Mid 50% off", "Under_score", "Cheap"]
+    );
+    assert_eq!(
+        titles(&db.json(&["item", "list", "--sort", "title"])),
+        ["Cheap", "Dear", "Mid 50% off", "Under_score"]
+    );
+    assert_eq!(
+        titles(&db.json(&["item", "list", "--owner", "other@example.com"])),
+        ["Dear", "Under_score"]
+    );
+    assert_eq!(
+        titles(&db.json(&["item", "list", "--unavailable"])),
+        ["Mid 50% off"]
+    );
+    assert_eq!(
+        db.json(&["item", "list", "--available"])
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(
+        titles(&db.json(&["item", "list", "--min-price", "20", "--max-price", "50.50"])),
+        ["Mid 50% off", "Under_score"]
+    );
+    assert_eq!(
+        titles(&db.json(&["item", "list", "--search", "50%"])),
+        ["Mid 50% off"]
+    );
+    assert_eq!(
+        titles(&db.json(&["item", "list", "--search", "r_s"])),
+        ["Under_score"]
+    );
+    assert_eq!(
+        db.json(&["item", "list", "--search", "text"])
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+    assert_eq!(
+        titles(&db.json(&["item", "list", "--sort", "price", "--limit", "2", "--offset", "1"])),
+        ["Under_score", "Mid 50% off"]
+    );
+    assert_eq!(
+        titles(&db.json(&["item", "list", "--all", "--sort", "title", "--desc"])),
+        ["Under_score", "Mid 50% off", "Dear", "Cheap"]
+    );
     // JSON and CSV agree on keys and values.
     let json = db.json(&["item", "list", "--sort", "price"]);
-    let (header, rows) = db.ok(&["-o", "csv", "item", "list", "--sort", "price"]).csv();
-    assert_eq!(header, ["id", "title", "description", "price", "is_available", "owner_id", "owner_email", "created_at", "updated_at"]);
+    let (header, rows) = db
+        .ok(&["-o", "csv", "item", "list", "--sort", "price"])
+        .csv();
+    assert_eq!(
+        header,
+        [
+            "id",
+            "title",
+            "description",
+            "price",
+            "is_available",
+            "owner_id",
+            "owner_email",
+            "created_at",
+            "updated_at"
+        ]
+    );
     for (j, row) in json.as_array().unwrap().iter().zip(&rows) {
         for (k, cell) in header.iter().zip(row) {
             let expected = match &j[k] {
@@ -139,9 +289,17 @@ fn list_filters_sorts_and_pages() {
         }
     }
     assert_eq!(rows[0][3], "1.00");
-    assert_eq!(rows[0][6], "owner@example.com".replace("owner@", "Owner@").replace("example", "Example"));
+    assert_eq!(
+        rows[0][6],
+        "owner@example.com"
+            .replace("owner@", "Owner@")
+            .replace("example", "Example")
+    );
     let table = db.ok(&["item", "list"]).stdout;
-    assert!(table.contains("999.99") && table.contains("Owner@Example.com"), "{table}");
+    assert!(
+        table.contains("999.99") && table.contains("Owner@Example.com"),
+        "{table}"
+    );
 }
 
 #[test]
@@ -154,7 +312,16 @@ fn all_streams_every_row_the_same_as_the_pages() {
     assert_eq!(all.as_array().unwrap().len(), 2500);
     let mut paged = Vec::new();
     for offset in [0, 1000, 2000] {
-        let page = db.json(&["item", "list", "--sort", "title", "--limit", "1000", "--offset", &offset.to_string()]);
+        let page = db.json(&[
+            "item",
+            "list",
+            "--sort",
+            "title",
+            "--limit",
+            "1000",
+            "--offset",
+            &offset.to_string(),
+        ]);
         paged.extend(page.as_array().unwrap().iter().cloned());
     }
     assert_eq!(all, Value::Array(paged));
@@ -167,10 +334,34 @@ fn all_streams_every_row_the_same_as_the_pages() {
 fn update_every_field() {
     let (db, _) = with_owner();
     let other = db.add_user("new@example.com", "newowner");
-    let item = db.json(&["item", "add", "--owner", "owner", "--title", "Old", "--description", "d", "--price", "3"]);
+    let item = db.json(&[
+        "item",
+        "add",
+        "--owner",
+        "owner",
+        "--title",
+        "Old",
+        "--description",
+        "d",
+        "--price",
+        "3",
+    ]);
     let id = item["id"].as_str().unwrap();
     db.sql("UPDATE items SET updated_at = '2000-01-01'");
-    let u = db.json(&["item", "update", id, "--title", "New", "--description", "fresh", "--price", "4.2", "--unavailable", "--owner", "newowner"]);
+    let u = db.json(&[
+        "item",
+        "update",
+        id,
+        "--title",
+        "New",
+        "--description",
+        "fresh",
+        "--price",
+        "4.2",
+        "--unavailable",
+        "--owner",
+        "newowner",
+    ]);
     assert_eq!(u["title"], "New");
     assert_eq!(u["description"], "fresh");
     assert_eq!(u["price"], "4.20");
@@ -181,24 +372,40 @@ fn update_every_field() {
     let u = db.json(&["item", "update", id, "--clear-description", "--available"]);
     assert_eq!(u["description"], Value::Null);
     assert_eq!(u["is_available"], true);
-    assert_eq!(db.sql(&format!("SELECT title, description IS NULL, price, is_available FROM items WHERE id = '{id}'")), "New|t|4.20|t");
+    assert_eq!(
+        db.sql(&format!(
+            "SELECT title, description IS NULL, price, is_available FROM items WHERE id = '{id}'"
+        )),
+        "New|t|4.20|t"
+    );
     let before = db.checksum();
     db.run(&["item", "update", id]).fails(2);
     db.run(&["item", "update", id, "--price", "1.001"]).fails(2);
     db.run(&["item", "update", id, "--owner", "ghost"]).fails(3);
-    db.run(&["item", "update", "not-a-uuid", "--title", "x"]).fails(2);
-    db.run(&["item", "update", "00000000-0000-0000-0000-000000000000", "--title", "x"]).fails(3);
+    db.run(&["item", "update", "not-a-uuid", "--title", "x"])
+        .fails(2);
+    db.run(&[
+        "item",
+        "update",
+        "00000000-0000-0000-0000-000000000000",
+        "--title",
+        "x",
+    ])
+    .fails(3);
     assert_eq!(db.checksum(), before);
 }
 
 #[test]
 fn show_and_delete() {
     let (db, _) = with_owner();
-    let item = db.json(&["item", "add", "--owner", "owner", "--title", "Doomed", "--price", "9.99"]);
+    let item = db.json(&[
+        "item", "add", "--owner", "owner", "--title", "Doomed", "--price", "9.99",
+    ]);
     let id = item["id"].as_str().unwrap();
     assert_eq!(db.json(&["item", "show", id]), item);
     db.run(&["item", "show", "12345"]).fails(2);
-    db.run(&["item", "show", "00000000-0000-0000-0000-000000000000"]).fails(3);
+    db.run(&["item", "show", "00000000-0000-0000-0000-000000000000"])
+        .fails(3);
     let r = db.run(&["item", "delete", id]).fails(2);
     assert!(r.stderr.contains("Doomed"), "{r:#?}");
     assert_eq!(db.sql("SELECT count(*) FROM items"), "1");
@@ -223,10 +430,18 @@ fn rows_written_by_the_application_list_correctly() {
     assert_eq!(list[0]["updated_at"], Value::Null);
     assert_eq!(list[1]["owner_email"], Value::Null);
     assert_eq!(list[1]["price"], Value::Null);
-    let (_, rows) = db.ok(&["-o", "csv", "item", "list", "--sort", "title"]).csv();
+    let (_, rows) = db
+        .ok(&["-o", "csv", "item", "list", "--sort", "title"])
+        .csv();
     assert_eq!(rows[0][3], "7.50");
     assert_eq!(rows[1][3], "");
-    let u = db.json(&["item", "update", "44444444-4444-4444-4444-444444444444", "--price", "8"]);
+    let u = db.json(&[
+        "item",
+        "update",
+        "44444444-4444-4444-4444-444444444444",
+        "--price",
+        "8",
+    ]);
     assert_eq!(u["price"], "8.00");
     assert!(u["updated_at"].is_string());
 }
@@ -238,5 +453,6 @@ fn description_with_nul_is_refused() {
     // validator is tested directly here and through the CLI with a control title.
     let err = stackctl::validate::Description::parse("a\0b").unwrap_err();
     assert_eq!(err.exit_code(), 2);
-    db.run(&["item", "add", "--owner", "owner", "--title", "nul\u{1}"]).fails(2);
+    db.run(&["item", "add", "--owner", "owner", "--title", "nul\u{1}"])
+        .fails(2);
 }

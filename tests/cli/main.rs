@@ -3,15 +3,15 @@
 
 mod support;
 
-/// --help, --version, unknown subcommands.
-mod help;
 /// Connections: URL forms, .env, unreachable servers, password redaction.
 mod connect;
+/// --help, --version, unknown subcommands.
+mod help;
+/// item add/list/show/update/delete.
+mod item;
 /// migrate run/status/revert, concurrency, adoption of application schemas, the gate.
 mod migrate;
 /// status output.
 mod status;
 /// user add/list/show/update/deactivate/activate/set-password/delete.
 mod user;
-/// item add/list/show/update/delete.
-mod item;

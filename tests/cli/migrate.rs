@@ -77,12 +77,18 @@ users|updated_at|timestamp with time zone|||YES|now()";
         "SELECT conname, confdeltype, pg_get_constraintdef(oid) FROM pg_constraint \
          WHERE conrelid = 'items'::regclass AND contype = 'f'",
     );
-    assert_eq!(fk, "fk_items_owner|c|FOREIGN KEY (owner_id) REFERENCES users(id) ON DELETE CASCADE");
+    assert_eq!(
+        fk,
+        "fk_items_owner|c|FOREIGN KEY (owner_id) REFERENCES users(id) ON DELETE CASCADE"
+    );
     let uniques = db.sql(
         "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'users'::regclass AND contype = 'u' ORDER BY 1",
     );
     assert_eq!(uniques, "UNIQUE (email)\nUNIQUE (username)");
-    assert_eq!(db.sql("SELECT count(*) FROM pg_extension WHERE extname = 'uuid-ossp'"), "1");
+    assert_eq!(
+        db.sql("SELECT count(*) FROM pg_extension WHERE extname = 'uuid-ossp'"),
+        "1"
+    );
 }
 
 #[test]
@@ -93,7 +99,10 @@ fn migrate_twice_is_a_no_op() {
     let before = db.sql("SELECT version, run_on FROM __diesel_schema_migrations");
     let r = db.ok(&["migrate"]);
     assert!(r.stderr.contains("up to date"), "{r:#?}");
-    assert_eq!(db.sql("SELECT version, run_on FROM __diesel_schema_migrations"), before);
+    assert_eq!(
+        db.sql("SELECT version, run_on FROM __diesel_schema_migrations"),
+        before
+    );
     assert_eq!(db.sql("SELECT count(*) FROM users"), "1");
 }
 
@@ -101,18 +110,31 @@ fn migrate_twice_is_a_no_op() {
 fn three_concurrent_migrations_apply_once() {
     let db = TestDb::empty();
     let children: Vec<_> = (0..3)
-        .map(|_| std::thread::spawn({
-            let url = db.url.clone();
-            let dir = db.dir.path().to_path_buf();
-            move || crate::support::Cmd::bare(&dir).env("DATABASE_URL", &url).args(&["migrate"]).run()
-        }))
+        .map(|_| {
+            std::thread::spawn({
+                let url = db.url.clone();
+                let dir = db.dir.path().to_path_buf();
+                move || {
+                    crate::support::Cmd::bare(&dir)
+                        .env("DATABASE_URL", &url)
+                        .args(&["migrate"])
+                        .run()
+                }
+            })
+        })
         .collect();
     for c in children {
         let r = c.join().unwrap();
         assert_eq!(r.code, 0, "{r:#?}");
     }
-    assert_eq!(db.sql("SELECT count(*) FROM __diesel_schema_migrations"), "1");
-    assert_eq!(db.sql("SELECT count(*) FROM pg_tables WHERE tablename IN ('users', 'items')"), "2");
+    assert_eq!(
+        db.sql("SELECT count(*) FROM __diesel_schema_migrations"),
+        "1"
+    );
+    assert_eq!(
+        db.sql("SELECT count(*) FROM pg_tables WHERE tablename IN ('users', 'items')"),
+        "2"
+    );
 }
 
 #[test]
@@ -143,9 +165,13 @@ fn revert_needs_yes_then_data_commands_exit_6() {
     assert!(r.stderr.contains("--yes"), "{r:#?}");
     assert_eq!(db.sql("SELECT count(*) FROM users"), "1");
     db.ok(&["migrate", "revert", "--yes"]);
-    assert_eq!(db.sql("SELECT count(*) FROM pg_tables WHERE tablename IN ('users', 'items')"), "0");
+    assert_eq!(
+        db.sql("SELECT count(*) FROM pg_tables WHERE tablename IN ('users', 'items')"),
+        "0"
+    );
     db.run(&["user", "list"]).fails(6);
-    db.run(&["item", "add", "--owner", "alice", "--title", "x"]).fails(6);
+    db.run(&["item", "add", "--owner", "alice", "--title", "x"])
+        .fails(6);
     db.ok(&["migrate"]);
     db.ok(&["user", "list"]);
 }
@@ -167,7 +193,10 @@ fn adopts_a_create_all_schema_keeping_rows() {
     db.sql(CREATE_ALL_SQL);
     let r = db.ok(&["migrate"]);
     assert!(r.stderr.contains("adopted"), "{r:#?}");
-    assert_eq!(db.sql("SELECT count(*) FROM __diesel_schema_migrations"), "1");
+    assert_eq!(
+        db.sql("SELECT count(*) FROM __diesel_schema_migrations"),
+        "1"
+    );
     assert_eq!(db.sql("SELECT email FROM users"), "app@example.com");
     let idx = db.sql("SELECT count(*) FROM pg_indexes WHERE indexname LIKE 'idx_%'");
     assert_eq!(idx, "6");
@@ -186,10 +215,27 @@ fn adopts_a_create_all_schema_keeping_rows() {
 #[test]
 fn mismatched_application_tables_are_refused_and_kept() {
     let db = TestDb::empty();
-    db.sql(&CREATE_ALL_SQL.replace("username VARCHAR(100) NOT NULL", "username VARCHAR(50) NOT NULL").replace("    description TEXT,\n", "    description TEXT,\n    colour TEXT,\n"));
+    db.sql(
+        &CREATE_ALL_SQL
+            .replace(
+                "username VARCHAR(100) NOT NULL",
+                "username VARCHAR(50) NOT NULL",
+            )
+            .replace(
+                "    description TEXT,\n",
+                "    description TEXT,\n    colour TEXT,\n",
+            ),
+    );
     let r = db.run(&["migrate"]).fails(6);
-    assert!(r.stderr.contains("users.username is character varying(50), expected character varying(100)"), "{r:#?}");
+    assert!(
+        r.stderr
+            .contains("users.username is character varying(50), expected character varying(100)"),
+        "{r:#?}"
+    );
     assert!(r.stderr.contains("items.colour"), "{r:#?}");
     assert_eq!(db.sql("SELECT count(*) FROM users"), "1");
-    assert_eq!(db.sql("SELECT to_regclass('__diesel_schema_migrations') IS NULL"), "t");
+    assert_eq!(
+        db.sql("SELECT to_regclass('__diesel_schema_migrations') IS NULL"),
+        "t"
+    );
 }

@@ -10,7 +10,13 @@ fn status_reports_target_version_schema_and_counts() {
     assert_eq!(s["items"], 0);
     assert_eq!(s["database"], db.name.as_str());
     assert_eq!(s["source"], "DATABASE_URL");
-    assert!(s["server_version"].as_str().unwrap().chars().next().unwrap().is_ascii_digit());
+    assert!(s["server_version"]
+        .as_str()
+        .unwrap()
+        .chars()
+        .next()
+        .unwrap()
+        .is_ascii_digit());
     let table = db.ok(&["status"]).stdout;
     assert!(table.contains("up to date"), "{table}");
 }
@@ -27,7 +33,14 @@ fn status_of_an_unmigrated_database_says_pending() {
 fn status_redacts_the_url_password() {
     let db = TestDb::new();
     let url = db.url.replace("postgres@", "postgres:Hidden9Pw@");
-    let r = db.cmd().args(&["--database-url", &url, "-o", "json", "status"]).run().success();
+    let r = db
+        .cmd()
+        .args(&["--database-url", &url, "-o", "json", "status"])
+        .run()
+        .success();
     assert!(!r.stdout.contains("Hidden9Pw") && !r.stderr.contains("Hidden9Pw"));
-    assert!(r.json()["target"].as_str().unwrap().contains("postgres:***@"));
+    assert!(r.json()["target"]
+        .as_str()
+        .unwrap()
+        .contains("postgres:***@"));
 }

@@ -3,7 +3,9 @@ use serde_json::Value;
 use crate::support::{Cmd, TestDb};
 
 fn hash_of(db: &TestDb, email: &str) -> String {
-    db.sql(&format!("SELECT hashed_password FROM users WHERE email = '{email}'"))
+    db.sql(&format!(
+        "SELECT hashed_password FROM users WHERE email = '{email}'"
+    ))
 }
 
 #[test]
@@ -11,7 +13,19 @@ fn add_with_password_from_stdin_and_file() {
     let db = TestDb::new();
     let u = db
         .cmd()
-        .args(&["-o", "json", "user", "add", "--email", "a@example.com", "--username", "alice", "--full-name", "Alice A", "--password-stdin"])
+        .args(&[
+            "-o",
+            "json",
+            "user",
+            "add",
+            "--email",
+            "a@example.com",
+            "--username",
+            "alice",
+            "--full-name",
+            "Alice A",
+            "--password-stdin",
+        ])
         .stdin("s3cret-pass\r\nsecond line ignored\n")
         .run()
         .success()
@@ -22,31 +36,84 @@ fn add_with_password_from_stdin_and_file() {
     assert_eq!(u["is_superuser"], false);
     assert!(u.get("hashed_password").is_none() && u.get("password").is_none());
     let keys: Vec<&str> = u.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(keys, ["id", "email", "username", "full_name", "is_active", "is_superuser", "created_at", "updated_at"]);
+    assert_eq!(
+        keys,
+        [
+            "id",
+            "email",
+            "username",
+            "full_name",
+            "is_active",
+            "is_superuser",
+            "created_at",
+            "updated_at"
+        ]
+    );
     assert!(bcrypt::verify("s3cret-pass", &hash_of(&db, "a@example.com")).unwrap());
 
     let file = db.dir.path().join("pw.txt");
     std::fs::write(&file, "from-a-file-pw\n").unwrap();
-    db.ok(&["user", "add", "--email", "b@example.com", "--username", "bob", "--superuser", "--inactive", "--password-file", file.to_str().unwrap()]);
+    db.ok(&[
+        "user",
+        "add",
+        "--email",
+        "b@example.com",
+        "--username",
+        "bob",
+        "--superuser",
+        "--inactive",
+        "--password-file",
+        file.to_str().unwrap(),
+    ]);
     assert!(bcrypt::verify("from-a-file-pw", &hash_of(&db, "b@example.com")).unwrap());
-    assert_eq!(db.sql("SELECT is_active, is_superuser FROM users WHERE username = 'bob'"), "f|t");
+    assert_eq!(
+        db.sql("SELECT is_active, is_superuser FROM users WHERE username = 'bob'"),
+        "f|t"
+    );
 }
 
 #[test]
 fn random_password_is_printed_once_and_verifies() {
     let db = TestDb::new();
-    let u = db.json(&["user", "add", "--email", "r@example.com", "--username", "rnd", "--random-password"]);
+    let u = db.json(&[
+        "user",
+        "add",
+        "--email",
+        "r@example.com",
+        "--username",
+        "rnd",
+        "--random-password",
+    ]);
     let pw = u["password"].as_str().unwrap();
     assert!(pw.len() >= 20, "{pw}");
     assert!(bcrypt::verify(pw, &hash_of(&db, "r@example.com")).unwrap());
 
-    let r = db.ok(&["user", "add", "--email", "t@example.com", "--username", "tbl", "--random-password"]);
-    let line = r.stdout.lines().find(|l| l.starts_with("password: ")).expect("password: line");
+    let r = db.ok(&[
+        "user",
+        "add",
+        "--email",
+        "t@example.com",
+        "--username",
+        "tbl",
+        "--random-password",
+    ]);
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("password: "))
+        .expect("password: line");
     let pw = line.trim_start_matches("password: ");
     assert!(bcrypt::verify(pw, &hash_of(&db, "t@example.com")).unwrap());
     assert!(!r.stderr.contains(pw), "the password goes to stdout only");
 
-    let r = db.ok(&["-o", "csv", "user", "set-password", "rnd", "--random-password"]);
+    let r = db.ok(&[
+        "-o",
+        "csv",
+        "user",
+        "set-password",
+        "rnd",
+        "--random-password",
+    ]);
     let (header, rows) = r.csv();
     let col = header.iter().position(|h| h == "password").unwrap();
     assert!(bcrypt::verify(&rows[0][col], &hash_of(&db, "r@example.com")).unwrap());
@@ -55,7 +122,16 @@ fn random_password_is_printed_once_and_verifies() {
 #[test]
 fn no_password_source_without_a_terminal_is_refused() {
     let db = TestDb::new();
-    let r = db.run(&["user", "add", "--email", "a@example.com", "--username", "alice"]).fails(2);
+    let r = db
+        .run(&[
+            "user",
+            "add",
+            "--email",
+            "a@example.com",
+            "--username",
+            "alice",
+        ])
+        .fails(2);
     assert!(r.stderr.contains("hint:"), "{r:#?}");
     assert_eq!(db.sql("SELECT count(*) FROM users"), "0");
 }
@@ -66,7 +142,15 @@ fn refused_passwords_write_nothing() {
     for pw in ["short", "1234567", &"x".repeat(73), &"é".repeat(37), ""] {
         let r = db
             .cmd()
-            .args(&["user", "add", "--email", "a@example.com", "--username", "alice", "--password-stdin"])
+            .args(&[
+                "user",
+                "add",
+                "--email",
+                "a@example.com",
+                "--username",
+                "alice",
+                "--password-stdin",
+            ])
             .stdin(&format!("{pw}\n"))
             .run()
             .fails(2);
@@ -76,7 +160,15 @@ fn refused_passwords_write_nothing() {
     // 72 bytes is the most, and it is kept whole.
     let pw = "y".repeat(72);
     db.cmd()
-        .args(&["user", "add", "--email", "a@example.com", "--username", "alice", "--password-stdin"])
+        .args(&[
+            "user",
+            "add",
+            "--email",
+            "a@example.com",
+            "--username",
+            "alice",
+            "--password-stdin",
+        ])
         .stdin(&pw)
         .run()
         .success();
@@ -87,24 +179,49 @@ fn refused_passwords_write_nothing() {
 fn bcrypt_cost_default_flag_and_env() {
     let db = TestDb::new();
     // The default is 12: no STACKCTL_BCRYPT_COST here.
-    let mut c = db.cmd().args(&["user", "add", "--email", "a@example.com", "--username", "alice", "--password-stdin"]).stdin("password123\n");
+    let mut c = db
+        .cmd()
+        .args(&[
+            "user",
+            "add",
+            "--email",
+            "a@example.com",
+            "--username",
+            "alice",
+            "--password-stdin",
+        ])
+        .stdin("password123\n");
     c.cmd.env_remove("STACKCTL_BCRYPT_COST");
     c.run().success();
     assert!(hash_of(&db, "a@example.com").starts_with("$2b$12$"));
     db.cmd()
-        .args(&["--bcrypt-cost", "5", "user", "add", "--email", "b@example.com", "--username", "bob", "--password-stdin"])
+        .args(&[
+            "--bcrypt-cost",
+            "5",
+            "user",
+            "add",
+            "--email",
+            "b@example.com",
+            "--username",
+            "bob",
+            "--password-stdin",
+        ])
         .stdin("password123\n")
         .run()
         .success();
     assert!(hash_of(&db, "b@example.com").starts_with("$2b$05$"));
-    db.cmd().env("STACKCTL_BCRYPT_COST", "6")
+    db.cmd()
+        .env("STACKCTL_BCRYPT_COST", "6")
         .args(&["user", "set-password", "bob", "--password-stdin"])
         .stdin("password456\n")
         .run()
         .success();
     assert!(hash_of(&db, "b@example.com").starts_with("$2b$06$"));
     for cost in ["3", "32", "x"] {
-        let r = db.cmd().args(&["--bcrypt-cost", cost, "user", "list"]).run();
+        let r = db
+            .cmd()
+            .args(&["--bcrypt-cost", cost, "user", "list"])
+            .run();
         assert_eq!(r.code, 2, "{cost}");
     }
 }
@@ -114,7 +231,17 @@ fn bcrypt_cost_default_flag_and_env() {
 fn hashes_verify_in_passlib() {
     let db = TestDb::new();
     db.cmd()
-        .args(&["--bcrypt-cost", "12", "user", "add", "--email", "p@example.com", "--username", "plib", "--password-stdin"])
+        .args(&[
+            "--bcrypt-cost",
+            "12",
+            "user",
+            "add",
+            "--email",
+            "p@example.com",
+            "--username",
+            "plib",
+            "--password-stdin",
+        ])
         .stdin("ünïcödé pass!\n")
         .run()
         .success();
@@ -159,15 +286,36 @@ fn bad_emails_and_usernames_name_the_field() {
     for (email, username, field) in cases {
         let r = db
             .cmd()
-            .args(&["user", "add", "--email", email, "--username", username, "--password-stdin"])
+            .args(&[
+                "user",
+                "add",
+                "--email",
+                email,
+                "--username",
+                username,
+                "--password-stdin",
+            ])
             .stdin("password123\n")
             .run()
             .fails(2);
-        assert!(r.stderr.contains(&format!("invalid {field}")), "{email} {username}: {r:#?}");
+        assert!(
+            r.stderr.contains(&format!("invalid {field}")),
+            "{email} {username}: {r:#?}"
+        );
     }
     let r = db
         .cmd()
-        .args(&["user", "add", "--email", "a@example.com", "--username", "alice", "--full-name", "bad\u{7}name", "--password-stdin"])
+        .args(&[
+            "user",
+            "add",
+            "--email",
+            "a@example.com",
+            "--username",
+            "alice",
+            "--full-name",
+            "bad\u{7}name",
+            "--password-stdin",
+        ])
         .stdin("password123\n")
         .run()
         .fails(2);
@@ -180,10 +328,23 @@ fn email_and_username_conflicts_ignore_case() {
     let db = TestDb::new();
     db.add_user("bob@example.com", "bob");
     let before = db.checksum();
-    for (email, username) in [("BOB@Example.com", "other"), ("bob@example.com", "other"), ("new@example.com", "BOB"), ("new@example.com", "bob")] {
+    for (email, username) in [
+        ("BOB@Example.com", "other"),
+        ("bob@example.com", "other"),
+        ("new@example.com", "BOB"),
+        ("new@example.com", "bob"),
+    ] {
         let r = db
             .cmd()
-            .args(&["user", "add", "--email", email, "--username", username, "--password-stdin"])
+            .args(&[
+                "user",
+                "add",
+                "--email",
+                email,
+                "--username",
+                username,
+                "--password-stdin",
+            ])
             .stdin("password123\n")
             .run()
             .fails(4);
@@ -192,8 +353,10 @@ fn email_and_username_conflicts_ignore_case() {
     db.add_user("carol@example.com", "carol");
     let before2 = db.checksum();
     assert_ne!(before, before2);
-    db.run(&["user", "update", "carol", "--email", "Bob@EXAMPLE.com"]).fails(4);
-    db.run(&["user", "update", "carol", "--username", "Bob"]).fails(4);
+    db.run(&["user", "update", "carol", "--email", "Bob@EXAMPLE.com"])
+        .fails(4);
+    db.run(&["user", "update", "carol", "--username", "Bob"])
+        .fails(4);
     assert_eq!(db.checksum(), before2);
     // A user may change the case of their own email.
     let u = db.json(&["user", "update", "carol", "--email", "Carol@Example.com"]);
@@ -210,7 +373,15 @@ fn eight_concurrent_adds_of_one_email_give_one_success() {
             std::thread::spawn(move || {
                 Cmd::bare(&dir)
                     .env("DATABASE_URL", &url)
-                    .args(&["user", "add", "--email", "race@example.com", "--username", &format!("racer{i}"), "--password-stdin"])
+                    .args(&[
+                        "user",
+                        "add",
+                        "--email",
+                        "race@example.com",
+                        "--username",
+                        &format!("racer{i}"),
+                        "--password-stdin",
+                    ])
                     .stdin("password123\n")
                     .run()
             })
@@ -220,51 +391,153 @@ fn eight_concurrent_adds_of_one_email_give_one_success() {
     assert_eq!(runs.iter().filter(|r| r.code == 0).count(), 1, "{runs:#?}");
     for r in runs.iter().filter(|r| r.code != 0) {
         assert_eq!(r.code, 4, "{r:#?}");
-        let errors: Vec<&str> = r.stderr.lines().filter(|l| !l.starts_with("hint:")).collect();
-        assert_eq!(errors, ["error: a user with email 'race@example.com' already exists"], "{r:#?}");
+        let errors: Vec<&str> = r
+            .stderr
+            .lines()
+            .filter(|l| !l.starts_with("hint:"))
+            .collect();
+        assert_eq!(
+            errors,
+            ["error: a user with email 'race@example.com' already exists"],
+            "{r:#?}"
+        );
     }
     assert_eq!(db.sql("SELECT count(*) FROM users"), "1");
 }
 
 fn emails(v: &Value) -> Vec<String> {
-    v.as_array().unwrap().iter().map(|u| u["email"].as_str().unwrap().to_string()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["email"].as_str().unwrap().to_string())
+        .collect()
 }
 
 #[test]
 fn list_filters_sorts_and_pages() {
     let db = TestDb::new();
-    for (e, u) in [("carol@example.com", "carol"), ("alice@example.com", "alice"), ("bob@example.com", "bob"), ("dan_x@example.com", "dan"), ("eve%@example.com", "eve")] {
+    for (e, u) in [
+        ("carol@example.com", "carol"),
+        ("alice@example.com", "alice"),
+        ("bob@example.com", "bob"),
+        ("dan_x@example.com", "dan"),
+        ("eve%@example.com", "eve"),
+    ] {
         db.add_user(e, u);
     }
     db.ok(&["user", "deactivate", "bob"]);
-    db.ok(&["user", "update", "alice", "--superuser", "--full-name", "Alice Wonder"]);
+    db.ok(&[
+        "user",
+        "update",
+        "alice",
+        "--superuser",
+        "--full-name",
+        "Alice Wonder",
+    ]);
 
-    assert_eq!(emails(&db.json(&["user", "list"])), ["carol@example.com", "alice@example.com", "bob@example.com", "dan_x@example.com", "eve%@example.com"]);
-    assert_eq!(emails(&db.json(&["user", "list", "--sort", "email"])), ["alice@example.com", "bob@example.com", "carol@example.com", "dan_x@example.com", "eve%@example.com"]);
-    assert_eq!(emails(&db.json(&["user", "list", "--sort", "username", "--desc"])), ["eve%@example.com", "dan_x@example.com", "carol@example.com", "bob@example.com", "alice@example.com"]);
-    assert_eq!(emails(&db.json(&["user", "list", "--inactive"])), ["bob@example.com"]);
-    assert_eq!(db.json(&["user", "list", "--active"]).as_array().unwrap().len(), 4);
-    assert_eq!(emails(&db.json(&["user", "list", "--superuser"])), ["alice@example.com"]);
-    assert_eq!(emails(&db.json(&["user", "list", "--search", "WONDER"])), ["alice@example.com"]);
-    assert_eq!(emails(&db.json(&["user", "list", "--search", "AR"])), ["carol@example.com"]);
+    assert_eq!(
+        emails(&db.json(&["user", "list"])),
+        [
+            "carol@example.com",
+            "alice@example.com",
+            "bob@example.com",
+            "dan_x@example.com",
+            "eve%@example.com"
+        ]
+    );
+    assert_eq!(
+        emails(&db.json(&["user", "list", "--sort", "email"])),
+        [
+            "alice@example.com",
+            "bob@example.com",
+            "carol@example.com",
+            "dan_x@example.com",
+            "eve%@example.com"
+        ]
+    );
+    assert_eq!(
+        emails(&db.json(&["user", "list", "--sort", "username", "--desc"])),
+        [
+            "eve%@example.com",
+            "dan_x@example.com",
+            "carol@example.com",
+            "bob@example.com",
+            "alice@example.com"
+        ]
+    );
+    assert_eq!(
+        emails(&db.json(&["user", "list", "--inactive"])),
+        ["bob@example.com"]
+    );
+    assert_eq!(
+        db.json(&["user", "list", "--active"])
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+    assert_eq!(
+        emails(&db.json(&["user", "list", "--superuser"])),
+        ["alice@example.com"]
+    );
+    assert_eq!(
+        emails(&db.json(&["user", "list", "--search", "WONDER"])),
+        ["alice@example.com"]
+    );
+    assert_eq!(
+        emails(&db.json(&["user", "list", "--search", "AR"])),
+        ["carol@example.com"]
+    );
     // Wildcards are literal.
-    assert_eq!(emails(&db.json(&["user", "list", "--search", "_x"])), ["dan_x@example.com"]);
-    assert_eq!(emails(&db.json(&["user", "list", "--search", "%"])), ["eve%@example.com"]);
+    assert_eq!(
+        emails(&db.json(&["user", "list", "--search", "_x"])),
+        ["dan_x@example.com"]
+    );
+    assert_eq!(
+        emails(&db.json(&["user", "list", "--search", "%"])),
+        ["eve%@example.com"]
+    );
     assert!(emails(&db.json(&["user", "list", "--search", "\\"])).is_empty());
     // Paging.
-    assert_eq!(emails(&db.json(&["user", "list", "--sort", "email", "--limit", "2", "--offset", "1"])), ["bob@example.com", "carol@example.com"]);
-    assert_eq!(db.json(&["user", "list", "--all"]).as_array().unwrap().len(), 5);
+    assert_eq!(
+        emails(&db.json(&["user", "list", "--sort", "email", "--limit", "2", "--offset", "1"])),
+        ["bob@example.com", "carol@example.com"]
+    );
+    assert_eq!(
+        db.json(&["user", "list", "--all"])
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
     db.run(&["user", "list", "--all", "--limit", "3"]).fails(2);
     // CSV: the same keys, parsed.
-    let (header, rows) = db.ok(&["-o", "csv", "user", "list", "--sort", "email"]).csv();
-    assert_eq!(header, ["id", "email", "username", "full_name", "is_active", "is_superuser", "created_at", "updated_at"]);
+    let (header, rows) = db
+        .ok(&["-o", "csv", "user", "list", "--sort", "email"])
+        .csv();
+    assert_eq!(
+        header,
+        [
+            "id",
+            "email",
+            "username",
+            "full_name",
+            "is_active",
+            "is_superuser",
+            "created_at",
+            "updated_at"
+        ]
+    );
     assert_eq!(rows.len(), 5);
     assert_eq!(rows[0][1], "alice@example.com");
     assert_eq!(rows[0][3], "Alice Wonder");
     assert_eq!(rows[1][3], "", "absent values are empty in CSV");
     // The table never shows a hash.
     let table = db.ok(&["user", "list"]).stdout;
-    assert!(table.contains("alice@example.com") && !table.contains("$2b$"), "{table}");
+    assert!(
+        table.contains("alice@example.com") && !table.contains("$2b$"),
+        "{table}"
+    );
 }
 
 #[test]
@@ -287,13 +560,18 @@ fn deactivate_and_activate_are_idempotent() {
     db.add_user("b@example.com", "bob");
     let changed = db.json(&["user", "deactivate", "alice", "B@example.com"]);
     assert_eq!(changed.as_array().unwrap().len(), 2);
-    assert!(changed.as_array().unwrap().iter().all(|u| u["is_active"] == false));
+    assert!(changed
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|u| u["is_active"] == false));
     let r = db.ok(&["-o", "json", "user", "deactivate", "alice"]);
     assert_eq!(r.json(), serde_json::json!([]));
     assert!(r.stderr.contains("already inactive"), "{r:#?}");
     // An unknown user: exit 3, and nobody changes.
     let before = db.checksum();
-    db.run(&["user", "activate", "alice", "nobody@example.com"]).fails(3);
+    db.run(&["user", "activate", "alice", "nobody@example.com"])
+        .fails(3);
     assert_eq!(db.checksum(), before);
     let changed = db.json(&["user", "activate", "alice"]);
     assert_eq!(changed[0]["is_active"], true);
@@ -305,7 +583,9 @@ fn show_resolves_by_id_email_and_username_with_items() {
     let db = TestDb::new();
     let u = db.add_user("Show@Example.com", "shower");
     let id = u["id"].as_str().unwrap();
-    db.ok(&["item", "add", "--owner", "shower", "--title", "One", "--price", "1.5"]);
+    db.ok(&[
+        "item", "add", "--owner", "shower", "--title", "One", "--price", "1.5",
+    ]);
     db.ok(&["item", "add", "--owner", "shower", "--title", "Two"]);
     for who in [id, "show@example.com", "SHOWER", "shower"] {
         let s = db.json(&["user", "show", who]);
@@ -316,9 +596,13 @@ fn show_resolves_by_id_email_and_username_with_items() {
         assert_eq!(items[0]["owner_email"], "Show@Example.com");
     }
     db.run(&["user", "show", "nobody"]).fails(3);
-    db.run(&["user", "show", "00000000-0000-0000-0000-000000000000"]).fails(3);
+    db.run(&["user", "show", "00000000-0000-0000-0000-000000000000"])
+        .fails(3);
     let table = db.ok(&["user", "show", "shower"]).stdout;
-    assert!(table.contains("items: 2") && table.contains("One"), "{table}");
+    assert!(
+        table.contains("items: 2") && table.contains("One"),
+        "{table}"
+    );
 }
 
 #[test]
@@ -326,28 +610,66 @@ fn update_changes_fields_and_updated_at() {
     let db = TestDb::new();
     db.add_user("a@example.com", "alice");
     db.sql("UPDATE users SET updated_at = '2000-01-01'");
-    let u = db.json(&["user", "update", "alice", "--username", "alice2", "--full-name", "A. Person", "--superuser"]);
+    let u = db.json(&[
+        "user",
+        "update",
+        "alice",
+        "--username",
+        "alice2",
+        "--full-name",
+        "A. Person",
+        "--superuser",
+    ]);
     assert_eq!(u["username"], "alice2");
     assert_eq!(u["full_name"], "A. Person");
     assert_eq!(u["is_superuser"], true);
     assert!(!u["updated_at"].as_str().unwrap().starts_with("2000"));
-    let u = db.json(&["user", "update", "alice2", "--clear-full-name", "--no-superuser"]);
+    let u = db.json(&[
+        "user",
+        "update",
+        "alice2",
+        "--clear-full-name",
+        "--no-superuser",
+    ]);
     assert_eq!(u["full_name"], Value::Null);
     assert_eq!(u["is_superuser"], false);
     db.run(&["user", "update", "alice2"]).fails(2);
     db.run(&["user", "update", "ghost", "--superuser"]).fails(3);
-    db.run(&["user", "update", "alice2", "--full-name", "x", "--clear-full-name"]).fails(2);
+    db.run(&[
+        "user",
+        "update",
+        "alice2",
+        "--full-name",
+        "x",
+        "--clear-full-name",
+    ])
+    .fails(2);
 }
 
 #[test]
 fn set_password_replaces_the_hash() {
     let db = TestDb::new();
     db.add_user("a@example.com", "alice");
-    db.cmd().args(&["user", "set-password", "alice", "--password-stdin"]).stdin("brand-new-pw\n").run().success();
+    db.cmd()
+        .args(&["user", "set-password", "alice", "--password-stdin"])
+        .stdin("brand-new-pw\n")
+        .run()
+        .success();
     assert!(bcrypt::verify("brand-new-pw", &hash_of(&db, "a@example.com")).unwrap());
-    db.cmd().args(&["user", "set-password", "ghost", "--password-stdin"]).stdin("brand-new-pw\n").run().fails(3);
+    db.cmd()
+        .args(&["user", "set-password", "ghost", "--password-stdin"])
+        .stdin("brand-new-pw\n")
+        .run()
+        .fails(3);
     db.run(&["user", "set-password", "alice"]).fails(2);
-    db.run(&["user", "set-password", "alice", "--password-stdin", "--random-password"]).fails(2);
+    db.run(&[
+        "user",
+        "set-password",
+        "alice",
+        "--password-stdin",
+        "--random-password",
+    ])
+    .fails(2);
 }
 
 #[test]
@@ -361,7 +683,10 @@ fn delete_cascades_and_needs_yes_without_a_terminal() {
     db.ok(&["item", "add", "--owner", "bob", "--title", "keep"]);
     let before = db.checksum();
     let r = db.run(&["user", "delete", "alice"]).fails(2);
-    assert!(r.stderr.contains("3 item(s)") && r.stderr.contains("--yes"), "{r:#?}");
+    assert!(
+        r.stderr.contains("3 item(s)") && r.stderr.contains("--yes"),
+        "{r:#?}"
+    );
     assert_eq!(db.checksum(), before);
     let r = db.ok(&["user", "delete", "alice", "--yes"]);
     assert!(r.stderr.contains("3 item(s)"), "{r:#?}");
@@ -382,7 +707,10 @@ fn rows_written_by_the_application_are_shown() {
     assert_eq!(rows[0][7], "");
     db.ok(&["user", "show", "appuser"]);
     let u = db.json(&["user", "deactivate", "appuser"]);
-    assert!(u[0]["updated_at"].is_string(), "every update sets updated_at");
+    assert!(
+        u[0]["updated_at"].is_string(),
+        "every update sets updated_at"
+    );
 }
 
 #[test]
@@ -399,11 +727,16 @@ fn closed_stdout_is_not_an_error() {
         .spawn()
         .unwrap();
     let mut first = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
     assert!(first.starts_with("id,email"), "{first}");
     // The reader is dropped here, as `| head -n 1` would.
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(!stderr.contains("error") && !stderr.contains("panicked"), "{stderr}");
+    assert!(
+        !stderr.contains("error") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
 }

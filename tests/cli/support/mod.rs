@@ -86,9 +86,7 @@ pub fn find_bindir() -> Option<PathBuf> {
     if let Some((_, d)) = versions.pop() {
         return Some(d);
     }
-    std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p).find(|d| has_initdb(d))
-    })
+    std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).find(|d| has_initdb(d)))
 }
 
 fn is_root() -> bool {
@@ -137,7 +135,16 @@ fn start_cluster() -> Server {
     let out = pg_command(&bindir.join("initdb"))
         .arg("-D")
         .arg(&data)
-        .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"])
+        .args([
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ])
         .output()
         .expect("run initdb");
     assert!(
@@ -170,7 +177,11 @@ fn start_cluster() -> Server {
         std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
     );
     // A watchdog stops the cluster and removes it once this test process is gone.
-    let prefix = if is_root() { "runuser -u postgres -- " } else { "" };
+    let prefix = if is_root() {
+        "runuser -u postgres -- "
+    } else {
+        ""
+    };
     let script = format!(
         "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
          {prefix}'{pg_ctl}' -D '{data}' -m immediate stop >/dev/null 2>&1; rm -rf '{dir}'",
@@ -180,7 +191,9 @@ fn start_cluster() -> Server {
         dir = dir.display(),
     );
     use std::os::unix::process::CommandExt;
-    Command::new("sh")
+    // It must outlive this process, so it is never waited for.
+    #[expect(clippy::zombie_processes)]
+    let _watchdog = Command::new("sh")
         .args(["-c", &script])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -198,8 +211,16 @@ fn start_cluster() -> Server {
 
 fn make_template(server: &Server) {
     let admin = format!("{}/postgres{}", server.base, server.query);
-    psql_at(server, &admin, &format!("DROP DATABASE IF EXISTS {TEMPLATE}"));
-    psql_at(server, &admin, &format!("CREATE DATABASE {TEMPLATE} TEMPLATE template0"));
+    psql_at(
+        server,
+        &admin,
+        &format!("DROP DATABASE IF EXISTS {TEMPLATE}"),
+    );
+    psql_at(
+        server,
+        &admin,
+        &format!("CREATE DATABASE {TEMPLATE} TEMPLATE template0"),
+    );
     let url = format!("{}/{TEMPLATE}{}", server.base, server.query);
     let out = Command::new(BIN)
         .args(["migrate", "--database-url", &url])
@@ -214,7 +235,18 @@ fn make_template(server: &Server) {
 
 fn psql_at(server: &Server, url: &str, sql: &str) -> String {
     let out = Command::new(&server.psql)
-        .args(["-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
+        .args([
+            "-X",
+            "-A",
+            "-t",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            url,
+            "-c",
+            sql,
+        ])
         .output()
         .expect("run psql");
     assert!(
@@ -257,7 +289,11 @@ impl TestDb {
         {
             let _guard = CREATE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
             let admin = format!("{}/postgres{}", server.base, server.query);
-            psql_at(server, &admin, &format!("CREATE DATABASE {name} TEMPLATE {template}"));
+            psql_at(
+                server,
+                &admin,
+                &format!("CREATE DATABASE {name} TEMPLATE {template}"),
+            );
         }
         TestDb {
             url: format!("{}/{name}{}", server.base, server.query),
@@ -303,7 +339,17 @@ impl TestDb {
     /// A user added with a password from stdin; returns its JSON.
     pub fn add_user(&self, email: &str, username: &str) -> serde_json::Value {
         self.cmd()
-            .args(&["-o", "json", "user", "add", "--email", email, "--username", username, "--password-stdin"])
+            .args(&[
+                "-o",
+                "json",
+                "user",
+                "add",
+                "--email",
+                email,
+                "--username",
+                username,
+                "--password-stdin",
+            ])
             .stdin("password123\n")
             .run()
             .success()
@@ -329,7 +375,10 @@ impl Drop for TestDb {
         let admin = format!("{}/postgres{}", server.base, server.query);
         let _ = Command::new(&server.psql)
             .args(["-X", "-q", "-d", &admin, "-c"])
-            .arg(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
+            .arg(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
             .output();
     }
 }
@@ -370,7 +419,11 @@ impl Cmd {
 
     pub fn run(mut self) -> Run {
         self.cmd
-            .stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdin(if self.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = self.cmd.spawn().expect("spawn stackctl");
@@ -411,7 +464,10 @@ impl Run {
     pub fn fails(self, code: i32) -> Run {
         assert_eq!(self.code, code, "wrong exit code: {self:#?}");
         assert_eq!(
-            self.stderr.lines().filter(|l| l.starts_with("error:")).count(),
+            self.stderr
+                .lines()
+                .filter(|l| l.starts_with("error:"))
+                .count(),
             1,
             "expected one error line: {self:#?}"
         );
@@ -427,7 +483,12 @@ impl Run {
     /// CSV output as (header, rows).
     pub fn csv(&self) -> (Vec<String>, Vec<Vec<String>>) {
         let mut r = csv::Reader::from_reader(self.stdout.as_bytes());
-        let header = r.headers().expect("csv header").iter().map(String::from).collect();
+        let header = r
+            .headers()
+            .expect("csv header")
+            .iter()
+            .map(String::from)
+            .collect();
         let rows = r
             .records()
             .map(|rec| rec.expect("csv row").iter().map(String::from).collect())
