@@ -74,6 +74,78 @@ pub enum Command {
     /// Add, list, change and delete items
     #[command(subcommand)]
     Item(ItemCmd),
+    /// Take, list, verify and restore backups (pg_dump / pg_restore)
+    Backup(BackupArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct BackupArgs {
+    #[command(subcommand)]
+    pub command: Option<BackupCmd>,
+    #[command(flatten)]
+    pub create: BackupCreate,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCmd {
+    /// Take a backup (the default)
+    Create(BackupCreate),
+    /// Every backup in the directory, with its checksum state
+    List {
+        #[command(flatten)]
+        dir: BackupDir,
+    },
+    /// Check a backup's checksum and that pg_restore can read it
+    Verify {
+        /// The backup file
+        file: PathBuf,
+        #[command(flatten)]
+        tools: PgTools,
+    },
+    /// Restore a backup into the database, replacing what the backup holds
+    Restore {
+        /// The backup file
+        file: PathBuf,
+        #[command(flatten)]
+        confirm: Confirmation,
+        #[command(flatten)]
+        tools: PgTools,
+    },
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct BackupDir {
+    /// Backup directory (else STACKCTL_BACKUP_DIR, else ./backups)
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct PgTools {
+    /// pg_dump to use (pg_restore and psql are taken from the same directory)
+    #[arg(long, value_name = "PATH")]
+    pub pg_dump: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct BackupCreate {
+    #[command(flatten)]
+    pub dir: BackupDir,
+    /// After a verified backup, delete the oldest of this database's backups beyond N
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep: Option<u32>,
+    /// Dump format
+    #[arg(long, value_enum, default_value_t = DumpFormat::Custom)]
+    pub format: DumpFormat,
+    #[command(flatten)]
+    pub tools: PgTools,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DumpFormat {
+    Custom,
+    Plain,
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@ pub mod db;
 pub mod error;
 pub mod output;
 pub mod password;
+pub mod pgtools;
 pub mod prompt;
 pub mod validate;
 

@@ -1,5 +1,6 @@
 //! One module per noun; `dispatch` is the only match over commands.
 
+pub mod backup;
 pub mod item;
 pub mod migrate;
 pub mod status;
@@ -97,6 +98,7 @@ pub fn dispatch(command: Command, ctx: &Ctx) -> Result<()> {
         Command::Migrate(args) => migrate::run(args, ctx),
         Command::User(cmd) => user::run(cmd, ctx),
         Command::Item(cmd) => item::run(cmd, ctx),
+        Command::Backup(args) => backup::run(args, ctx),
     }
 }
 

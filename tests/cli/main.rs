@@ -3,6 +3,8 @@
 
 mod support;
 
+/// backup create/list/verify/restore, retention, locking, kills.
+mod backup;
 /// Connections: URL forms, .env, unreachable servers, password redaction.
 mod connect;
 /// --help, --version, unknown subcommands.

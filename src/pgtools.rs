@@ -1,0 +1,195 @@
+//! Finding and running PostgreSQL's client tools (pg_dump, pg_restore, psql).
+//! The URL's password reaches them through PGPASSWORD, never through their arguments.
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use percent_encoding::percent_decode_str;
+
+use crate::error::{redact, Error, Result};
+
+/// A pg_dump with its sibling tools and major version.
+#[derive(Debug, Clone)]
+pub struct Tools {
+    pub pg_dump: PathBuf,
+    pub pg_restore: PathBuf,
+    pub psql: PathBuf,
+    pub version: String,
+    pub major: u32,
+}
+
+/// "pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)" -> ("15.18", 15)
+fn parse_version(out: &str) -> Option<(String, u32)> {
+    let v = out
+        .split_whitespace()
+        .find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()))?;
+    let major = v.split(['.', 'b', 'r']).next()?.parse().ok()?;
+    Some((v.to_string(), major))
+}
+
+fn probe(pg_dump: &Path) -> Option<Tools> {
+    let out = Command::new(pg_dump).arg("--version").output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let (version, major) = parse_version(&String::from_utf8_lossy(&out.stdout))?;
+    let dir = pg_dump.parent().unwrap_or(Path::new(""));
+    let sibling = |name: &str| {
+        let p = dir.join(name);
+        if p.is_file() {
+            p
+        } else {
+            PathBuf::from(name)
+        }
+    };
+    Some(Tools {
+        pg_dump: pg_dump.to_path_buf(),
+        pg_restore: sibling("pg_restore"),
+        psql: sibling("psql"),
+        version,
+        major,
+    })
+}
+
+fn candidates() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Some(path) = std::env::var_os("PATH") {
+        out.extend(std::env::split_paths(&path).map(|d| d.join("pg_dump")));
+    }
+    if let Ok(o) = Command::new("pg_config").arg("--bindir").output() {
+        if o.status.success() {
+            out.push(PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()).join("pg_dump"));
+        }
+    }
+    if let Ok(rd) = std::fs::read_dir("/usr/lib/postgresql") {
+        out.extend(rd.flatten().map(|e| e.path().join("bin").join("pg_dump")));
+    }
+    out.retain(|p| p.is_file());
+    out
+}
+
+/// Client tools whose major version is at least the server's: `--pg-dump` when given,
+/// else the newest found on PATH, `pg_config --bindir` or `/usr/lib/postgresql/*/bin`.
+pub fn find(explicit: Option<&Path>, server_major: u32) -> Result<Tools> {
+    let install = format!(
+        "install the PostgreSQL {server_major} client tools (Debian: apt-get install -y postgresql-client-{server_major}) or name one with --pg-dump PATH"
+    );
+    if let Some(p) = explicit {
+        let t = probe(p)
+            .ok_or_else(|| Error::failure(format!("{} is not a working pg_dump", p.display())))?;
+        if t.major < server_major {
+            return Err(Error::failure(format!(
+                "{} is version {}, older than the server (major {server_major})",
+                p.display(),
+                t.version
+            ))
+            .with_hint(install));
+        }
+        return Ok(t);
+    }
+    let found: Vec<Tools> = candidates().iter().filter_map(|p| probe(p)).collect();
+    let best = found
+        .iter()
+        .filter(|t| t.major >= server_major)
+        .max_by_key(|t| t.major)
+        .cloned();
+    best.ok_or_else(|| {
+        let seen = if found.is_empty() {
+            "no pg_dump was found".to_string()
+        } else {
+            format!(
+                "found only {}",
+                found
+                    .iter()
+                    .map(|t| format!("pg_dump {}", t.version))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        Error::failure(format!(
+            "the server is PostgreSQL {server_major} but {seen}; pg_dump must be at least as new as the server"
+        ))
+        .with_hint(install)
+    })
+}
+
+/// Split a libpq URL into one without its password (safe for argv) and the password.
+pub fn split_password(url: &str) -> (String, Option<String>) {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return (url.to_string(), None);
+    };
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    if let Some((userinfo, host)) = authority.rsplit_once('@') {
+        if let Some((user, pw)) = userinfo.split_once(':') {
+            let pw = percent_decode_str(pw).decode_utf8_lossy().into_owned();
+            return (format!("{scheme}://{user}@{host}{tail}"), Some(pw));
+        }
+    }
+    (url.to_string(), None)
+}
+
+/// A command for a tool, with the password in its environment and dying with us.
+pub fn command(tool: &Path, url: &str) -> (Command, String) {
+    let (safe_url, password) = split_password(url);
+    let mut c = Command::new(tool);
+    if let Some(pw) = password {
+        c.env("PGPASSWORD", pw);
+    }
+    // SAFETY: prctl is async-signal-safe; it asks the kernel to kill the child when
+    // stackctl dies, so a killed backup leaves no pg_dump writing behind it.
+    unsafe {
+        c.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    (c, safe_url)
+}
+
+/// Run a tool to completion; a failure is exit 1 with the tool's last error line.
+pub fn run(mut c: Command, what: &str) -> Result<std::process::Output> {
+    let out = c
+        .output()
+        .map_err(|e| Error::failure(format!("cannot run {what}: {e}")))?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let last = stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("no message");
+        return Err(Error::failure(format!(
+            "{what} failed ({}): {}",
+            out.status,
+            redact(last.trim())
+        )));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_parse() {
+        assert_eq!(
+            parse_version("pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)\n"),
+            Some(("15.18".into(), 15))
+        );
+        assert_eq!(
+            parse_version("pg_dump (PostgreSQL) 17beta1"),
+            Some(("17beta1".into(), 17))
+        );
+    }
+
+    #[test]
+    fn passwords_leave_the_url() {
+        let (url, pw) = split_password("postgresql://u:p%40ss@h:5/db?sslmode=require");
+        assert_eq!(url, "postgresql://u@h:5/db?sslmode=require");
+        assert_eq!(pw.as_deref(), Some("p@ss"));
+        assert_eq!(split_password("postgresql://h/db").1, None);
+    }
+}

@@ -1,0 +1,306 @@
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::support::{Cmd, TestDb};
+
+fn seeded() -> TestDb {
+    let db = TestDb::new();
+    let u = db.add_user("a@example.com", "alice");
+    let id = u["id"].as_str().unwrap();
+    db.sql(&format!(
+        "INSERT INTO items (title, price, owner_id) SELECT 'item ' || g, g * 1.25, '{id}' FROM generate_series(1, 40) g"
+    ));
+    db
+}
+
+fn backups(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "dump" || e == "sql"))
+        .collect();
+    v.sort();
+    v
+}
+
+fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn create_verify_manifest_and_private_modes() {
+    let db = seeded();
+    let dir = db.dir.path().join("new-backups");
+    let m = db.json(&["backup", "--dir", dir.to_str().unwrap()]);
+    assert_eq!(mode(&dir), 0o700);
+    let files = backups(&dir);
+    assert_eq!(files.len(), 1);
+    let file = &files[0];
+    let name = file.file_name().unwrap().to_str().unwrap();
+    assert!(
+        name.starts_with(&format!("{}-", db.name)) && name.ends_with("Z.dump"),
+        "{name}"
+    );
+    assert_eq!(mode(file), 0o600);
+    let manifest_path = PathBuf::from(format!("{}.manifest.json", file.display()));
+    assert_eq!(mode(&manifest_path), 0o600);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest_path).unwrap()).unwrap();
+    assert_eq!(manifest, m);
+    assert_eq!(m["database"], db.name.as_str());
+    assert_eq!(m["format"], "custom");
+    assert_eq!(m["row_counts"]["users"], 1);
+    assert_eq!(m["row_counts"]["items"], 40);
+    assert_eq!(m["size"], std::fs::metadata(file).unwrap().len());
+    assert_eq!(m["sha256"].as_str().unwrap().len(), 64);
+    for key in [
+        "server_version",
+        "pg_dump_version",
+        "started_at",
+        "duration_ms",
+    ] {
+        assert!(!m[key].is_null(), "{key}");
+    }
+    let v = db.json(&["backup", "verify", file.to_str().unwrap()]);
+    assert_eq!(v["ok"], true);
+    // Nothing but the backup, its manifest and the lock file is left behind.
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+}
+
+#[test]
+fn list_and_damage_detection() {
+    let db = seeded();
+    let dir = db.dir.path().join("b");
+    let d = dir.to_str().unwrap();
+    db.ok(&["backup", "create", "--dir", d]);
+    db.ok(&["backup", "--dir", d, "--format", "plain"]);
+    let list = db.json(&["backup", "list", "--dir", d]);
+    let rows = list.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(rows
+        .iter()
+        .all(|r| r["checksum_ok"] == true && r["users"] == 1 && r["items"] == 40));
+    // Flip one byte in the middle of the custom dump.
+    let file = backups(&dir)
+        .into_iter()
+        .find(|p| p.extension().unwrap() == "dump")
+        .unwrap();
+    let mut bytes = std::fs::read(&file).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&file, bytes).unwrap();
+    let r = db
+        .run(&["backup", "verify", file.to_str().unwrap()])
+        .fails(1);
+    assert!(r.stderr.contains("checksum"), "{r:#?}");
+    let list = db.json(&["backup", "list", "--dir", d]);
+    assert_eq!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["checksum_ok"] == false)
+            .count(),
+        1
+    );
+    db.run(&["backup", "verify", dir.join("nope.dump").to_str().unwrap()])
+        .fails(3);
+    db.run(&[
+        "backup",
+        "restore",
+        dir.join("nope.dump").to_str().unwrap(),
+        "--yes",
+    ])
+    .fails(3);
+}
+
+#[test]
+fn restore_brings_back_the_rows() {
+    let db = seeded();
+    let dir = db.dir.path().join("b");
+    let d = dir.to_str().unwrap();
+    db.ok(&["backup", "--dir", d]);
+    let sum = db.sql("SELECT sum(price) FROM items");
+    let before = db.checksum();
+    db.sql("DELETE FROM items WHERE price > 10");
+    db.sql("UPDATE users SET full_name = 'changed'");
+    let file = backups(&dir).remove(0);
+    let f = file.to_str().unwrap();
+    let r = db.run(&["backup", "restore", f]).fails(2);
+    assert!(
+        r.stderr.contains("--yes") && r.stderr.contains("items 40"),
+        "{r:#?}"
+    );
+    assert_ne!(db.checksum(), before);
+    db.ok(&["backup", "restore", f, "--yes"]);
+    assert_eq!(db.sql("SELECT sum(price) FROM items"), sum);
+    assert_eq!(db.checksum(), before);
+    db.ok(&["user", "list"]);
+    // The plain format restores too.
+    db.ok(&["backup", "--dir", d, "--format", "plain"]);
+    db.sql("DELETE FROM items");
+    let plain = backups(&dir)
+        .into_iter()
+        .find(|p| p.extension().unwrap() == "sql")
+        .unwrap();
+    db.ok(&["backup", "restore", plain.to_str().unwrap(), "--yes"]);
+    assert_eq!(db.checksum(), before);
+}
+
+#[test]
+fn keep_prunes_only_our_own_old_files() {
+    let db = seeded();
+    let dir = db.dir.path().join("b");
+    let d = dir.to_str().unwrap();
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("notes.txt"), "operator's file").unwrap();
+    std::fs::write(
+        dir.join("otherdb-20000101T000000Z.dump"),
+        "another database's backup",
+    )
+    .unwrap();
+    for _ in 0..3 {
+        db.ok(&["backup", "--dir", d]);
+    }
+    db.ok(&["backup", "--dir", d, "--keep", "2"]);
+    let ours: Vec<PathBuf> = backups(&dir)
+        .into_iter()
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with(&db.name)
+        })
+        .collect();
+    assert_eq!(ours.len(), 2, "{ours:?}");
+    assert!(dir.join("notes.txt").exists());
+    assert!(dir.join("otherdb-20000101T000000Z.dump").exists());
+    let manifests = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".manifest.json"))
+        .count();
+    assert_eq!(manifests, 2);
+    db.run(&["backup", "--dir", d, "--keep", "0"]).fails(2);
+}
+
+#[test]
+fn killed_backup_leaves_no_final_file_and_the_next_succeeds() {
+    let db = seeded();
+    let id = db.sql("SELECT id FROM users LIMIT 1");
+    db.sql(&format!(
+        "INSERT INTO items (title, description, price, owner_id) \
+         SELECT 'bulk ' || g, repeat(md5(g::text), 20), g % 1000, '{id}' FROM generate_series(1, 300000) g"
+    ));
+    let dir = db.dir.path().join("b");
+    let mut child = std::process::Command::new(crate::support::BIN)
+        .current_dir(db.dir.path())
+        .env("DATABASE_URL", &db.url)
+        .args([
+            "backup",
+            "--format",
+            "plain",
+            "--dir",
+            dir.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once the dump has started writing.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let writing = std::fs::read_dir(&dir)
+            .map(|rd| {
+                rd.flatten().any(|e| {
+                    e.file_name().to_string_lossy().ends_with(".partial")
+                        && e.metadata().map(|m| m.len() > 0).unwrap_or(false)
+                })
+            })
+            .unwrap_or(false);
+        if writing || std::time::Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(backups(&dir).is_empty(), "no final-named file after a kill");
+    db.ok(&["backup", "--dir", dir.to_str().unwrap()]);
+    let files = backups(&dir);
+    assert_eq!(files.len(), 1);
+    let leftovers = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".partial"))
+        .count();
+    assert_eq!(leftovers, 0, "the next run cleans leftovers");
+    db.ok(&["backup", "verify", files[0].to_str().unwrap()]);
+}
+
+#[test]
+fn concurrent_backups_give_0_or_4_and_valid_files() {
+    let db = seeded();
+    let dir = db.dir.path().join("b");
+    std::fs::create_dir_all(&dir).unwrap();
+    let handles: Vec<_> = (0..3)
+        .map(|_| {
+            let (url, cwd, d) = (db.url.clone(), db.dir.path().to_path_buf(), dir.clone());
+            std::thread::spawn(move || {
+                Cmd::bare(&cwd)
+                    .env("DATABASE_URL", &url)
+                    .args(&["backup", "--dir", d.to_str().unwrap()])
+                    .run()
+            })
+        })
+        .collect();
+    let runs: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert!(runs.iter().all(|r| r.code == 0 || r.code == 4), "{runs:#?}");
+    assert!(runs.iter().any(|r| r.code == 0));
+    for r in runs.iter().filter(|r| r.code == 4) {
+        assert!(r.stderr.contains("another backup is running"), "{r:#?}");
+    }
+    let files = backups(&dir);
+    assert_eq!(files.len(), runs.iter().filter(|r| r.code == 0).count());
+    for f in files {
+        db.ok(&["backup", "verify", f.to_str().unwrap()]);
+    }
+}
+
+#[test]
+fn unreachable_server_fails_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = Cmd::bare(dir.path())
+        .args(&[
+            "--database-url",
+            "postgresql://u:BackupPw77@127.0.0.1:1/db?connect_timeout=2",
+            "backup",
+            "--dir",
+            "b",
+        ])
+        .run()
+        .fails(5);
+    assert!(!r.stderr.contains("BackupPw77"), "{r:#?}");
+    assert!(!dir.path().join("b").exists() || backups(&dir.path().join("b")).is_empty());
+}
+
+#[test]
+fn backup_dir_from_the_environment_and_default() {
+    let db = seeded();
+    let env_dir = db.dir.path().join("from-env");
+    db.cmd()
+        .env("STACKCTL_BACKUP_DIR", env_dir.to_str().unwrap())
+        .args(&["backup"])
+        .run()
+        .success();
+    assert_eq!(backups(&env_dir).len(), 1);
+    db.ok(&["-q", "backup"]);
+    assert_eq!(backups(&db.dir.path().join("backups")).len(), 1);
+}
