@@ -153,6 +153,40 @@ pub fn run(mut c: Command, what: &str) -> Result<std::process::Output> {
     let out = c
         .output()
         .map_err(|e| Error::failure(format!("cannot run {what}: {e}")))?;
+    check_status(out, what)
+}
+
+/// Like `run` for a tool whose stdout is already redirected (pg_dump into its file),
+/// calling `tick` with the elapsed time about five times a second.
+pub fn run_watching(
+    mut c: Command,
+    what: &str,
+    mut tick: impl FnMut(std::time::Duration),
+) -> Result<std::process::Output> {
+    let started = std::time::Instant::now();
+    let mut child = c
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::failure(format!("cannot run {what}: {e}")))?;
+    // stderr is drained on a thread so a chatty tool never blocks on a full pipe.
+    let mut stderr_pipe = child.stderr.take();
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(p) = stderr_pipe.as_mut() {
+            let _ = std::io::Read::read_to_end(p, &mut buf);
+        }
+        buf
+    });
+    while child.try_wait()?.is_none() {
+        tick(started.elapsed());
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let mut out = child.wait_with_output()?;
+    out.stderr = reader.join().unwrap_or_default();
+    check_status(out, what)
+}
+
+fn check_status(out: std::process::Output, what: &str) -> Result<std::process::Output> {
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let last = stderr

@@ -2,7 +2,7 @@
 //! privately, checked by re-reading, described by a manifest, one run at a time.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -237,7 +237,22 @@ fn create(args: &BackupCreate, ctx: &Ctx) -> Result<()> {
     cmd.arg(format!("--dbname={safe_url}"))
         .stdout(out_file.try_clone()?)
         .stdin(std::process::Stdio::null());
-    if let Err(e) = pgtools::run(cmd, "pg_dump") {
+    let show_progress = !ctx.global.quiet && std::io::stderr().is_terminal();
+    let progress = |elapsed: std::time::Duration| {
+        if show_progress {
+            let bytes = fs::metadata(&tmp_path).map(|m| m.len()).unwrap_or(0);
+            eprint!(
+                "\r  pg_dump: {:.1}s, {:.1} MiB written",
+                elapsed.as_secs_f64(),
+                bytes as f64 / 1048576.0
+            );
+        }
+    };
+    let dumped = pgtools::run_watching(cmd, "pg_dump", progress);
+    if show_progress {
+        eprintln!();
+    }
+    if let Err(e) = dumped {
         let _ = fs::remove_file(&tmp_path);
         return Err(e);
     }
