@@ -37,18 +37,6 @@ struct WithPassword<'a> {
     password: Option<&'a str>,
 }
 
-const COLUMNS_WITH_PASSWORD: &[&str] = &[
-    "id",
-    "email",
-    "username",
-    "full_name",
-    "is_active",
-    "is_superuser",
-    "created_at",
-    "updated_at",
-    "password",
-];
-
 fn print_user(ctx: &Ctx, user: &User, generated: Option<&str>) -> Result<()> {
     let mut out = ctx.stdout();
     let row = WithPassword {
@@ -61,7 +49,11 @@ fn print_user(ctx: &Ctx, user: &User, generated: Option<&str>) -> Result<()> {
             use std::io::Write;
             writeln!(out, "password: {pw}")?;
         }
-        (_, Some(_)) => render_one(ctx.format(), COLUMNS_WITH_PASSWORD, &row, &mut out)?,
+        (_, Some(_)) => {
+            let mut columns = User::COLUMNS.to_vec();
+            columns.push("password");
+            render_one(ctx.format(), &columns, &row, &mut out)?
+        }
         (_, None) => render_one(ctx.format(), User::COLUMNS, user, &mut out)?,
     }
     super::finish(out)
