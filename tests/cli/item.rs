@@ -139,20 +139,7 @@ fn defaults_are_written_by_stackctl() {
         .keys()
         .map(String::as_str)
         .collect();
-    assert_eq!(
-        keys,
-        [
-            "id",
-            "title",
-            "description",
-            "price",
-            "is_available",
-            "owner_id",
-            "owner_email",
-            "created_at",
-            "updated_at"
-        ]
-    );
+    assert_eq!(keys, crate::support::ITEM_KEYS);
     let item = db.json(&[
         "item",
         "add",
@@ -264,20 +251,7 @@ fn list_filters_sorts_and_pages() {
     let (header, rows) = db
         .ok(&["-o", "csv", "item", "list", "--sort", "price"])
         .csv();
-    assert_eq!(
-        header,
-        [
-            "id",
-            "title",
-            "description",
-            "price",
-            "is_available",
-            "owner_id",
-            "owner_email",
-            "created_at",
-            "updated_at"
-        ]
-    );
+    assert_eq!(header, crate::support::ITEM_KEYS);
     for (j, row) in json.as_array().unwrap().iter().zip(&rows) {
         for (k, cell) in header.iter().zip(row) {
             let expected = match &j[k] {

@@ -12,21 +12,12 @@ fn hash_of(db: &TestDb, email: &str) -> String {
 fn add_with_password_from_stdin_and_file() {
     let db = TestDb::new();
     let u = db
-        .cmd()
-        .args(&[
-            "-o",
-            "json",
-            "user",
-            "add",
-            "--email",
+        .user_add(
             "a@example.com",
-            "--username",
             "alice",
-            "--full-name",
-            "Alice A",
-            "--password-stdin",
-        ])
-        .stdin("s3cret-pass\r\nsecond line ignored\n")
+            "s3cret-pass\r\nsecond line ignored\n",
+        )
+        .args(&["-o", "json", "--full-name", "Alice A"])
         .run()
         .success()
         .json();
@@ -36,19 +27,7 @@ fn add_with_password_from_stdin_and_file() {
     assert_eq!(u["is_superuser"], false);
     assert!(u.get("hashed_password").is_none() && u.get("password").is_none());
     let keys: Vec<&str> = u.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(
-        keys,
-        [
-            "id",
-            "email",
-            "username",
-            "full_name",
-            "is_active",
-            "is_superuser",
-            "created_at",
-            "updated_at"
-        ]
-    );
+    assert_eq!(keys, crate::support::USER_KEYS);
     assert!(bcrypt::verify("s3cret-pass", &hash_of(&db, "a@example.com")).unwrap());
 
     let file = db.dir.path().join("pw.txt");
@@ -141,17 +120,7 @@ fn refused_passwords_write_nothing() {
     let db = TestDb::new();
     for pw in ["short", "1234567", &"x".repeat(73), &"é".repeat(37), ""] {
         let r = db
-            .cmd()
-            .args(&[
-                "user",
-                "add",
-                "--email",
-                "a@example.com",
-                "--username",
-                "alice",
-                "--password-stdin",
-            ])
-            .stdin(&format!("{pw}\n"))
+            .user_add("a@example.com", "alice", &format!("{pw}\n"))
             .run()
             .fails(2);
         assert!(r.stderr.contains("password"), "{r:#?}");
@@ -159,19 +128,7 @@ fn refused_passwords_write_nothing() {
     assert_eq!(db.sql("SELECT count(*) FROM users"), "0");
     // 72 bytes is the most, and it is kept whole.
     let pw = "y".repeat(72);
-    db.cmd()
-        .args(&[
-            "user",
-            "add",
-            "--email",
-            "a@example.com",
-            "--username",
-            "alice",
-            "--password-stdin",
-        ])
-        .stdin(&pw)
-        .run()
-        .success();
+    db.user_add("a@example.com", "alice", &pw).run().success();
     assert!(bcrypt::verify(&pw, &hash_of(&db, "a@example.com")).unwrap());
 }
 
@@ -179,34 +136,12 @@ fn refused_passwords_write_nothing() {
 fn bcrypt_cost_default_flag_and_env() {
     let db = TestDb::new();
     // The default is 12: no STACKCTL_BCRYPT_COST here.
-    let mut c = db
-        .cmd()
-        .args(&[
-            "user",
-            "add",
-            "--email",
-            "a@example.com",
-            "--username",
-            "alice",
-            "--password-stdin",
-        ])
-        .stdin("password123\n");
+    let mut c = db.user_add("a@example.com", "alice", "password123\n");
     c.cmd.env_remove("STACKCTL_BCRYPT_COST");
     c.run().success();
     assert!(hash_of(&db, "a@example.com").starts_with("$2b$12$"));
-    db.cmd()
-        .args(&[
-            "--bcrypt-cost",
-            "5",
-            "user",
-            "add",
-            "--email",
-            "b@example.com",
-            "--username",
-            "bob",
-            "--password-stdin",
-        ])
-        .stdin("password123\n")
+    db.user_add("b@example.com", "bob", "password123\n")
+        .args(&["--bcrypt-cost", "5"])
         .run()
         .success();
     assert!(hash_of(&db, "b@example.com").starts_with("$2b$05$"));
@@ -230,19 +165,8 @@ fn bcrypt_cost_default_flag_and_env() {
 #[test]
 fn hashes_verify_in_passlib() {
     let db = TestDb::new();
-    db.cmd()
-        .args(&[
-            "--bcrypt-cost",
-            "12",
-            "user",
-            "add",
-            "--email",
-            "p@example.com",
-            "--username",
-            "plib",
-            "--password-stdin",
-        ])
-        .stdin("ünïcödé pass!\n")
+    db.user_add("p@example.com", "plib", "ünïcödé pass!\n")
+        .args(&["--bcrypt-cost", "12"])
         .run()
         .success();
     let hash = hash_of(&db, "p@example.com");
@@ -284,39 +208,15 @@ fn bad_emails_and_usernames_name_the_field() {
         ("a@example.com", "x'; DROP TABLE users;--", "username"),
     ];
     for (email, username, field) in cases {
-        let r = db
-            .cmd()
-            .args(&[
-                "user",
-                "add",
-                "--email",
-                email,
-                "--username",
-                username,
-                "--password-stdin",
-            ])
-            .stdin("password123\n")
-            .run()
-            .fails(2);
+        let r = db.user_add(email, username, "password123\n").run().fails(2);
         assert!(
             r.stderr.contains(&format!("invalid {field}")),
             "{email} {username}: {r:#?}"
         );
     }
     let r = db
-        .cmd()
-        .args(&[
-            "user",
-            "add",
-            "--email",
-            "a@example.com",
-            "--username",
-            "alice",
-            "--full-name",
-            "bad\u{7}name",
-            "--password-stdin",
-        ])
-        .stdin("password123\n")
+        .user_add("a@example.com", "alice", "password123\n")
+        .args(&["--full-name", "bad\u{7}name"])
         .run()
         .fails(2);
     assert!(r.stderr.contains("full name"), "{r:#?}");
@@ -334,20 +234,7 @@ fn email_and_username_conflicts_ignore_case() {
         ("new@example.com", "BOB"),
         ("new@example.com", "bob"),
     ] {
-        let r = db
-            .cmd()
-            .args(&[
-                "user",
-                "add",
-                "--email",
-                email,
-                "--username",
-                username,
-                "--password-stdin",
-            ])
-            .stdin("password123\n")
-            .run()
-            .fails(4);
+        let r = db.user_add(email, username, "password123\n").run().fails(4);
         assert!(r.stderr.contains("already exists"), "{r:#?}");
     }
     db.add_user("carol@example.com", "carol");
@@ -515,19 +402,7 @@ fn list_filters_sorts_and_pages() {
     let (header, rows) = db
         .ok(&["-o", "csv", "user", "list", "--sort", "email"])
         .csv();
-    assert_eq!(
-        header,
-        [
-            "id",
-            "email",
-            "username",
-            "full_name",
-            "is_active",
-            "is_superuser",
-            "created_at",
-            "updated_at"
-        ]
-    );
+    assert_eq!(header, crate::support::USER_KEYS);
     assert_eq!(rows.len(), 5);
     assert_eq!(rows[0][1], "alice@example.com");
     assert_eq!(rows[0][3], "Alice Wonder");

@@ -13,6 +13,30 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_stackctl");
+
+/// The contract's keys for a user and an item, written out here on their own so that a
+/// change to the code's lists cannot silently change what the tests expect.
+pub const USER_KEYS: [&str; 8] = [
+    "id",
+    "email",
+    "username",
+    "full_name",
+    "is_active",
+    "is_superuser",
+    "created_at",
+    "updated_at",
+];
+pub const ITEM_KEYS: [&str; 9] = [
+    "id",
+    "title",
+    "description",
+    "price",
+    "is_available",
+    "owner_id",
+    "owner_email",
+    "created_at",
+    "updated_at",
+];
 const TEMPLATE: &str = "stackctl_template";
 
 struct Server {
@@ -336,21 +360,18 @@ impl TestDb {
         self.ok(&all).json()
     }
 
+    /// `user add` with the password fed to `--password-stdin`; more flags may follow.
+    pub fn user_add(&self, email: &str, username: &str, password: &str) -> Cmd {
+        self.cmd()
+            .args(&["user", "add", "--email", email, "--username", username])
+            .args(&["--password-stdin"])
+            .stdin(password)
+    }
+
     /// A user added with a password from stdin; returns its JSON.
     pub fn add_user(&self, email: &str, username: &str) -> serde_json::Value {
-        self.cmd()
-            .args(&[
-                "-o",
-                "json",
-                "user",
-                "add",
-                "--email",
-                email,
-                "--username",
-                username,
-                "--password-stdin",
-            ])
-            .stdin("password123\n")
+        self.user_add(email, username, "password123\n")
+            .args(&["-o", "json"])
             .run()
             .success()
             .json()
