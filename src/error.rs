@@ -19,6 +19,8 @@ pub enum Kind {
     Unreachable,
     /// 6: pending migrations, or migrations newer than this binary.
     SchemaNotReady,
+    /// stdout was closed by the reader (`stackctl user list | head`): success.
+    BrokenPipe,
 }
 
 impl Kind {
@@ -30,6 +32,7 @@ impl Kind {
             Kind::Conflict => 4,
             Kind::Unreachable => 5,
             Kind::SchemaNotReady => 6,
+            Kind::BrokenPipe => 0,
         }
     }
 }
@@ -151,6 +154,9 @@ impl From<ConnectionError> for Error {
 
 impl From<std::io::Error> for Error {
     fn from(err: std::io::Error) -> Self {
+        if err.kind() == std::io::ErrorKind::BrokenPipe {
+            return Error::new(Kind::BrokenPipe, "stdout was closed");
+        }
         Error::failure(format!("I/O error: {err}"))
     }
 }
@@ -180,11 +186,6 @@ impl From<csv::Error> for Error {
             other => Error::failure(format!("CSV error: {other:?}")),
         }
     }
-}
-
-/// Is this error a closed stdout (`stackctl user list | head`)? That is success.
-pub fn is_broken_pipe(err: &Error) -> bool {
-    err.kind == Kind::Failure && err.message.contains("Broken pipe")
 }
 
 fn secrets() -> &'static Mutex<Vec<String>> {

@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use stackctl::cli::Cli;
-use stackctl::error::{is_broken_pipe, redact};
+use stackctl::error::{redact, Kind};
 
 fn main() -> ExitCode {
     // A bug must still end in one `error:` line and exit 1, never a backtrace.
@@ -21,7 +21,7 @@ fn main() -> ExitCode {
     match std::panic::catch_unwind(|| stackctl::run(cli)) {
         Err(_) => ExitCode::from(1),
         Ok(Ok(())) => ExitCode::SUCCESS,
-        Ok(Err(err)) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Ok(Err(err)) if err.kind == Kind::BrokenPipe => ExitCode::SUCCESS,
         Ok(Err(err)) => {
             let (red, yellow, reset) = if color {
                 ("\x1b[31m", "\x1b[33m", "\x1b[0m")

@@ -75,10 +75,6 @@ impl Ctx {
         db::ensure_ready(&mut conn)?;
         Ok(conn)
     }
-
-    pub fn color(&self) -> bool {
-        color_enabled(self.global.color)
-    }
 }
 
 pub fn color_enabled(choice: ColorChoice) -> bool {

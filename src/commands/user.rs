@@ -250,18 +250,17 @@ fn delete(who: &str, yes: bool, ctx: &Ctx) -> Result<()> {
             user.username, user.email
         ),
     )?;
-    let (deleted, items_deleted) = conn.transaction::<_, Error, _>(|conn| {
+    // Counted again inside the transaction: items may have changed since the prompt.
+    let items_deleted = conn.transaction::<_, Error, _>(|conn| {
         let n_items = users::count_items(conn, user.id)?;
-        let n = users::delete(conn, user.id)?;
-        if n == 0 {
+        if users::delete(conn, user.id)? == 0 {
             return Err(Error::not_found(format!("user '{who}' not found")));
         }
-        Ok((n, n_items))
+        Ok(n_items)
     })?;
     ctx.info(format!(
         "deleted user {} ({}) and {items_deleted} item(s)",
         user.username, user.id
     ));
-    debug_assert_eq!(deleted, 1);
     Ok(())
 }

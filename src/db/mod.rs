@@ -206,21 +206,16 @@ pub fn revert_last(conn: &mut PgConnection) -> Result<String> {
 }
 
 fn migration_error(what: &str, e: Box<dyn std::error::Error + Send + Sync>) -> Error {
-    if let Some(d) = e.downcast_ref::<diesel::result::Error>() {
-        let base = Error::from(clone_diesel_error(d));
-        if base.kind != crate::error::Kind::Failure {
-            return base;
+    match e.downcast::<diesel::result::Error>() {
+        Ok(d) => {
+            let err = Error::from(*d);
+            if err.kind == crate::error::Kind::Failure {
+                Error::failure(format!("{what}: {}", err.message))
+            } else {
+                err
+            }
         }
-    }
-    Error::failure(format!("{what}: {e}"))
-}
-
-fn clone_diesel_error(e: &diesel::result::Error) -> diesel::result::Error {
-    match e {
-        diesel::result::Error::DatabaseError(kind, info) => {
-            diesel::result::Error::DatabaseError(*kind, Box::new(info.message().to_string()))
-        }
-        other => diesel::result::Error::QueryBuilderError(other.to_string().into()),
+        Err(e) => Error::failure(format!("{what}: {e}")),
     }
 }
 

@@ -143,14 +143,6 @@ pub fn set_password(conn: &mut PgConnection, id: Uuid, hash: &str) -> Result<Use
         .get_result(conn)?)
 }
 
-/// The stored hash, for tests and verification only; never rendered.
-pub fn password_hash(conn: &mut PgConnection, id: Uuid) -> Result<String> {
-    Ok(users::table
-        .find(id)
-        .select(users::hashed_password)
-        .get_result(conn)?)
-}
-
 pub fn delete(conn: &mut PgConnection, id: Uuid) -> Result<usize> {
     Ok(diesel::delete(users::table.find(id)).execute(conn)?)
 }
