@@ -26,6 +26,11 @@ pub struct GlobalOpts {
     #[arg(long, global = true, value_name = "PATH")]
     pub env_file: Option<PathBuf>,
 
+    /// Data directory of the embedded PostgreSQL used when no database is configured
+    /// (default $XDG_DATA_HOME/stackctl, else ~/.local/share/stackctl)
+    #[arg(long, global = true, env = "STACKCTL_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
     /// Output format for data on stdout
     #[arg(short, long, global = true, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
@@ -76,6 +81,19 @@ pub enum Command {
     Item(ItemCmd),
     /// Take, list, verify and restore backups (pg_dump / pg_restore)
     Backup(BackupArgs),
+    /// The embedded PostgreSQL used when no database is configured
+    #[command(subcommand)]
+    Local(LocalCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LocalCmd {
+    /// Whether it runs, where its data and socket are, its version and size
+    Status,
+    /// Create it if needed, start it and migrate it
+    Start,
+    /// Stop it (fast shutdown); the data is kept
+    Stop,
 }
 
 #[derive(Debug, Args)]

@@ -26,6 +26,8 @@ pub enum Source {
     Flag,
     Env,
     DotEnv(PathBuf),
+    /// Nothing configured: the embedded instance under this data directory.
+    Embedded(PathBuf),
 }
 
 impl std::fmt::Display for Source {
@@ -34,6 +36,7 @@ impl std::fmt::Display for Source {
             Source::Flag => write!(f, "--database-url"),
             Source::Env => write!(f, "DATABASE_URL"),
             Source::DotEnv(p) => write!(f, "{}", p.display()),
+            Source::Embedded(p) => write!(f, "embedded instance in {}", p.display()),
         }
     }
 }

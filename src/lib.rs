@@ -5,6 +5,7 @@ pub mod commands;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod local;
 pub mod output;
 pub mod password;
 pub mod pgtools;
@@ -15,6 +16,10 @@ use error::Result;
 
 /// Run one parsed command line.
 pub fn run(cli: cli::Cli) -> Result<()> {
-    let ctx = commands::Ctx { global: cli.global };
+    let auto_migrate = !matches!(cli.command, cli::Command::Migrate(_));
+    let ctx = commands::Ctx {
+        global: cli.global,
+        auto_migrate,
+    };
     commands::dispatch(cli.command, &ctx)
 }

@@ -20,7 +20,7 @@ pub struct Tools {
 }
 
 /// "pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)" -> ("15.18", 15)
-fn parse_version(out: &str) -> Option<(String, u32)> {
+pub(crate) fn parse_version(out: &str) -> Option<(String, u32)> {
     let v = out
         .split_whitespace()
         .find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()))?;
@@ -186,7 +186,7 @@ pub fn run_watching(
     check_status(out, what)
 }
 
-fn check_status(out: std::process::Output, what: &str) -> Result<std::process::Output> {
+pub(crate) fn check_status(out: std::process::Output, what: &str) -> Result<std::process::Output> {
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let last = stderr

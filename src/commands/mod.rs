@@ -2,6 +2,7 @@
 
 pub mod backup;
 pub mod item;
+pub mod local;
 pub mod migrate;
 pub mod status;
 pub mod user;
@@ -13,11 +14,14 @@ use diesel::PgConnection;
 use crate::cli::{ColorChoice, Command, GlobalOpts, OutputFormat};
 use crate::config::{self, Target};
 use crate::db;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// What every command gets: the global options and ways to reach the database.
 pub struct Ctx {
     pub global: GlobalOpts,
+    /// Apply pending migrations to the embedded instance on connecting
+    /// (every command but `migrate`, which is about doing that by hand).
+    pub auto_migrate: bool,
 }
 
 impl Ctx {
@@ -43,29 +47,58 @@ impl Ctx {
         std::io::BufWriter::new(std::io::stdout().lock())
     }
 
-    /// The configured database, or a usage error saying how to configure one.
+    /// The configured database, else the embedded instance.
     pub fn target(&self) -> Result<Target> {
         let env = |k: &str| std::env::var(k).ok();
-        config::resolve(
+        match config::resolve(
             self.global.database_url.as_deref(),
             self.global.env_file.as_deref(),
             &env,
-        )?
-        .ok_or_else(|| {
-            Error::usage("no database configured").with_hint(
-                "pass --database-url URL, set DATABASE_URL, or put DATABASE_URL= in ./.env",
-            )
-        })
+        )? {
+            Some(target) => Ok(target),
+            None => Ok(self.instance()?.target()),
+        }
     }
 
-    /// Connect without checking the schema (migrate, status).
+    /// The embedded instance under the data directory.
+    pub fn instance(&self) -> Result<crate::local::Instance> {
+        let env = |k: &str| std::env::var(k).ok();
+        crate::local::Instance::new(crate::local::data_dir(
+            self.global.data_dir.as_deref(),
+            &env,
+        )?)
+    }
+
+    /// Connect without checking the schema (migrate, status). The embedded instance
+    /// is created, started and (unless `auto_migrate` is off) migrated on the way.
     pub fn connect_raw(&self) -> Result<(PgConnection, Target)> {
-        let target = self.target()?;
+        self.connect_target(self.target()?)
+    }
+
+    /// `connect_raw` for a given target.
+    pub fn connect_target(&self, target: Target) -> Result<(PgConnection, Target)> {
         self.debug(format!(
             "connecting to {} (from {})",
             target.display, target.source
         ));
-        let conn = db::connect(&target.url)?;
+        let config::Source::Embedded(dir) = &target.source else {
+            let conn = db::connect(&target.url)?;
+            return Ok((conn, target));
+        };
+        let mut conn = match db::connect(&target.url) {
+            Ok(conn) => conn,
+            Err(e) => {
+                self.debug(format!("embedded instance not ready ({e}); starting it"));
+                crate::local::Instance::new(dir.clone())?.ensure_running(&|m| self.info(m))?;
+                db::connect(&target.url)?
+            }
+        };
+        if self.auto_migrate {
+            let applied = db::with_migration_lock(&mut conn, db::run_pending)?;
+            for name in applied {
+                self.info(format!("applied migration {name} to the embedded instance"));
+            }
+        }
         Ok((conn, target))
     }
 
@@ -95,6 +128,7 @@ pub fn dispatch(command: Command, ctx: &Ctx) -> Result<()> {
         Command::User(cmd) => user::run(cmd, ctx),
         Command::Item(cmd) => item::run(cmd, ctx),
         Command::Backup(args) => backup::run(args, ctx),
+        Command::Local(cmd) => local::run(cmd, ctx),
     }
 }
 

@@ -8,7 +8,7 @@ fn run(args: &[&str]) -> crate::support::Run {
 #[test]
 fn help_lists_every_noun() {
     let r = run(&["--help"]).success();
-    for noun in ["status", "migrate", "user", "item"] {
+    for noun in ["status", "migrate", "user", "item", "backup", "local"] {
         assert!(
             r.stdout.contains(noun),
             "{noun} missing from --help:\n{}",
@@ -57,7 +57,11 @@ fn unknown_subcommand_and_flags_are_usage_errors() {
 }
 
 #[test]
-fn no_database_configured_is_a_usage_error_with_a_hint() {
-    let r = run(&["user", "list"]).fails(2);
-    assert!(r.stderr.contains("hint:"), "{r:#?}");
+fn no_database_and_no_home_for_the_embedded_one_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Cmd::bare(dir.path()).args(&["user", "list"]);
+    c.cmd.env_remove("HOME");
+    let r = c.run().fails(2);
+    assert!(r.stderr.contains("hint: set DATABASE_URL"), "{r:#?}");
+    assert!(!dir.path().join(".local").exists());
 }

@@ -11,6 +11,8 @@ mod connect;
 mod help;
 /// item add/list/show/update/delete.
 mod item;
+/// The embedded default: no URL, a private PostgreSQL under the data directory.
+mod local;
 /// migrate run/status/revert, concurrency, adoption of application schemas, the gate.
 mod migrate;
 /// status output.

@@ -411,10 +411,15 @@ pub struct Cmd {
 }
 
 impl Cmd {
-    /// stackctl with a clean environment: no DATABASE_URL, low bcrypt cost, no colour.
+    /// stackctl with a clean environment: no DATABASE_URL, low bcrypt cost, no colour,
+    /// and HOME set to `dir` so an embedded instance never lands in the real home.
     pub fn bare(dir: &Path) -> Cmd {
         let mut cmd = Command::new(BIN);
         cmd.current_dir(dir)
+            .env("HOME", dir)
+            .env_remove("XDG_DATA_HOME")
+            .env_remove("STACKCTL_DATA_DIR")
+            .env_remove("STACKCTL_PG_BIN")
             .env_remove("DATABASE_URL")
             .env_remove("DATABASE_SSL_MODE")
             .env_remove("RUST_BACKTRACE")

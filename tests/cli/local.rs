@@ -1,0 +1,210 @@
+//! The embedded default: with no URL anywhere, stackctl runs its own PostgreSQL under
+//! HOME (a temporary directory here), on a Unix socket only.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::support::{Cmd, Run};
+
+/// A temporary HOME with no database configured; stops its instance when dropped.
+struct Home {
+    dir: tempfile::TempDir,
+    /// XDG_DATA_HOME for every command, when set.
+    xdg: Option<PathBuf>,
+}
+
+impl Home {
+    fn new() -> Home {
+        Home {
+            dir: tempfile::tempdir().expect("temp dir"),
+            xdg: None,
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Where the contract puts the data without XDG_DATA_HOME.
+    fn data_dir(&self) -> PathBuf {
+        self.path().join(".local/share/stackctl")
+    }
+
+    fn cmd(&self) -> Cmd {
+        match &self.xdg {
+            Some(x) => Cmd::bare(self.path()).env("XDG_DATA_HOME", x.to_str().unwrap()),
+            None => Cmd::bare(self.path()),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        self.cmd().args(args).run()
+    }
+
+    fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = vec!["-o", "json"];
+        all.extend_from_slice(args);
+        self.run(&all).success().json()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.data_dir().join("server.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Home {
+    fn drop(&mut self) {
+        let _ = self.cmd().args(&["-q", "local", "stop"]).run();
+    }
+}
+
+fn psql(socket: &str, sql: &str) -> String {
+    let out = std::process::Command::new("psql")
+        .args([
+            "-h", socket, "-U", "stackctl", "-d", "stackctl", "-XAtc", sql,
+        ])
+        .output()
+        .expect("run psql");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn no_url_means_a_private_instance_that_keeps_its_data_across_restarts() {
+    let home = Home::new();
+    let before = home.json(&["local", "status"]);
+    assert_eq!(before["state"], "not created");
+
+    let added = home
+        .cmd()
+        .args(&["-o", "json", "user", "add", "--email", "a@example.com"])
+        .args(&["--username", "alice", "--password-stdin"])
+        .stdin("embedded-pw-1\n")
+        .run()
+        .success();
+    assert!(
+        added.stderr.contains("creating the embedded PostgreSQL"),
+        "{added:#?}"
+    );
+    let users = home.json(&["user", "list"]);
+    assert_eq!(users.as_array().unwrap().len(), 1);
+    assert_eq!(users[0]["email"], "a@example.com");
+
+    let st = home.json(&["local", "status"]);
+    let data_dir = home.data_dir();
+    assert_eq!(st["state"], "running");
+    assert_eq!(st["data_dir"], data_dir.to_str().unwrap());
+    let socket = st["socket"].as_str().unwrap().to_string();
+    assert_eq!(socket, data_dir.join("socket").to_str().unwrap());
+    assert!(st["server_version"]
+        .as_str()
+        .unwrap()
+        .starts_with(char::is_numeric));
+    assert!(st["pid"].as_u64().unwrap() > 0);
+    assert!(st["size_bytes"].as_u64().unwrap() > 1_000_000);
+    let status = home.json(&["status"]);
+    assert_eq!(status["schema"], "up to date");
+    assert_eq!(status["database"], "stackctl");
+    assert!(status["source"].as_str().unwrap().starts_with("embedded"));
+
+    // Unix socket only, in a directory nobody else can enter; no TCP at all.
+    let mode = std::fs::metadata(&socket).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700);
+    assert_eq!(psql(&socket, "SHOW listen_addresses"), "");
+    let hba = psql(
+        &socket,
+        "SELECT string_agg(DISTINCT type, ',') FROM pg_hba_file_rules",
+    );
+    assert_eq!(hba, "local");
+
+    let stopped = home.run(&["-o", "json", "local", "stop"]).success();
+    assert_eq!(stopped.json()["state"], "stopped");
+    assert!(!Path::new(&socket).join(".s.PGSQL.5432").exists());
+    let again = home.run(&["-o", "json", "local", "stop"]).success();
+    assert!(again.stderr.contains("not running"), "{again:#?}");
+
+    // The next command starts it again, and the data is there.
+    let users = home.json(&["user", "list"]);
+    assert_eq!(users[0]["username"], "alice");
+    assert_eq!(home.json(&["local", "status"])["state"], "running");
+    assert_eq!(home.log().matches("ready to accept connections").count(), 2);
+}
+
+#[test]
+fn local_start_and_backup_of_the_embedded_instance() {
+    let home = Home::new();
+    home.run(&["local", "start"]).success();
+    assert_eq!(home.json(&["local", "status"])["state"], "running");
+    home.run(&[
+        "user",
+        "add",
+        "--email",
+        "b@example.com",
+        "--username",
+        "bob",
+        "--random-password",
+    ])
+    .success();
+    let backups = home.path().join("backups");
+    let made = home.json(&["backup", "--dir", backups.to_str().unwrap()]);
+    assert_eq!(made["database"], "stackctl");
+    assert_eq!(made["row_counts"]["users"], 1);
+    let file = backups.join(made["file"].as_str().unwrap());
+    home.run(&["backup", "verify", file.to_str().unwrap()])
+        .success();
+
+    home.run(&["user", "delete", "bob", "--yes"]).success();
+    assert_eq!(home.json(&["user", "list"]).as_array().unwrap().len(), 0);
+    home.run(&["backup", "restore", file.to_str().unwrap(), "--yes"])
+        .success();
+    assert_eq!(home.json(&["user", "list"])[0]["username"], "bob");
+}
+
+#[test]
+fn concurrent_first_runs_create_and_start_one_server() {
+    let mut home = Home::new();
+    let xdg = home.path().join("xdg");
+    home.xdg = Some(xdg.clone());
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            let cmd = home.cmd().args(&["-o", "json", "user", "list"]);
+            std::thread::spawn(move || cmd.run())
+        })
+        .collect();
+    for r in runs {
+        let r = r.join().unwrap().success();
+        assert_eq!(r.json(), serde_json::json!([]));
+    }
+    let log = std::fs::read_to_string(xdg.join("stackctl/server.log")).unwrap();
+    assert_eq!(
+        log.matches("ready to accept connections").count(),
+        1,
+        "{log}"
+    );
+    let created = std::fs::read_dir(xdg.join("stackctl")).unwrap().count();
+    assert!(created >= 3, "pgdata, socket, server.log expected");
+    assert!(!home.data_dir().exists(), "XDG_DATA_HOME beats HOME");
+    assert_eq!(home.json(&["local", "stop"])["state"], "stopped");
+}
+
+#[test]
+fn missing_server_binaries_are_exit_5_with_an_install_hint() {
+    let home = Home::new();
+    let empty = home.path().join("empty-bin");
+    std::fs::create_dir(&empty).unwrap();
+    let r = home
+        .cmd()
+        .env("STACKCTL_PG_BIN", empty.to_str().unwrap())
+        .env("PATH", empty.to_str().unwrap())
+        .args(&["user", "list"])
+        .run()
+        .fails(5);
+    assert!(r.stderr.contains("initdb"), "{r:#?}");
+    assert!(
+        r.stderr
+            .contains("hint: install the PostgreSQL server package"),
+        "{r:#?}"
+    );
+    assert!(r.stdout.is_empty());
+    assert!(!home.data_dir().join("pgdata").exists());
+}
