@@ -47,6 +47,10 @@ pub struct GlobalOpts {
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
 
+    /// Show what a writing command would change, change nothing, exit as it would have
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+
     /// bcrypt cost for new password hashes (4 to 31)
     #[arg(long, global = true, env = "STACKCTL_BCRYPT_COST", default_value_t = 12,
           value_parser = clap::value_parser!(u32).range(4..=31), value_name = "COST")]
@@ -84,6 +88,26 @@ pub enum Command {
     /// The embedded PostgreSQL used when no database is configured
     #[command(subcommand)]
     Local(LocalCmd),
+    /// stackctl's record of every change it made
+    #[command(subcommand)]
+    Audit(AuditCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCmd {
+    /// Audit rows, newest first
+    List {
+        /// Only rows this recent: a duration (90s, 15m, 24h, 7d, 2w) or a time
+        /// (2026-11-22, 2026-11-22T10:00:00Z)
+        #[arg(long, value_name = "DURATION|TIMESTAMP")]
+        since: Option<String>,
+        /// Only rows about this target: an id, or a user's email or username
+        #[arg(long, value_name = "USER|ID")]
+        target: Option<String>,
+        /// At most this many rows
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100000), value_name = "N")]
+        limit: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -264,6 +288,9 @@ pub enum UserCmd {
     Delete {
         /// UUID, email or username
         user: String,
+        /// Give the user's items to this user (UUID, email or username) instead of deleting them
+        #[arg(long, value_name = "USER")]
+        reassign_items_to: Option<String>,
         #[command(flatten)]
         confirm: Confirmation,
     },
@@ -286,6 +313,9 @@ pub struct UserAdd {
     /// Create the user inactive
     #[arg(long)]
     pub inactive: bool,
+    /// Succeed without a change when a user with this email and username exists
+    #[arg(long)]
+    pub if_not_exists: bool,
     #[command(flatten)]
     pub password: PasswordSource,
 }

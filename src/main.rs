@@ -16,7 +16,19 @@ fn main() -> ExitCode {
             .unwrap_or_default();
         eprintln!("error: internal error: {}", redact(&what));
     }));
-    let cli = Cli::parse();
+    let json_errors = wants_json(std::env::args_os().skip(1));
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if json_errors && e.use_stderr() => {
+            let code = e.exit_code();
+            let _ = e.print();
+            let first = e.to_string();
+            let first = first.lines().next().unwrap_or_default();
+            print_json_error(&redact(first.trim_start_matches("error: ")), None, code);
+            return ExitCode::from(code as u8);
+        }
+        Err(e) => e.exit(),
+    };
     let color = stackctl::commands::color_enabled(cli.global.color);
     match std::panic::catch_unwind(|| stackctl::run(cli)) {
         Err(_) => ExitCode::from(1),
@@ -34,10 +46,44 @@ fn main() -> ExitCode {
                 .collect::<Vec<_>>()
                 .join(" ");
             eprintln!("{red}error:{reset} {message}");
-            if let Some(hint) = &err.hint {
-                eprintln!("{yellow}hint:{reset} {}", redact(hint));
+            let hint = err.hint.as_deref().map(redact);
+            if let Some(hint) = &hint {
+                eprintln!("{yellow}hint:{reset} {hint}");
+            }
+            if json_errors {
+                print_json_error(&message, hint.as_deref(), i32::from(err.exit_code()));
             }
             ExitCode::from(err.exit_code())
         }
     }
+}
+
+/// With `-o json`, an error is also one JSON object on stderr, for wrappers to parse.
+fn print_json_error(message: &str, hint: Option<&str>, exit_code: i32) {
+    let obj = serde_json::json!({"error": message, "hint": hint, "exit_code": exit_code});
+    eprintln!("{obj}");
+}
+
+/// `-o json`, `-ojson`, `--output json` or `--output=json` anywhere before `--`: known
+/// before parsing, so even a usage error clap reports can be given as JSON.
+fn wants_json(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
+    let args: Vec<String> = args
+        .map(|a| a.to_string_lossy().into_owned())
+        .take_while(|a| a != "--")
+        .collect();
+    let mut json = false;
+    for (i, a) in args.iter().enumerate() {
+        let next = args.get(i + 1).map(String::as_str);
+        let value = match a.as_str() {
+            "-o" | "--output" => next,
+            _ => a.strip_prefix("--output=").or_else(|| {
+                a.strip_prefix("-o")
+                    .filter(|v| !v.is_empty() && !v.starts_with('-'))
+            }),
+        };
+        if let Some(v) = value {
+            json = v == "json";
+        }
+    }
+    json
 }

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::Ctx;
+use crate::change::Change;
 use crate::cli::{BackupArgs, BackupCmd, BackupCreate, BackupDir, DumpFormat};
 use crate::db;
 use crate::error::{Error, Kind, Result};
@@ -507,6 +508,17 @@ fn restore(file: &Path, yes: bool, pg_dump: Option<&Path>, ctx: &Ctx) -> Result<
         ))
     })?;
     let database = db::current_database(&mut conn)?;
+    let current = counts(&mut conn)?;
+    let change = Change::other("restore", "database", &database)
+        .with_before(serde_json::json!({"users": current.users, "items": current.items}))
+        .with_after(serde_json::json!({
+            "file": file.display().to_string(),
+            "users": manifest.as_ref().and_then(|m| m.row_counts.users),
+            "items": manifest.as_ref().and_then(|m| m.row_counts.items),
+        }));
+    if ctx.global.dry_run {
+        return ctx.print_plan(&[change]);
+    }
     drop(conn);
     let what = match &manifest {
         Some(m) => format!(
@@ -559,7 +571,10 @@ fn restore(file: &Path, yes: bool, pg_dump: Option<&Path>, ctx: &Ctx) -> Result<
         file.display(),
         clock.elapsed().as_secs_f64()
     ));
-    Ok(())
+    // The restore ran in pg_restore's own transaction (and may have replaced the audit
+    // table with the backup's), so the audit row follows in a transaction of its own.
+    let (mut conn, _) = ctx.connect_target(target)?;
+    ctx.audit_after(&mut conn, "backup restore", &[change])
 }
 
 #[cfg(test)]

@@ -4,9 +4,10 @@ use diesel::prelude::*;
 use uuid::Uuid;
 
 use super::Ctx;
+use crate::change::Change;
 use crate::cli::{ItemAdd, ItemCmd, ItemList, ItemSort, ItemUpdate};
 use crate::db::items::{self, Filter, Sort};
-use crate::db::models::{ItemChanges, ItemView, NewItem};
+use crate::db::models::{format_price, ItemChanges, ItemView, NewItem};
 use crate::db::users::{self, Page, UserRef};
 use crate::error::{Error, Result};
 use crate::output::{render_one, ListWriter};
@@ -51,9 +52,9 @@ fn add(args: ItemAdd, ctx: &Ctx) -> Result<()> {
         .transpose()?
         .unwrap_or_else(Price::zero);
     let mut conn = ctx.connect()?;
-    let item = conn.transaction::<_, Error, _>(|conn| {
+    let item = ctx.write(&mut conn, "item add", |conn| {
         let owner = owner_id(conn, &args.owner)?;
-        items::insert(
+        let item = items::insert(
             conn,
             &NewItem {
                 id: Uuid::new_v4(),
@@ -63,8 +64,11 @@ fn add(args: ItemAdd, ctx: &Ctx) -> Result<()> {
                 owner_id: owner,
                 is_available: !args.unavailable,
             },
-        )
+        )?;
+        let change = Change::create("item", item.id, &item);
+        Ok((item, vec![change]))
     })?;
+    let Some(item) = item else { return Ok(()) };
     ctx.info(format!("created item {}", item.id));
     print_item(ctx, &item)
 }
@@ -147,7 +151,8 @@ fn update(args: ItemUpdate, ctx: &Ctx) -> Result<()> {
         ));
     }
     let mut conn = ctx.connect()?;
-    let item = conn.transaction::<_, Error, _>(|conn| {
+    let item = ctx.write(&mut conn, "item update", |conn| {
+        let before = items::get(conn, id)?;
         let owner = args
             .owner
             .as_deref()
@@ -170,8 +175,11 @@ fn update(args: ItemUpdate, ctx: &Ctx) -> Result<()> {
             },
             owner_id: owner,
         };
-        items::update(conn, id, &changes)
+        let after = items::update(conn, id, &changes)?;
+        let change = Change::update("item", id, &before, &after);
+        Ok((after, vec![change]))
     })?;
+    let Some(item) = item else { return Ok(()) };
     ctx.info(format!("updated item {}", item.id));
     print_item(ctx, &item)
 }
@@ -180,14 +188,24 @@ fn delete(id: &str, yes: bool, ctx: &Ctx) -> Result<()> {
     let id = validate::uuid("item id", id)?;
     let mut conn = ctx.connect()?;
     let item = items::get(&mut conn, id)?;
-    prompt::confirm_destructive(
-        yes,
-        &format!("deleting item '{}' ({})", item.title, item.id),
-    )?;
-    let n = conn.transaction::<_, Error, _>(|conn| items::delete(conn, id))?;
-    if n == 0 {
-        return Err(Error::not_found(format!("item {id} not found")));
+    if !ctx.global.dry_run {
+        let price = item.price.as_ref().map_or("none".into(), format_price);
+        prompt::confirm_destructive(
+            yes,
+            &format!(
+                "deleting item '{}' ({}, price {price})",
+                item.title, item.id
+            ),
+        )?;
     }
-    ctx.info(format!("deleted item {id}"));
+    let done = ctx.write(&mut conn, "item delete", |conn| {
+        if items::delete(conn, id)? == 0 {
+            return Err(Error::not_found(format!("item {id} not found")));
+        }
+        Ok(((), vec![Change::delete("item", id, &item)]))
+    })?;
+    if done.is_some() {
+        ctx.info(format!("deleted item {id}"));
+    }
     Ok(())
 }

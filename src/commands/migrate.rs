@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::Ctx;
+use crate::change::Change;
 use crate::cli::{MigrateArgs, MigrateCmd};
 use crate::db::{self, adopt, SchemaState};
 use crate::error::{Error, Result};
@@ -36,25 +37,12 @@ fn refuse_unknown(state: &SchemaState) -> Result<()> {
 fn apply(ctx: &Ctx) -> Result<()> {
     let (mut conn, target) = ctx.connect_raw()?;
     ctx.debug(format!("migrating {}", target.display));
-    let applied = db::with_migration_lock(&mut conn, |conn| {
-        let state = SchemaState::read(conn)?;
-        refuse_unknown(&state)?;
-        let initial = state
-            .embedded
-            .first()
-            .ok_or_else(|| Error::failure("this stackctl embeds no migrations"))?
-            .clone();
-        if !state.applied.contains(&initial.version)
-            && adopt::inspect(conn)? == adopt::Verdict::Adoptable
-        {
-            adopt::adopt(conn, &initial.version)?;
-            ctx.info(format!(
-                "adopted the existing users/items schema made by the application (recorded {} as applied; rows kept)",
-                initial.name
-            ));
-        }
-        db::run_pending(conn)
-    })?;
+    let Some(applied) = migrations_locked(ctx, &mut conn, "migrate run", "apply", |conn| {
+        apply_locked(conn, ctx)
+    })?
+    else {
+        return Ok(());
+    };
     if applied.is_empty() {
         ctx.info("schema is up to date; nothing to apply");
     } else {
@@ -63,6 +51,27 @@ fn apply(ctx: &Ctx) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Adopt an application-made schema if there is one, then apply what is pending.
+fn apply_locked(conn: &mut diesel::PgConnection, ctx: &Ctx) -> Result<Vec<String>> {
+    let state = SchemaState::read(conn)?;
+    refuse_unknown(&state)?;
+    let initial = state
+        .embedded
+        .first()
+        .ok_or_else(|| Error::failure("this stackctl embeds no migrations"))?
+        .clone();
+    if !state.applied.contains(&initial.version)
+        && adopt::inspect(conn)? == adopt::Verdict::Adoptable
+    {
+        adopt::adopt(conn, &initial.version)?;
+        ctx.info(format!(
+            "adopted the existing users/items schema made by the application (recorded {} as applied; rows kept)",
+            initial.name
+        ));
+    }
+    db::run_pending(conn)
 }
 
 #[derive(Serialize)]
@@ -128,12 +137,44 @@ fn revert(ctx: &Ctx, steps: u32, yes: bool) -> Result<()> {
             db::count_rows(&mut conn, "items")?
         );
     }
-    prompt::confirm_destructive(yes, &loss)?;
-    db::with_migration_lock(&mut conn, |conn| {
-        for _ in 0..n {
-            let name = db::revert_last(conn)?;
-            ctx.info(format!("reverted {name}"));
+    if !ctx.global.dry_run {
+        prompt::confirm_destructive(yes, &loss)?;
+    }
+    let reverted = migrations_locked(ctx, &mut conn, "migrate revert", "revert", |conn| {
+        (0..n).map(|_| db::revert_last(conn)).collect()
+    })?;
+    for name in reverted.iter().flatten() {
+        ctx.info(format!("reverted {name}"));
+    }
+    Ok(())
+}
+
+/// Apply or revert migrations under the migration lock; `f` returns the names changed.
+/// With --dry-run it runs in a transaction that is rolled back, the plan is printed and
+/// `None` returned; otherwise the changes are audited (when the audit table exists).
+fn migrations_locked(
+    ctx: &Ctx,
+    conn: &mut diesel::PgConnection,
+    command: &str,
+    action: &'static str,
+    f: impl FnOnce(&mut diesel::PgConnection) -> Result<Vec<String>>,
+) -> Result<Option<Vec<String>>> {
+    let dry_run = ctx.global.dry_run;
+    let names = db::with_migration_lock(conn, |conn| {
+        if dry_run {
+            db::rolled_back(conn, f)
+        } else {
+            f(conn)
         }
-        Ok(())
-    })
+    })?;
+    let changes: Vec<Change> = names
+        .iter()
+        .map(|name| Change::other(action, "migration", name))
+        .collect();
+    if dry_run {
+        ctx.print_plan(&changes)?;
+        return Ok(None);
+    }
+    ctx.audit_after(conn, command, &changes)?;
+    Ok(Some(names))
 }

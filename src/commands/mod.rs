@@ -1,5 +1,6 @@
 //! One module per noun; `dispatch` is the only match over commands.
 
+pub mod audit;
 pub mod backup;
 pub mod item;
 pub mod local;
@@ -9,8 +10,9 @@ pub mod user;
 
 use std::io::{IsTerminal, Write};
 
-use diesel::PgConnection;
+use diesel::{Connection, PgConnection};
 
+use crate::change::Change;
 use crate::cli::{ColorChoice, Command, GlobalOpts, OutputFormat};
 use crate::config::{self, Target};
 use crate::db;
@@ -110,6 +112,53 @@ impl Ctx {
     }
 }
 
+impl Ctx {
+    /// One write: `f` makes the change in a transaction and says what it changed. The
+    /// audit rows go into the same transaction. With `--dry-run` everything is rolled back,
+    /// the plan is printed, and `None` tells the caller to print nothing else.
+    pub fn write<T>(
+        &self,
+        conn: &mut PgConnection,
+        command: &str,
+        f: impl FnOnce(&mut PgConnection) -> Result<(T, Vec<Change>)>,
+    ) -> Result<Option<T>> {
+        if self.global.dry_run {
+            let (_, changes) = db::rolled_back(conn, f)?;
+            self.print_plan(&changes)?;
+            return Ok(None);
+        }
+        let value = conn.transaction::<_, crate::error::Error, _>(|conn| {
+            let (value, changes) = f(conn)?;
+            db::audit::record(conn, command, &changes)?;
+            Ok(value)
+        })?;
+        Ok(Some(value))
+    }
+
+    /// Audit changes made outside one transaction of ours (migrations, restores),
+    /// when the audit table exists.
+    pub fn audit_after(
+        &self,
+        conn: &mut PgConnection,
+        command: &str,
+        changes: &[Change],
+    ) -> Result<()> {
+        if db::table_exists(conn, "public.stackctl_audit")? {
+            db::audit::record(conn, command, changes)?;
+        }
+        Ok(())
+    }
+
+    pub fn print_plan(&self, changes: &[Change]) -> Result<()> {
+        crate::change::print_plan(self.format(), changes, self.stdout())?;
+        self.info(format!(
+            "dry run: nothing was written ({} change(s) planned)",
+            changes.len()
+        ));
+        Ok(())
+    }
+}
+
 pub fn color_enabled(choice: ColorChoice) -> bool {
     match choice {
         ColorChoice::Always => true,
@@ -129,6 +178,7 @@ pub fn dispatch(command: Command, ctx: &Ctx) -> Result<()> {
         Command::Item(cmd) => item::run(cmd, ctx),
         Command::Backup(args) => backup::run(args, ctx),
         Command::Local(cmd) => local::run(cmd, ctx),
+        Command::Audit(cmd) => audit::run(cmd, ctx),
     }
 }
 

@@ -5,6 +5,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::Ctx;
+use crate::change::Change;
 use crate::cli::{OutputFormat, UserAdd, UserCmd, UserList, UserSort, UserUpdate};
 use crate::db::models::{NewUser, User, UserChanges, UserDetail};
 use crate::db::users::{self, Filter, Page, Sort, UserRef};
@@ -24,39 +25,71 @@ pub fn run(cmd: UserCmd, ctx: &Ctx) -> Result<()> {
         UserCmd::Deactivate { users } => set_active(&users, false, ctx),
         UserCmd::Activate { users } => set_active(&users, true, ctx),
         UserCmd::SetPassword { user, password } => set_password(&user, &password, ctx),
-        UserCmd::Delete { user, confirm } => delete(&user, confirm.yes, ctx),
+        UserCmd::Delete {
+            user,
+            reassign_items_to,
+            confirm,
+        } => delete(&user, reassign_items_to.as_deref(), confirm.yes, ctx),
     }
 }
 
 /// A user as printed after a change that may have generated a password.
+/// A user as printed after a change: with a generated password, and with `created`
+/// for `user add --if-not-exists`.
 #[derive(Serialize)]
-struct WithPassword<'a> {
+struct Printed<'a> {
     #[serde(flatten)]
     user: &'a User,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    created: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     password: Option<&'a str>,
 }
 
 fn print_user(ctx: &Ctx, user: &User, generated: Option<&str>) -> Result<()> {
+    print_user_created(ctx, user, generated, None)
+}
+
+fn print_user_created(
+    ctx: &Ctx,
+    user: &User,
+    generated: Option<&str>,
+    created: Option<bool>,
+) -> Result<()> {
     let mut out = ctx.stdout();
-    let row = WithPassword {
+    let row = Printed {
         user,
+        created,
         password: generated,
     };
+    let mut columns = User::COLUMNS.to_vec();
+    if created.is_some() {
+        columns.push("created");
+    }
     match (ctx.format(), generated) {
         (OutputFormat::Table, Some(pw)) => {
-            render_one(ctx.format(), User::COLUMNS, &row, &mut out)?;
+            render_one(ctx.format(), &columns, &row, &mut out)?;
             use std::io::Write;
             writeln!(out, "password: {pw}")?;
         }
         (_, Some(_)) => {
-            let mut columns = User::COLUMNS.to_vec();
             columns.push("password");
             render_one(ctx.format(), &columns, &row, &mut out)?
         }
-        (_, None) => render_one(ctx.format(), User::COLUMNS, user, &mut out)?,
+        (_, None) => render_one(ctx.format(), &columns, &row, &mut out)?,
     }
     super::finish(out)
+}
+
+/// For `--if-not-exists`: the user with this email (any letter case) when its username
+/// matches too. A user with only one of the two matching is left to the clash check (exit 4).
+fn existing_same(
+    conn: &mut PgConnection,
+    email: &Email,
+    username: &Username,
+) -> Result<Option<User>> {
+    Ok(users::find(conn, &UserRef::parse(email.as_str()))?
+        .filter(|u| u.username.to_lowercase() == username.as_str().to_lowercase()))
 }
 
 fn clash_error(field: &str, value: &str) -> Error {
@@ -70,9 +103,25 @@ fn add(args: UserAdd, ctx: &Ctx) -> Result<()> {
     let full_name = args.full_name.as_deref().map(FullName::parse).transpose()?;
     let pw = password::obtain(&args.password)?;
     let mut conn = ctx.connect()?;
+    if args.if_not_exists {
+        // Checked before hashing, so an existing user costs no bcrypt round.
+        if let Some(user) = existing_same(&mut conn, &email, &username)? {
+            ctx.info(format!(
+                "user {} ({}) already exists",
+                user.username, user.id
+            ));
+            return print_user_created(ctx, &user, None, Some(false));
+        }
+    }
     let hash = password::hash(&pw.text, ctx.global.bcrypt_cost)?;
-    let user = conn.transaction::<_, Error, _>(|conn| {
+    let outcome = ctx.write(&mut conn, "user add", |conn| {
         db::lock_user_identities(conn)?;
+        if args.if_not_exists {
+            // Another run may have created it since the check above.
+            if let Some(user) = existing_same(conn, &email, &username)? {
+                return Ok((Err(user), Vec::new()));
+            }
+        }
         if let Some(field) =
             users::find_identity_clash(conn, Some(email.as_str()), Some(username.as_str()), None)?
         {
@@ -83,7 +132,7 @@ fn add(args: UserAdd, ctx: &Ctx) -> Result<()> {
             };
             return Err(clash_error(field, value));
         }
-        users::insert(
+        let user = users::insert(
             conn,
             &NewUser {
                 id: Uuid::new_v4(),
@@ -94,10 +143,30 @@ fn add(args: UserAdd, ctx: &Ctx) -> Result<()> {
                 is_active: !args.inactive,
                 is_superuser: args.superuser,
             },
-        )
+        )?;
+        let change = Change::create("user", user.id, &user);
+        Ok((Ok(user), vec![change]))
     })?;
-    ctx.info(format!("created user {} ({})", user.username, user.id));
-    print_user(ctx, &user, pw.generated.then_some(pw.text.as_str()))
+    let created = args.if_not_exists.then_some(true);
+    match outcome {
+        None => Ok(()),
+        Some(Err(existing)) => {
+            ctx.info(format!(
+                "user {} ({}) already exists",
+                existing.username, existing.id
+            ));
+            print_user_created(ctx, &existing, None, Some(false))
+        }
+        Some(Ok(user)) => {
+            ctx.info(format!("created user {} ({})", user.username, user.id));
+            print_user_created(
+                ctx,
+                &user,
+                pw.generated.then_some(pw.text.as_str()),
+                created,
+            )
+        }
+    }
 }
 
 fn list(args: UserList, ctx: &Ctx) -> Result<()> {
@@ -174,11 +243,11 @@ fn update(args: UserUpdate, ctx: &Ctx) -> Result<()> {
     }
     let mut conn = ctx.connect()?;
     let who = UserRef::parse(&args.user);
-    let user = conn.transaction::<_, Error, _>(|conn| {
+    let user = ctx.write(&mut conn, "user update", |conn| {
         db::lock_user_identities(conn)?;
-        let user = users::get(conn, &who)?;
+        let before = users::get(conn, &who)?;
         if let Some(field) =
-            users::find_identity_clash(conn, changes.email, changes.username, Some(user.id))?
+            users::find_identity_clash(conn, changes.email, changes.username, Some(before.id))?
         {
             let value = if field == "email" {
                 changes.email
@@ -187,8 +256,11 @@ fn update(args: UserUpdate, ctx: &Ctx) -> Result<()> {
             };
             return Err(clash_error(field, value.unwrap_or_default()));
         }
-        users::update(conn, user.id, &changes)
+        let after = users::update(conn, before.id, &changes)?;
+        let change = Change::update("user", after.id, &before, &after);
+        Ok((after, vec![change]))
     })?;
+    let Some(user) = user else { return Ok(()) };
     ctx.info(format!("updated user {} ({})", user.username, user.id));
     print_user(ctx, &user, None)
 }
@@ -200,17 +272,34 @@ fn set_active(refs: &[String], active: bool, ctx: &Ctx) -> Result<()> {
     } else {
         ("deactivated", "inactive")
     };
-    let changed = conn.transaction::<_, Error, _>(|conn| {
-        let mut ids = Vec::with_capacity(refs.len());
+    let command = if active {
+        "user activate"
+    } else {
+        "user deactivate"
+    };
+    let changed = ctx.write(&mut conn, command, |conn| {
+        let mut before = Vec::with_capacity(refs.len());
         for r in refs {
             let u = users::get(conn, &UserRef::parse(r))?;
             if u.is_active == Some(active) {
                 ctx.info(format!("note: user {} is already {state}", u.username));
             }
-            ids.push(u.id);
+            before.push(u);
         }
-        users::set_active(conn, &ids, active)
+        let ids: Vec<Uuid> = before.iter().map(|u| u.id).collect();
+        let after = users::set_active(conn, &ids, active)?;
+        let changes = after
+            .iter()
+            .filter_map(|a| {
+                let b = before.iter().find(|b| b.id == a.id)?;
+                Some(Change::update("user", a.id, b, a))
+            })
+            .collect();
+        Ok((after, changes))
     })?;
+    let Some(changed) = changed else {
+        return Ok(());
+    };
     ctx.info(format!("{word} {} user(s)", changed.len()));
     let mut out = ListWriter::new(ctx.format(), User::COLUMNS, ctx.stdout());
     for u in &changed {
@@ -227,10 +316,14 @@ fn set_password(who: &str, src: &crate::cli::PasswordSource, ctx: &Ctx) -> Resul
     // Resolve first, so an unknown user costs no hashing.
     users::get(&mut conn, &who)?;
     let hash = password::hash(&pw.text, ctx.global.bcrypt_cost)?;
-    let user = conn.transaction::<_, Error, _>(|conn| {
-        let user = users::get(conn, &who)?;
-        users::set_password(conn, user.id, &hash)
+    let user = ctx.write(&mut conn, "user set-password", |conn| {
+        let before = users::get(conn, &who)?;
+        let after = users::set_password(conn, before.id, &hash)?;
+        let change = Change::update("user", after.id, &before, &after)
+            .with_detail(serde_json::json!({"password": "replaced"}));
+        Ok((after, vec![change]))
     })?;
+    let Some(user) = user else { return Ok(()) };
     ctx.info(format!(
         "set the password of user {} ({})",
         user.username, user.id
@@ -238,29 +331,65 @@ fn set_password(who: &str, src: &crate::cli::PasswordSource, ctx: &Ctx) -> Resul
     print_user(ctx, &user, pw.generated.then_some(pw.text.as_str()))
 }
 
-fn delete(who: &str, yes: bool, ctx: &Ctx) -> Result<()> {
+fn delete(who: &str, reassign_to: Option<&str>, yes: bool, ctx: &Ctx) -> Result<()> {
     let mut conn = ctx.connect()?;
     let who = UserRef::parse(who);
     let user = users::get(&mut conn, &who)?;
-    let n_items = users::count_items(&mut conn, user.id)?;
-    prompt::confirm_destructive(
-        yes,
-        &format!(
-            "deleting user {} <{}> deletes {n_items} item(s) with it",
-            user.username, user.email
+    let heir = match reassign_to {
+        Some(r) => {
+            let r = UserRef::parse(r);
+            let heir = users::find(&mut conn, &r)?.ok_or_else(|| {
+                Error::not_found(format!("user '{r}' (to reassign the items to) not found"))
+            })?;
+            if heir.id == user.id {
+                return Err(Error::usage(
+                    "--reassign-items-to names the user being deleted",
+                ));
+            }
+            Some(heir)
+        }
+        None => None,
+    };
+    let (n_items, total) = users::items_summary(&mut conn, user.id)?;
+    let fate = match &heir {
+        Some(h) => format!(
+            "its {n_items} item(s) (total price {total}) move to {} <{}>",
+            h.username, h.email
         ),
-    )?;
+        None => format!("deletes {n_items} item(s) (total price {total}) with it"),
+    };
+    if !ctx.global.dry_run {
+        prompt::confirm_destructive(
+            yes,
+            &format!("deleting user {} <{}> {fate}", user.username, user.email),
+        )?;
+    }
     // Counted again inside the transaction: items may have changed since the prompt.
-    let items_deleted = conn.transaction::<_, Error, _>(|conn| {
-        let n_items = users::count_items(conn, user.id)?;
+    let done = ctx.write(&mut conn, "user delete", |conn| {
+        let (n_items, total) = users::items_summary(conn, user.id)?;
+        let detail = match &heir {
+            Some(h) => {
+                users::reassign_items(conn, user.id, h.id)?;
+                serde_json::json!({"items_reassigned": n_items, "items_total_price": total, "reassigned_to": h.id})
+            }
+            None => serde_json::json!({"items_deleted": n_items, "items_total_price": total}),
+        };
         if users::delete(conn, user.id)? == 0 {
             return Err(Error::not_found(format!("user '{who}' not found")));
         }
-        Ok(n_items)
+        let change = Change::delete("user", user.id, &user).with_detail(detail);
+        Ok((n_items, vec![change]))
     })?;
-    ctx.info(format!(
-        "deleted user {} ({}) and {items_deleted} item(s)",
-        user.username, user.id
-    ));
+    let Some(n) = done else { return Ok(()) };
+    match &heir {
+        Some(h) => ctx.info(format!(
+            "deleted user {} ({}); {n} item(s) now belong to {}",
+            user.username, user.id, h.username
+        )),
+        None => ctx.info(format!(
+            "deleted user {} ({}) and {n} item(s)",
+            user.username, user.id
+        )),
+    }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! Nothing here prints or prompts.
 
 pub mod adopt;
+pub mod audit;
 pub mod items;
 pub mod models;
 pub mod schema;
@@ -159,6 +160,23 @@ pub fn ensure_ready(conn: &mut PgConnection) -> Result<()> {
         .with_hint("run stackctl migrate"));
     }
     Ok(())
+}
+
+/// Run `f` in a transaction that is always rolled back (a dry run): its value, or its error.
+pub fn rolled_back<T>(
+    conn: &mut PgConnection,
+    f: impl FnOnce(&mut PgConnection) -> Result<T>,
+) -> Result<T> {
+    let mut kept = None;
+    let outcome = conn.transaction::<(), Error, _>(|conn| {
+        kept = Some(f(conn)?);
+        Err(Error::failure("dry run: rolled back"))
+    });
+    match (kept, outcome) {
+        (Some(value), _) => Ok(value),
+        (None, Err(e)) => Err(e),
+        (None, Ok(())) => unreachable!("the closure never returns Ok"),
+    }
 }
 
 /// Hold the session-level migration lock for the duration of `f`.

@@ -147,11 +147,24 @@ pub fn delete(conn: &mut PgConnection, id: Uuid) -> Result<usize> {
     Ok(diesel::delete(users::table.find(id)).execute(conn)?)
 }
 
-pub fn count_items(conn: &mut PgConnection, id: Uuid) -> Result<i64> {
-    Ok(items::table
+/// How many items a user owns, and their total price (`0.00` for none).
+pub fn items_summary(conn: &mut PgConnection, id: Uuid) -> Result<(i64, String)> {
+    use diesel::dsl::{count_star, sum};
+    let (n, total): (i64, Option<bigdecimal::BigDecimal>) = items::table
         .filter(items::owner_id.eq(id))
-        .count()
-        .get_result(conn)?)
+        .select((count_star(), sum(items::price)))
+        .get_result(conn)?;
+    let total = total.unwrap_or_default();
+    Ok((n, super::models::format_price(&total)))
+}
+
+/// Give every item of `from` to `to`; returns how many moved.
+pub fn reassign_items(conn: &mut PgConnection, from: Uuid, to: Uuid) -> Result<usize> {
+    Ok(
+        diesel::update(items::table.filter(items::owner_id.eq(from)))
+            .set((items::owner_id.eq(to), items::updated_at.eq(now)))
+            .execute(conn)?,
+    )
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

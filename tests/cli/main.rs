@@ -15,6 +15,8 @@ mod item;
 mod local;
 /// migrate run/status/revert, concurrency, adoption of application schemas, the gate.
 mod migrate;
+/// --dry-run, --if-not-exists, impact previews, reassignment, the audit trail, JSON errors.
+mod safety;
 /// status output.
 mod status;
 /// user add/list/show/update/deactivate/activate/set-password/delete.

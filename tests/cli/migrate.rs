@@ -67,7 +67,8 @@ users|created_at|timestamp with time zone|||YES|now()
 users|updated_at|timestamp with time zone|||YES|now()";
     assert_eq!(columns, expected);
     let indexes = db.sql(
-        "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' AND indexname LIKE 'idx_%' ORDER BY 1",
+        "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' AND indexname LIKE 'idx_%' \
+         AND tablename IN ('users', 'items') ORDER BY 1",
     );
     assert_eq!(
         indexes,
@@ -129,11 +130,11 @@ fn three_concurrent_migrations_apply_once() {
     }
     assert_eq!(
         db.sql("SELECT count(*) FROM __diesel_schema_migrations"),
-        "1"
+        "2"
     );
     assert_eq!(
-        db.sql("SELECT count(*) FROM pg_tables WHERE tablename IN ('users', 'items')"),
-        "2"
+        db.sql("SELECT count(*) FROM pg_tables WHERE tablename IN ('users', 'items', 'stackctl_audit')"),
+        "3"
     );
 }
 
@@ -141,13 +142,15 @@ fn three_concurrent_migrations_apply_once() {
 fn migrate_status_json() {
     let db = TestDb::empty();
     let before = db.json(&["migrate", "status"]);
-    assert_eq!(before.as_array().unwrap().len(), 1);
+    assert_eq!(before.as_array().unwrap().len(), 2);
     assert_eq!(before[0]["state"], "pending");
     assert_eq!(before[0]["version"], "20261122000001");
     assert_eq!(before[0]["name"], "2026-11-22-000001_initial_schema");
+    assert_eq!(before[1]["name"], "2026-11-22-000002_audit_trail");
     db.ok(&["migrate"]);
     let after = db.json(&["migrate", "status"]);
     assert_eq!(after[0]["state"], "applied");
+    assert_eq!(after[1]["state"], "applied");
 }
 
 #[test]
@@ -164,9 +167,9 @@ fn revert_needs_yes_then_data_commands_exit_6() {
     let r = db.run(&["migrate", "revert"]).fails(2);
     assert!(r.stderr.contains("--yes"), "{r:#?}");
     assert_eq!(db.sql("SELECT count(*) FROM users"), "1");
-    db.ok(&["migrate", "revert", "--yes"]);
+    db.ok(&["migrate", "revert", "--steps", "2", "--yes"]);
     assert_eq!(
-        db.sql("SELECT count(*) FROM pg_tables WHERE tablename IN ('users', 'items')"),
+        db.sql("SELECT count(*) FROM pg_tables WHERE tablename IN ('users', 'items', 'stackctl_audit')"),
         "0"
     );
     db.run(&["user", "list"]).fails(6);
@@ -177,6 +180,23 @@ fn revert_needs_yes_then_data_commands_exit_6() {
 }
 
 #[test]
+fn reverting_the_audit_migration_drops_only_the_audit_table() {
+    let db = TestDb::new();
+    db.add_user("a@example.com", "alice");
+    let r = db.ok(&["migrate", "revert", "--yes"]);
+    assert!(r.stderr.contains("audit_trail"), "{r:#?}");
+    assert_eq!(db.sql("SELECT to_regclass('stackctl_audit') IS NULL"), "t");
+    assert_eq!(db.sql("SELECT count(*) FROM users"), "1");
+    assert_eq!(
+        db.sql("SELECT count(*) FROM pg_indexes WHERE indexname LIKE 'idx_%'"),
+        "6"
+    );
+    db.ok(&["migrate"]);
+    // Applying it again is itself audited.
+    assert_eq!(db.sql("SELECT count(*) FROM stackctl_audit"), "1");
+}
+
+#[test]
 fn newer_migrations_than_the_binary_exit_6() {
     let db = TestDb::new();
     db.sql("INSERT INTO __diesel_schema_migrations (version) VALUES ('29990101000000')");
@@ -184,7 +204,7 @@ fn newer_migrations_than_the_binary_exit_6() {
     assert!(r.stderr.contains("29990101000000"), "{r:#?}");
     db.run(&["user", "list"]).fails(6);
     let status = db.json(&["migrate", "status"]);
-    assert_eq!(status[1]["state"], "unknown");
+    assert_eq!(status[2]["state"], "unknown");
 }
 
 #[test]
@@ -195,10 +215,16 @@ fn adopts_a_create_all_schema_keeping_rows() {
     assert!(r.stderr.contains("adopted"), "{r:#?}");
     assert_eq!(
         db.sql("SELECT count(*) FROM __diesel_schema_migrations"),
-        "1"
+        "2"
+    );
+    assert_eq!(
+        db.sql("SELECT to_regclass('stackctl_audit') IS NOT NULL"),
+        "t"
     );
     assert_eq!(db.sql("SELECT email FROM users"), "app@example.com");
-    let idx = db.sql("SELECT count(*) FROM pg_indexes WHERE indexname LIKE 'idx_%'");
+    let idx = db.sql(
+        "SELECT count(*) FROM pg_indexes WHERE indexname LIKE 'idx_%' AND tablename IN ('users', 'items')",
+    );
     assert_eq!(idx, "6");
     // The application's rows read fine, and stackctl writes every column itself.
     let items = db.json(&["item", "list"]);

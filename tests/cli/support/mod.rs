@@ -377,12 +377,27 @@ impl TestDb {
             .json()
     }
 
-    /// A checksum of both tables, to prove a command changed nothing.
+    /// A checksum of both tables, to prove a command changed no data.
     pub fn checksum(&self) -> String {
         self.sql(
             "SELECT md5(coalesce((SELECT string_agg(u::text, '|' ORDER BY id) FROM users u), '') \
              || '#' || coalesce((SELECT string_agg(i::text, '|' ORDER BY id) FROM items i), ''))",
         )
+    }
+
+    /// `checksum` plus the audit trail and the migration record: nothing written at all.
+    pub fn checksum_all(&self) -> String {
+        self.sql(
+            "SELECT md5((SELECT coalesce(string_agg(a::text, '|' ORDER BY id), '') FROM stackctl_audit a) \
+             || '#' || (SELECT string_agg(version, ',' ORDER BY version) FROM __diesel_schema_migrations))",
+        ) + &self.checksum()
+    }
+
+    /// Rows in the audit trail.
+    pub fn audit_rows(&self) -> usize {
+        self.sql("SELECT count(*) FROM stackctl_audit")
+            .parse()
+            .unwrap()
     }
 }
 

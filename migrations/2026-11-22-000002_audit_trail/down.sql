@@ -1,0 +1,2 @@
+-- Drops stackctl's audit trail only; users and items are untouched.
+DROP TABLE IF EXISTS stackctl_audit;

@@ -1,0 +1,97 @@
+//! `stackctl audit list`: the audit trail, newest first.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::Ctx;
+use crate::cli::AuditCmd;
+use crate::db::audit::{self, Filter, Row};
+use crate::error::{Error, Result};
+use crate::output::ListWriter;
+
+pub fn run(cmd: AuditCmd, ctx: &Ctx) -> Result<()> {
+    let AuditCmd::List {
+        since,
+        target,
+        limit,
+    } = cmd;
+    let since = since
+        .as_deref()
+        .map(|s| parse_since(s, Utc::now()))
+        .transpose()?;
+    let mut conn = ctx.connect()?;
+    let rows = audit::list(
+        &mut conn,
+        &Filter {
+            since,
+            target,
+            limit: i64::from(limit),
+        },
+    )?;
+    let mut out = ListWriter::new(ctx.format(), Row::COLUMNS, ctx.stdout());
+    for r in &rows {
+        out.row(r)?;
+    }
+    out.finish()?;
+    Ok(())
+}
+
+/// `90s`, `15m`, `24h`, `7d`, `2w` before `now`; or an RFC 3339 time; or a date (midnight UTC).
+fn parse_since(raw: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
+    let raw = raw.trim();
+    let bad = || {
+        Error::invalid(
+            "--since",
+            format!("'{raw}' is neither a duration nor a time"),
+        )
+        .with_hint("use e.g. 90s, 15m, 24h, 7d, 2w, 2026-11-22 or 2026-11-22T10:00:00Z")
+    };
+    if let Some(unit) = raw.chars().last().filter(|c| c.is_ascii_alphabetic()) {
+        if let Ok(n) = raw[..raw.len() - 1].parse::<i64>() {
+            let secs = match unit {
+                's' => 1,
+                'm' => 60,
+                'h' => 3600,
+                'd' => 86_400,
+                'w' => 604_800,
+                _ => return Err(bad()),
+            };
+            let d = n
+                .checked_mul(secs)
+                .and_then(chrono::TimeDelta::try_seconds)
+                .filter(|_| n >= 0)
+                .ok_or_else(bad)?;
+            return now.checked_sub_signed(d).ok_or_else(bad);
+        }
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).ok_or_else(bad)?.and_utc());
+    }
+    Err(bad())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_takes_durations_times_and_dates() {
+        let now = DateTime::parse_from_rfc3339("2026-11-22T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let at = |s: &str| parse_since(s, now).map(|t| t.to_rfc3339());
+        assert_eq!(at("90s").unwrap(), "2026-11-22T11:58:30+00:00");
+        assert_eq!(at("24h").unwrap(), "2026-11-21T12:00:00+00:00");
+        assert_eq!(at("2w").unwrap(), "2026-11-08T12:00:00+00:00");
+        assert_eq!(at("2026-11-01").unwrap(), "2026-11-01T00:00:00+00:00");
+        assert_eq!(
+            at("2026-11-22T10:00:00+02:00").unwrap(),
+            "2026-11-22T08:00:00+00:00"
+        );
+        for bad in ["", "5y", "-3d", "yesterday", "99999999999999w"] {
+            assert_eq!(at(bad).unwrap_err().exit_code(), 2, "{bad}");
+        }
+    }
+}

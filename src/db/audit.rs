@@ -1,0 +1,146 @@
+//! stackctl's audit trail (`stackctl_audit`): one row per changed target, written in the
+//! same transaction as the change. Rows carry the change's before/after images, which never
+//! hold a password or hash (`User` has no hash column to serialise).
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
+use serde::Serialize;
+
+use super::schema::stackctl_audit;
+use crate::change::Change;
+use crate::error::Result;
+
+/// Who and where, recorded with every row.
+pub struct Actor {
+    pub os_user: String,
+    pub hostname: String,
+}
+
+impl Actor {
+    pub fn current() -> Actor {
+        Actor {
+            os_user: os_user(),
+            hostname: hostname(),
+        }
+    }
+}
+
+fn os_user() -> String {
+    // SAFETY: getpwuid returns NULL or a pointer to a static record, read at once.
+    unsafe {
+        let pw = libc::getpwuid(libc::getuid());
+        if !pw.is_null() && !(*pw).pw_name.is_null() {
+            return std::ffi::CStr::from_ptr((*pw).pw_name)
+                .to_string_lossy()
+                .into_owned();
+        }
+    }
+    std::env::var("USER").unwrap_or_else(|_| format!("uid {}", unsafe { libc::getuid() }))
+}
+
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer and its length match; gethostname NUL-terminates within it.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "unknown".into();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = stackctl_audit)]
+struct NewRow<'a> {
+    os_user: &'a str,
+    hostname: &'a str,
+    command: &'a str,
+    target_kind: &'a str,
+    target_id: &'a str,
+    summary: serde_json::Value,
+}
+
+/// Append one row per change. Call inside the change's transaction.
+pub fn record(conn: &mut PgConnection, command: &str, changes: &[Change]) -> Result<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let actor = Actor::current();
+    let rows: Vec<NewRow> = changes
+        .iter()
+        .map(|c| NewRow {
+            os_user: &actor.os_user,
+            hostname: &actor.hostname,
+            command,
+            target_kind: c.kind,
+            target_id: &c.id,
+            summary: serde_json::to_value(c).unwrap_or_default(),
+        })
+        .collect();
+    diesel::insert_into(stackctl_audit::table)
+        .values(&rows)
+        .execute(conn)?;
+    Ok(())
+}
+
+#[derive(Debug, Queryable, Selectable, Serialize)]
+#[diesel(table_name = stackctl_audit, check_for_backend(diesel::pg::Pg))]
+pub struct Row {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub os_user: String,
+    pub db_user: String,
+    pub hostname: String,
+    pub command: String,
+    pub target_kind: String,
+    pub target_id: String,
+    pub summary: serde_json::Value,
+}
+
+impl Row {
+    pub const COLUMNS: &'static [&'static str] = &[
+        "id",
+        "at",
+        "os_user",
+        "db_user",
+        "hostname",
+        "command",
+        "target_kind",
+        "target_id",
+        "summary",
+    ];
+}
+
+/// Which rows `audit list` shows.
+pub struct Filter {
+    pub since: Option<DateTime<Utc>>,
+    /// A target id, or an email/username found in the change's before/after images
+    /// (so a deleted user is still found by name).
+    pub target: Option<String>,
+    pub limit: i64,
+}
+
+/// Newest first.
+pub fn list(conn: &mut PgConnection, filter: &Filter) -> Result<Vec<Row>> {
+    let mut q = stackctl_audit::table
+        .select(Row::as_select())
+        .order(stackctl_audit::id.desc())
+        .limit(filter.limit)
+        .into_boxed();
+    if let Some(since) = filter.since {
+        q = q.filter(stackctl_audit::at.ge(since));
+    }
+    if let Some(t) = &filter.target {
+        q = q.filter(
+            diesel::dsl::sql::<Bool>("")
+                .bind::<Text, _>(t.to_lowercase())
+                .sql(
+                    " = ANY(ARRAY[lower(target_id), \
+                     lower(summary #>> '{before,email}'), lower(summary #>> '{after,email}'), \
+                     lower(summary #>> '{before,username}'), lower(summary #>> '{after,username}')])",
+                ),
+        );
+    }
+    Ok(q.load(conn)?)
+}
