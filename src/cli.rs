@@ -110,6 +110,30 @@ pub enum AuditCmd {
     },
 }
 
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// CSV with a header, a JSON array, or JSON objects one per line; - reads stdin
+    pub file: PathBuf,
+    /// Input format (default: from the extension, else from the first character)
+    #[arg(long, value_enum)]
+    pub format: Option<ImportFormat>,
+    /// Rows whose id (users: email or username too) already exists: fail (exit 4) or skip them
+    #[arg(long, value_enum, default_value_t = OnConflict::Fail)]
+    pub on_conflict: OnConflict,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImportFormat {
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnConflict {
+    Fail,
+    Skip,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum LocalCmd {
     /// Whether it runs, where its data and socket are, its version and size
@@ -294,6 +318,8 @@ pub enum UserCmd {
         #[command(flatten)]
         confirm: Confirmation,
     },
+    /// Import users from a CSV or JSON file (- for stdin): all rows or none
+    Import(ImportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -392,6 +418,8 @@ pub enum ItemCmd {
         #[command(flatten)]
         confirm: Confirmation,
     },
+    /// Import items from a CSV or JSON file (- for stdin): all rows or none
+    Import(ImportArgs),
 }
 
 #[derive(Debug, Args)]

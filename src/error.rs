@@ -43,6 +43,8 @@ pub struct Error {
     pub kind: Kind,
     pub message: String,
     pub hint: Option<String>,
+    /// Lines shown under the error (an import's bad rows), each on its own line.
+    pub details: Vec<String>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -53,6 +55,7 @@ impl Error {
             kind,
             message: message.into(),
             hint: None,
+            details: Vec::new(),
         }
     }
     pub fn usage(message: impl Into<String>) -> Self {
@@ -79,6 +82,10 @@ impl Error {
     }
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        self
+    }
+    pub fn with_details(mut self, details: Vec<String>) -> Self {
+        self.details = details;
         self
     }
     pub fn exit_code(&self) -> u8 {

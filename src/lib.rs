@@ -6,10 +6,12 @@ pub mod commands;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod import;
 pub mod local;
 pub mod output;
 pub mod password;
 pub mod pgtools;
+pub mod progress;
 pub mod prompt;
 pub mod validate;
 

@@ -24,7 +24,12 @@ fn main() -> ExitCode {
             let _ = e.print();
             let first = e.to_string();
             let first = first.lines().next().unwrap_or_default();
-            print_json_error(&redact(first.trim_start_matches("error: ")), None, code);
+            print_json_error(
+                &redact(first.trim_start_matches("error: ")),
+                None,
+                &[],
+                code,
+            );
             return ExitCode::from(code as u8);
         }
         Err(e) => e.exit(),
@@ -46,12 +51,21 @@ fn main() -> ExitCode {
                 .collect::<Vec<_>>()
                 .join(" ");
             eprintln!("{red}error:{reset} {message}");
+            let details: Vec<String> = err.details.iter().map(|d| redact(d)).collect();
+            for d in &details {
+                eprintln!("  {d}");
+            }
             let hint = err.hint.as_deref().map(redact);
             if let Some(hint) = &hint {
                 eprintln!("{yellow}hint:{reset} {hint}");
             }
             if json_errors {
-                print_json_error(&message, hint.as_deref(), i32::from(err.exit_code()));
+                print_json_error(
+                    &message,
+                    hint.as_deref(),
+                    &details,
+                    i32::from(err.exit_code()),
+                );
             }
             ExitCode::from(err.exit_code())
         }
@@ -59,8 +73,11 @@ fn main() -> ExitCode {
 }
 
 /// With `-o json`, an error is also one JSON object on stderr, for wrappers to parse.
-fn print_json_error(message: &str, hint: Option<&str>, exit_code: i32) {
-    let obj = serde_json::json!({"error": message, "hint": hint, "exit_code": exit_code});
+fn print_json_error(message: &str, hint: Option<&str>, details: &[String], exit_code: i32) {
+    let mut obj = serde_json::json!({"error": message, "hint": hint, "exit_code": exit_code});
+    if !details.is_empty() {
+        obj["details"] = serde_json::json!(details);
+    }
     eprintln!("{obj}");
 }
 

@@ -17,6 +17,7 @@ use crate::validate::{self, like_pattern, Description, Price, Title};
 pub fn run(cmd: ItemCmd, ctx: &Ctx) -> Result<()> {
     match cmd {
         ItemCmd::Add(args) => add(args, ctx),
+        ItemCmd::Import(args) => super::import::items(args, ctx),
         ItemCmd::List(args) => list(args, ctx),
         ItemCmd::Show { id } => show(&id, ctx),
         ItemCmd::Update(args) => update(args, ctx),
@@ -113,13 +114,13 @@ fn list(args: ItemList, ctx: &Ctx) -> Result<()> {
         max_price: max_price.map(|p| p.value().clone()),
         search,
     };
-    let mut out = ListWriter::new(ctx.format(), ItemView::COLUMNS, ctx.stdout());
+    let mut out = ListWriter::new(ctx.format(), ItemView::COLUMNS, ctx.stdout()).flat();
+    let progress = ctx.list_progress(args.paging.all);
     items::for_each(&mut conn, &filter, sort, args.paging.desc, page, |i| {
+        progress.row();
         out.row(&i)
     })?;
-    let n = out.finish()?;
-    ctx.debug(format!("{n} item(s)"));
-    Ok(())
+    progress.done(out.finish()?, "item")
 }
 
 fn show(id: &str, ctx: &Ctx) -> Result<()> {

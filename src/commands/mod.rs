@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod backup;
+pub mod import;
 pub mod item;
 pub mod local;
 pub mod migrate;
@@ -79,13 +80,23 @@ impl Ctx {
 
     /// `connect_raw` for a given target.
     pub fn connect_target(&self, target: Target) -> Result<(PgConnection, Target)> {
+        let (conn, target, _) = self.connect_inner(target)?;
+        Ok((conn, target))
+    }
+
+    /// Connect; for the embedded instance also start it and (with `auto_migrate`) migrate
+    /// it, returning the schema state read on the way so the gate need not read it again.
+    fn connect_inner(
+        &self,
+        target: Target,
+    ) -> Result<(PgConnection, Target, Option<db::SchemaState>)> {
         self.debug(format!(
             "connecting to {} (from {})",
             target.display, target.source
         ));
         let config::Source::Embedded(dir) = &target.source else {
             let conn = db::connect(&target.url)?;
-            return Ok((conn, target));
+            return Ok((conn, target, None));
         };
         let mut conn = match db::connect(&target.url) {
             Ok(conn) => conn,
@@ -95,19 +106,27 @@ impl Ctx {
                 db::connect(&target.url)?
             }
         };
-        if self.auto_migrate {
-            let applied = db::with_migration_lock(&mut conn, db::run_pending)?;
-            for name in applied {
-                self.info(format!("applied migration {name} to the embedded instance"));
-            }
+        if !self.auto_migrate {
+            return Ok((conn, target, None));
         }
-        Ok((conn, target))
+        let state = db::SchemaState::read(&mut conn)?;
+        if state.pending().is_empty() || !state.unknown().is_empty() {
+            return Ok((conn, target, Some(state)));
+        }
+        let applied = db::with_migration_lock(&mut conn, db::run_pending)?;
+        for name in applied {
+            self.info(format!("applied migration {name} to the embedded instance"));
+        }
+        Ok((conn, target, None))
     }
 
     /// Connect to a database whose schema is at this binary's version.
     pub fn connect(&self) -> Result<PgConnection> {
-        let (mut conn, _) = self.connect_raw()?;
-        db::ensure_ready(&mut conn)?;
+        let (mut conn, _, state) = self.connect_inner(self.target()?)?;
+        match state {
+            Some(state) => db::check_ready(&state)?,
+            None => db::ensure_ready(&mut conn)?,
+        }
         Ok(conn)
     }
 }
@@ -156,6 +175,47 @@ impl Ctx {
             changes.len()
         ));
         Ok(())
+    }
+}
+
+/// A listing's progress: with `--all`, a spinner on a terminal and a summary line.
+pub struct ListProgress<'a> {
+    ctx: &'a Ctx,
+    all: bool,
+    bar: indicatif::ProgressBar,
+    started: std::time::Instant,
+}
+
+impl ListProgress<'_> {
+    pub fn row(&self) {
+        self.bar.inc(1);
+    }
+
+    pub fn done(self, n: usize, noun: &str) -> Result<()> {
+        self.bar.finish_and_clear();
+        let secs = self.started.elapsed().as_secs_f64();
+        let line = format!("listed {n} {noun}(s) in {secs:.1}s");
+        if self.all {
+            self.ctx.info(line);
+        } else {
+            self.ctx.debug(line);
+        }
+        Ok(())
+    }
+}
+
+impl Ctx {
+    pub fn list_progress(&self, all: bool) -> ListProgress<'_> {
+        ListProgress {
+            ctx: self,
+            all,
+            bar: if all {
+                crate::progress::rows(self.global.quiet)
+            } else {
+                indicatif::ProgressBar::hidden()
+            },
+            started: std::time::Instant::now(),
+        }
     }
 }
 

@@ -19,6 +19,7 @@ use crate::validate::{like_pattern, Email, FullName, Username};
 pub fn run(cmd: UserCmd, ctx: &Ctx) -> Result<()> {
     match cmd {
         UserCmd::Add(args) => add(args, ctx),
+        UserCmd::Import(args) => super::import::users(args, ctx),
         UserCmd::List(args) => list(args, ctx),
         UserCmd::Show { user } => show(&user, ctx),
         UserCmd::Update(args) => update(args, ctx),
@@ -191,13 +192,13 @@ fn list(args: UserList, ctx: &Ctx) -> Result<()> {
         offset: i64::from(args.paging.offset),
     });
     let mut conn = ctx.connect()?;
-    let mut out = ListWriter::new(ctx.format(), User::COLUMNS, ctx.stdout());
+    let mut out = ListWriter::new(ctx.format(), User::COLUMNS, ctx.stdout()).flat();
+    let progress = ctx.list_progress(args.paging.all);
     users::for_each(&mut conn, &filter, sort, args.paging.desc, page, |u| {
+        progress.row();
         out.row(&u)
     })?;
-    let n = out.finish()?;
-    ctx.debug(format!("{n} user(s)"));
-    Ok(())
+    progress.done(out.finish()?, "user")
 }
 
 fn show(user: &str, ctx: &Ctx) -> Result<()> {

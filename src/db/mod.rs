@@ -3,6 +3,7 @@
 
 pub mod adopt;
 pub mod audit;
+pub mod import;
 pub mod items;
 pub mod models;
 pub mod schema;
@@ -138,7 +139,11 @@ impl SchemaState {
 
 /// The schema gate: data commands run only on a database at exactly our version.
 pub fn ensure_ready(conn: &mut PgConnection) -> Result<()> {
-    let state = SchemaState::read(conn)?;
+    check_ready(&SchemaState::read(conn)?)
+}
+
+/// The schema gate on a state already read.
+pub fn check_ready(state: &SchemaState) -> Result<()> {
     let unknown = state.unknown();
     if !unknown.is_empty() {
         return Err(Error::schema(format!(

@@ -52,12 +52,20 @@ pub struct ListWriter<W: Write> {
     sink: Sink<W>,
     count: usize,
     table: Vec<Vec<String>>,
+    /// Rows are flat structs whose fields are `columns`, in order: CSV is written by
+    /// serialising them directly, without building a JSON value per row.
+    flat: bool,
 }
 
 impl<W: Write> ListWriter<W> {
     pub fn new(format: OutputFormat, columns: &'static [&'static str], out: W) -> Self {
         let sink = match format {
-            OutputFormat::Csv => Sink::Csv(Box::new(csv::Writer::from_writer(out))),
+            // Headers come from `columns`, never from serde field names.
+            OutputFormat::Csv => Sink::Csv(Box::new(
+                csv::WriterBuilder::new()
+                    .has_headers(false)
+                    .from_writer(out),
+            )),
             _ => Sink::Plain(out),
         };
         ListWriter {
@@ -66,7 +74,15 @@ impl<W: Write> ListWriter<W> {
             sink,
             count: 0,
             table: Vec::new(),
+            flat: false,
         }
+    }
+
+    /// Declare rows flat (every field a scalar, fields in the order of `columns`): the
+    /// fast path for streaming CSV exports. Same bytes as the general path.
+    pub fn flat(mut self) -> Self {
+        self.flat = true;
+        self
     }
 
     pub fn row<T: Serialize>(&mut self, row: &T) -> Result<()> {
@@ -86,6 +102,11 @@ impl<W: Write> ListWriter<W> {
             Sink::Csv(w) => {
                 if self.count == 0 {
                     w.write_record(self.columns)?;
+                }
+                if self.flat {
+                    w.serialize(row)?;
+                    self.count += 1;
+                    return Ok(());
                 }
                 let obj = to_object(row)?;
                 w.write_record(self.columns.iter().map(|c| cell(obj.get(*c))))?;
@@ -187,4 +208,53 @@ pub fn render_one<T: Serialize>(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::models::User;
+
+    fn csv_of(users: &[User], flat: bool) -> String {
+        let mut buf = Vec::new();
+        {
+            let mut w = ListWriter::new(OutputFormat::Csv, User::COLUMNS, &mut buf);
+            if flat {
+                w = w.flat();
+            }
+            for u in users {
+                w.row(u).unwrap();
+            }
+            w.finish().unwrap();
+        }
+        String::from_utf8(buf).unwrap()
+    }
+
+    #[test]
+    fn flat_csv_is_byte_for_byte_the_general_csv() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-22T10:00:00.120Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let mk = |name: Option<&str>, active: Option<bool>| User {
+            id: uuid::Uuid::new_v4(),
+            email: "a,b@example.com".into(),
+            username: "x\"y".into(),
+            full_name: name.map(String::from),
+            is_active: active,
+            is_superuser: Some(false),
+            created_at: Some(at),
+            updated_at: None,
+        };
+        let users = [
+            mk(None, None),
+            mk(Some("Line\nbreak"), Some(true)),
+            mk(Some(""), Some(false)),
+            mk(Some(" lead,trail "), Some(true)),
+        ];
+        let general = csv_of(&users, false);
+        assert_eq!(csv_of(&users, true), general);
+        assert!(general.starts_with("id,email,username,full_name,is_active"));
+        assert!(general.contains("2026-11-22T10:00:00.120Z"), "{general}");
+        assert_eq!(csv_of(&[], true), csv_of(&[], false));
+    }
 }

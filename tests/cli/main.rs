@@ -5,10 +5,14 @@ mod support;
 
 /// backup create/list/verify/restore, retention, locking, kills.
 mod backup;
+/// scripts/bench.py at a tiny size.
+mod bench;
 /// Connections: URL forms, .env, unreachable servers, password redaction.
 mod connect;
 /// --help, --version, unknown subcommands.
 mod help;
+/// list --all exports, user import and item import.
+mod import;
 /// item add/list/show/update/delete.
 mod item;
 /// The embedded default: no URL, a private PostgreSQL under the data directory.

@@ -1,0 +1,384 @@
+//! Bulk export (`list --all`) and import (`user import`, `item import`).
+
+use crate::support::{Run, TestDb};
+
+const VECTORS: &[(&str, &str)] = include!("../data/passlib_vectors.in");
+
+/// `users` users and `items` items spread over them, written by SQL (fast), with the
+/// awkward values an export must carry: NULLs, quotes, commas, newlines, case.
+fn bulk(users: usize, items: usize) -> TestDb {
+    let db = TestDb::new();
+    db.sql(&format!(
+        "INSERT INTO users (id, email, username, hashed_password, full_name, is_active, is_superuser, created_at, updated_at) \
+         SELECT uuid_generate_v4(), 'User' || g || '@Example.com', 'user' || g, \
+                '$2b$04$abcdefghijklmnopqrstuu0123456789012345678901234567890', \
+                CASE WHEN g % 3 = 0 THEN NULL ELSE 'Name, \"' || g || '\"' END, \
+                CASE WHEN g % 5 = 0 THEN NULL ELSE g % 2 = 0 END, g % 7 = 0, \
+                timestamptz '2026-01-01' + g * interval '1 minute', \
+                CASE WHEN g % 4 = 0 THEN NULL ELSE timestamptz '2026-02-01' + g * interval '1.5 second' END \
+         FROM generate_series(1, {users}) g"
+    ));
+    db.sql(&format!(
+        "INSERT INTO items (id, title, description, price, owner_id, is_available, created_at, updated_at) \
+         SELECT uuid_generate_v4(), 'Item ' || g, \
+                CASE WHEN g % 3 = 0 THEN NULL ELSE E'line one\\nline \"two\", ' || g END, \
+                CASE WHEN g % 11 = 0 THEN NULL ELSE (g % 5000) / 100.0 END, \
+                (SELECT id FROM users ORDER BY email OFFSET (g % {users}) LIMIT 1), \
+                CASE WHEN g % 13 = 0 THEN NULL ELSE g % 2 = 1 END, \
+                timestamptz '2026-03-01' + g * interval '1 second', \
+                CASE WHEN g % 6 = 0 THEN NULL ELSE now() END \
+         FROM generate_series(1, {items}) g"
+    ));
+    db
+}
+
+fn write(db: &TestDb, name: &str, text: &str) -> String {
+    let p = db.dir.path().join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+/// Lines of stderr that list bad rows.
+fn bad_lines(r: &Run) -> Vec<String> {
+    r.stderr
+        .lines()
+        .filter(|l| l.starts_with("  line "))
+        .map(|l| l.trim().to_string())
+        .collect()
+}
+
+#[test]
+fn export_of_everything_equals_the_paged_listing() {
+    let db = bulk(120, 2500);
+    for noun in ["user", "item"] {
+        let all = db.ok(&["-o", "csv", noun, "list", "--all"]).csv();
+        let mut paged = Vec::new();
+        for offset in (0..3000).step_by(1000) {
+            let page = db
+                .ok(&[
+                    "-o",
+                    "csv",
+                    noun,
+                    "list",
+                    "--limit",
+                    "1000",
+                    "--offset",
+                    &offset.to_string(),
+                ])
+                .csv();
+            assert_eq!(page.0, all.0);
+            paged.extend(page.1);
+        }
+        assert_eq!(all.1, paged, "{noun}");
+        let json_all = db.json(&[noun, "list", "--all"]);
+        let json_paged: Vec<serde_json::Value> = (0..3000)
+            .step_by(1000)
+            .flat_map(|o| {
+                db.json(&[noun, "list", "--limit", "1000", "--offset", &o.to_string()])
+                    .as_array()
+                    .unwrap()
+                    .clone()
+            })
+            .collect();
+        assert_eq!(json_all.as_array().unwrap(), &json_paged, "{noun}");
+    }
+    let items = db.ok(&["-o", "csv", "item", "list", "--all"]).csv();
+    assert_eq!(items.1.len(), 2500);
+}
+
+#[test]
+fn items_round_trip_byte_for_byte_in_csv_and_json() {
+    let db = bulk(30, 1500);
+    let before = db.ok(&["-o", "csv", "item", "list", "--all"]).stdout;
+    let json = db.ok(&["-o", "json", "item", "list", "--all"]).stdout;
+    let csv_file = write(&db, "items.csv", &before);
+    let json_file = write(&db, "items.json", &json);
+
+    db.sql("DELETE FROM items");
+    let r = db.ok(&["-o", "json", "item", "import", &csv_file]);
+    assert_eq!(r.json()["imported"], 1500);
+    assert_eq!(
+        db.ok(&["-o", "csv", "item", "list", "--all"]).stdout,
+        before
+    );
+
+    db.sql("DELETE FROM items");
+    db.ok(&["item", "import", &json_file]);
+    assert_eq!(
+        db.ok(&["-o", "csv", "item", "list", "--all"]).stdout,
+        before
+    );
+    assert_eq!(db.ok(&["-o", "json", "item", "list", "--all"]).stdout, json);
+}
+
+#[test]
+fn users_round_trip_with_their_hashes() {
+    let db = bulk(200, 0);
+    let before = db.ok(&["-o", "csv", "user", "list", "--all"]).stdout;
+    // The export has no hashes (nothing prints them); add them back from the database.
+    let hashes = db.sql("SELECT id || ',' || hashed_password FROM users");
+    let by_id: std::collections::HashMap<&str, &str> =
+        hashes.lines().map(|l| l.split_once(',').unwrap()).collect();
+    let mut file = String::new();
+    for (i, line) in before.lines().enumerate() {
+        if i == 0 {
+            file.push_str(&format!("{line},hashed_password\n"));
+        } else {
+            let id = &line[..36];
+            file.push_str(&format!("{line},{}\n", by_id[id]));
+        }
+    }
+    let file = write(&db, "users.csv", &file);
+    db.sql("DELETE FROM users");
+    db.ok(&["user", "import", &file]);
+    assert_eq!(
+        db.ok(&["-o", "csv", "user", "list", "--all"]).stdout,
+        before
+    );
+}
+
+#[test]
+fn bad_rows_are_all_reported_with_line_numbers_and_nothing_is_written() {
+    let db = TestDb::new();
+    db.add_user("alice@example.com", "alice");
+    let bob = db.add_user("bob@example.com", "bob");
+    let bob_id = bob["id"].as_str().unwrap();
+    let before = db.checksum_all();
+    let items = format!(
+        "title,price,owner_email,owner_id,is_available,id,created_at\n\
+         Good,1.00,alice@example.com,,,,\n\
+         ,1.00,alice@example.com,,,,\n\
+         Lamp,12.345,alice@example.com,,,,\n\
+         Lamp,1,nobody@example.com,,,,\n\
+         Lamp,1,,not-a-uuid,,,\n\
+         Lamp,1,alice@example.com,,maybe,,\n\
+         Lamp,1,alice@example.com,,,xyz,\n\
+         Lamp,1,alice@example.com,,,,yesterday\n\
+         Lamp,1,alice@example.com,{bob_id},,,\n\
+         Lamp,1,,{},,,\n\
+         Lamp,-1,alice@example.com,,,,\n",
+        uuid_like_other()
+    );
+    let r = db
+        .run(&["item", "import", &write(&db, "bad.csv", &items)])
+        .fails(2);
+    let lines = bad_lines(&r);
+    let at: Vec<&str> = lines.iter().map(|l| l.split(':').next().unwrap()).collect();
+    assert_eq!(
+        at,
+        [
+            "line 3", "line 4", "line 5", "line 6", "line 7", "line 8", "line 9", "line 10",
+            "line 11", "line 12"
+        ],
+        "{r:#?}"
+    );
+    assert!(lines[0].contains("title"), "{lines:?}");
+    assert!(lines[1].contains("price"), "{lines:?}");
+    assert!(lines[2].contains("nobody@example.com"), "{lines:?}");
+    assert!(lines[7].contains("different users"), "{lines:?}");
+    assert!(lines[8].contains("is not a user"), "{lines:?}");
+    assert!(
+        r.stderr.contains("10 bad row(s); nothing was imported"),
+        "{r:#?}"
+    );
+    assert_eq!(db.checksum_all(), before);
+
+    let users = "email,username,password,hashed_password,is_superuser\n\
+                 ok@example.com,okay,long-enough-pw,,\n\
+                 bad-email,someone,long-enough-pw,,\n\
+                 x@example.com,no,long-enough-pw,,\n\
+                 y@example.com,yuser,short,,\n\
+                 z@example.com,zuser,,$2b$04$nope,\n\
+                 w@example.com,wuser,,,\n\
+                 v@example.com,vuser,long-enough-pw,,perhaps\n\
+                 OK@example.com,okay2,long-enough-pw,,\n";
+    let r = db
+        .run(&["user", "import", &write(&db, "bad-users.csv", users)])
+        .fails(2);
+    let lines = bad_lines(&r);
+    let at: Vec<&str> = lines.iter().map(|l| l.split(':').next().unwrap()).collect();
+    assert_eq!(
+        at,
+        ["line 3", "line 4", "line 5", "line 6", "line 7", "line 8", "line 9"],
+        "{r:#?}"
+    );
+    assert!(lines[6].contains("the same email as line 2"), "{lines:?}");
+    assert_eq!(db.checksum_all(), before);
+
+    // An unknown column is refused before any row is read.
+    let r = db
+        .run(&[
+            "user",
+            "import",
+            &write(&db, "cols.csv", "email,username,colour\n"),
+        ])
+        .fails(2);
+    assert!(r.stderr.contains("unknown column 'colour'"), "{r:#?}");
+}
+
+/// A valid UUID that is no user's.
+fn uuid_like_other() -> &'static str {
+    "00000000-0000-4000-8000-000000000001"
+}
+
+#[test]
+fn many_bad_rows_show_fifty_and_a_count() {
+    let db = TestDb::new();
+    let mut text = String::from("title,owner_email\n");
+    for i in 0..120 {
+        text.push_str(&format!("t{i},nobody{i}@example.com\n"));
+    }
+    let r = db
+        .run(&["item", "import", &write(&db, "many.csv", &text)])
+        .fails(2);
+    assert_eq!(bad_lines(&r).len(), 50);
+    assert!(r.stderr.contains("... and 70 more"), "{r:#?}");
+}
+
+#[test]
+fn duplicates_inside_a_file_are_bad_rows() {
+    let db = TestDb::new();
+    db.add_user("a@example.com", "alice");
+    let id = "11111111-1111-4111-8111-111111111111";
+    let text = format!(
+        "{{\"id\": \"{id}\", \"title\": \"one\", \"owner_email\": \"a@example.com\"}}\n\
+         {{\"id\": \"{id}\", \"title\": \"two\", \"owner_email\": \"A@EXAMPLE.COM\"}}\n"
+    );
+    let r = db
+        .run(&["item", "import", &write(&db, "dup.ndjson", &text)])
+        .fails(2);
+    assert_eq!(bad_lines(&r), ["line 2: the same id as line 1"]);
+    assert_eq!(db.sql("SELECT count(*) FROM items"), "0");
+    let users =
+        "email,username,password\nx@example.com,xuser,password-1\nX@Example.com,other,password-2\n";
+    let r = db
+        .run(&["user", "import", &write(&db, "dup.csv", users)])
+        .fails(2);
+    assert_eq!(bad_lines(&r), ["line 3: the same email as line 2"]);
+}
+
+#[test]
+fn conflicts_fail_with_4_or_are_skipped() {
+    let db = TestDb::new();
+    db.add_user("a@example.com", "alice");
+    let users = "email,username,password\nA@example.com,newname,password-1\nb@example.com,ALICE,password-2\nc@example.com,carol,password-3\n";
+    let file = write(&db, "users.csv", users);
+    let r = db.run(&["user", "import", &file]).fails(4);
+    assert_eq!(bad_lines(&r).len(), 2, "{r:#?}");
+    assert!(r.stderr.contains("--on-conflict skip"), "{r:#?}");
+    assert_eq!(db.sql("SELECT count(*) FROM users"), "1");
+    let r = db.ok(&[
+        "-o",
+        "json",
+        "user",
+        "import",
+        &file,
+        "--on-conflict",
+        "skip",
+    ]);
+    assert_eq!(r.json()["imported"], 1);
+    assert_eq!(r.json()["skipped"], 2);
+    assert_eq!(
+        db.sql("SELECT username FROM users ORDER BY email"),
+        "alice\ncarol"
+    );
+
+    let item = db.json(&["item", "add", "--owner", "alice", "--title", "Lamp"]);
+    let text = format!(
+        "id,title,owner_email\n{},Again,a@example.com\n,New,a@example.com\n",
+        item["id"].as_str().unwrap()
+    );
+    let file = write(&db, "items.csv", &text);
+    db.run(&["item", "import", &file]).fails(4);
+    assert_eq!(db.sql("SELECT count(*) FROM items"), "1");
+    let r = db.ok(&[
+        "-o",
+        "json",
+        "item",
+        "import",
+        &file,
+        "--on-conflict",
+        "skip",
+    ]);
+    assert_eq!(
+        (r.json()["imported"].clone(), r.json()["skipped"].clone()),
+        (1.into(), 1.into())
+    );
+    assert_eq!(
+        db.sql("SELECT string_agg(title, ',' ORDER BY title) FROM items"),
+        "Lamp,New"
+    );
+}
+
+#[test]
+fn imported_passwords_verify_in_passlib() {
+    let db = TestDb::new();
+    let mut text = String::from("email,username,hashed_password,password\n");
+    for (i, (_, hash)) in VECTORS.iter().enumerate() {
+        text.push_str(&format!("v{i}@example.com,vector{i},{hash},\n"));
+    }
+    text.push_str("plain@example.com,plain,,\"plain, \"\"quoted\"\" pw\"\n");
+    db.ok(&["user", "import", &write(&db, "pw.csv", &text)]);
+    for (i, (pw, hash)) in VECTORS.iter().enumerate() {
+        let stored = db.sql(&format!(
+            "SELECT hashed_password FROM users WHERE username = 'vector{i}'"
+        ));
+        assert_eq!(&stored, hash);
+        assert!(bcrypt::verify(pw, &stored).unwrap());
+    }
+    let stored = db.sql("SELECT hashed_password FROM users WHERE username = 'plain'");
+    assert!(stored.starts_with("$2b$04$"), "{stored}");
+    let script = "import sys\nfrom passlib.context import CryptContext\n\
+                  print(CryptContext(schemes=['bcrypt']).verify(sys.argv[1], sys.argv[2]))";
+    let out = std::process::Command::new("python3")
+        .args(["-c", script, "plain, \"quoted\" pw", &stored])
+        .output()
+        .expect("python3 is a test prerequisite");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "True",
+        "{out:?}"
+    );
+}
+
+#[test]
+fn import_from_stdin_dry_run_and_audit() {
+    let db = TestDb::new();
+    db.sql("DELETE FROM stackctl_audit");
+    let users = "[{\"email\": \"s@example.com\", \"username\": \"stdin\", \"password\": \"from-stdin-1\", \"is_active\": false}]";
+    let before = db.checksum_all();
+    let r = db
+        .cmd()
+        .args(&["-o", "json", "--dry-run", "user", "import", "-"])
+        .stdin(users)
+        .run()
+        .success();
+    assert_eq!(r.json()["changes"][0]["after"]["rows"], 1);
+    assert_eq!(db.checksum_all(), before);
+    let r = db
+        .cmd()
+        .args(&["-o", "json", "user", "import", "-"])
+        .stdin(users)
+        .run()
+        .success();
+    assert_eq!(r.json()["file"], "stdin");
+    assert_eq!(
+        db.sql("SELECT is_active FROM users WHERE username = 'stdin'"),
+        "f"
+    );
+    let items = "title,owner_email,price\nA,s@example.com,\nB,s@example.com,2\n";
+    db.cmd()
+        .args(&["item", "import", "-", "--format", "csv"])
+        .stdin(items)
+        .run()
+        .success();
+    // An empty price is NULL; an absent column takes the default.
+    assert_eq!(
+        db.sql("SELECT string_agg(title || '=' || coalesce(price::text, 'NULL'), ',' ORDER BY title) FROM items"),
+        "A=NULL,B=2.00"
+    );
+    assert_eq!(
+        db.sql("SELECT string_agg(command || ':' || target_kind || ':' || (summary->'after'->>'rows'), ',' ORDER BY id) FROM stackctl_audit"),
+        "user import:users:1,item import:items:2"
+    );
+}
