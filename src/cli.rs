@@ -74,7 +74,7 @@ pub enum ColorChoice {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Connection target, server version, schema state and row counts
-    Status,
+    Status(StatusArgs),
     /// Apply, inspect or revert schema migrations
     Migrate(MigrateArgs),
     /// Add, list, change and delete users
@@ -91,6 +91,13 @@ pub enum Command {
     /// stackctl's record of every change it made
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff; view with `stackctl man | man -l -`)
+    Man,
 }
 
 #[derive(Debug, Subcommand)]
@@ -145,6 +152,51 @@ pub enum LocalCmd {
 }
 
 #[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Run as a monitoring probe: Nagios exit codes (0 OK, 1 WARNING, 2 CRITICAL,
+    /// 3 UNKNOWN) and a `STACKCTL <STATE> - ...` summary line first
+    #[arg(long)]
+    pub check: bool,
+    /// WARNING when the newest verified backup is older than this (CRITICAL at twice it)
+    #[arg(long, value_name = "DURATION", requires = "check")]
+    pub max_backup_age: Option<String>,
+    /// Backup directory to check (else STACKCTL_BACKUP_DIR; without either, no backup check)
+    #[arg(long, value_name = "DIR", requires = "check")]
+    pub backup_dir: Option<PathBuf>,
+    /// Connection latency, in milliseconds, above which the check warns
+    #[arg(long, value_name = "MS", default_value_t = 1000, requires = "check")]
+    pub warn_latency: u64,
+    /// Connection latency, in milliseconds, above which the check is critical
+    #[arg(long, value_name = "MS", default_value_t = 5000, requires = "check")]
+    pub crit_latency: u64,
+    #[command(flatten)]
+    pub notify: Notify,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct Notify {
+    /// After the run, POST a JSON summary here (on failure to URL/fail); never fails the job
+    #[arg(long, env = "STACKCTL_NOTIFY_URL", value_name = "URL")]
+    pub notify_url: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct Retention {
+    /// Keep the newest N backups of this database
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep: Option<u32>,
+    /// Keep the newest backup of each of the last N days that have one
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep_daily: Option<u32>,
+    /// Keep the newest backup of each of the last N ISO weeks that have one
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep_weekly: Option<u32>,
+    /// Keep the newest backup of each of the last N months that have one
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep_monthly: Option<u32>,
+}
+
+#[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct BackupArgs {
     #[command(subcommand)]
@@ -166,6 +218,10 @@ pub enum BackupCmd {
     Verify {
         /// The backup file
         file: PathBuf,
+        /// Also restore it into a scratch database and compare row counts and checksums
+        /// with the manifest
+        #[arg(long)]
+        restore: bool,
         #[command(flatten)]
         tools: PgTools,
     },
@@ -173,10 +229,23 @@ pub enum BackupCmd {
     Restore {
         /// The backup file
         file: PathBuf,
+        /// Restore even a backup whose schema version this stackctl does not know
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         confirm: Confirmation,
         #[command(flatten)]
         tools: PgTools,
+    },
+    /// Delete the backups the retention rules do not keep (with --dry-run: show them)
+    Prune {
+        #[command(flatten)]
+        dir: BackupDir,
+        #[command(flatten)]
+        retention: Retention,
+        /// Database whose backups to prune (default: the connected database's name)
+        #[arg(long, value_name = "NAME")]
+        database: Option<String>,
     },
 }
 
@@ -198,14 +267,19 @@ pub struct PgTools {
 pub struct BackupCreate {
     #[command(flatten)]
     pub dir: BackupDir,
-    /// After a verified backup, delete the oldest of this database's backups beyond N
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    pub keep: Option<u32>,
+    /// After a verified backup, delete what the retention rules do not keep
+    #[command(flatten)]
+    pub retention: Retention,
     /// Dump format
     #[arg(long, value_enum, default_value_t = DumpFormat::Custom)]
     pub format: DumpFormat,
+    /// Also restore the new backup into a scratch database and compare every table
+    #[arg(long)]
+    pub verify_restore: bool,
     #[command(flatten)]
     pub tools: PgTools,
+    #[command(flatten)]
+    pub notify: Notify,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -218,6 +292,21 @@ pub enum DumpFormat {
 pub struct MigrateArgs {
     #[command(subcommand)]
     pub command: Option<MigrateCmd>,
+    /// How concurrent migrate runs are kept apart: a session advisory lock, a row in
+    /// stackctl_lock (works behind PgBouncer's transaction pooling), or auto (advisory,
+    /// falling back to the table when the lock is not held on the session)
+    #[arg(long, global = true, value_enum, default_value_t = LockMode::Auto)]
+    pub lock_mode: LockMode,
+    /// How long to wait for another migrate run's lock
+    #[arg(long, global = true, value_name = "DURATION", default_value = "60s")]
+    pub lock_timeout: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LockMode {
+    Auto,
+    Advisory,
+    Table,
 }
 
 #[derive(Debug, Subcommand)]

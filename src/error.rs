@@ -21,6 +21,9 @@ pub enum Kind {
     SchemaNotReady,
     /// stdout was closed by the reader (`stackctl user list | head`): success.
     BrokenPipe,
+    /// A result already reported on stdout that only sets the exit code
+    /// (`status --check`'s Nagios codes): nothing more is printed.
+    Reported(u8),
 }
 
 impl Kind {
@@ -33,6 +36,7 @@ impl Kind {
             Kind::Unreachable => 5,
             Kind::SchemaNotReady => 6,
             Kind::BrokenPipe => 0,
+            Kind::Reported(code) => code,
         }
     }
 }

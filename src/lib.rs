@@ -8,6 +8,7 @@ pub mod db;
 pub mod error;
 pub mod import;
 pub mod local;
+pub mod notify;
 pub mod output;
 pub mod password;
 pub mod pgtools;

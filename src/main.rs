@@ -39,6 +39,7 @@ fn main() -> ExitCode {
         Err(_) => ExitCode::from(1),
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(err)) if err.kind == Kind::BrokenPipe => ExitCode::SUCCESS,
+        Ok(Err(err)) if matches!(err.kind, Kind::Reported(_)) => ExitCode::from(err.exit_code()),
         Ok(Err(err)) => {
             let (red, yellow, reset) = if color {
                 ("\x1b[31m", "\x1b[33m", "\x1b[0m")

@@ -193,6 +193,31 @@ pub fn like_pattern(raw: &str) -> Result<String> {
 }
 
 /// A UUID given on the command line (`item show ID`).
+/// A duration as operators write it: `90s`, `15m`, `24h`, `7d`, `2w`.
+pub fn duration(field: &str, raw: &str) -> Result<chrono::TimeDelta> {
+    let raw = raw.trim();
+    let bad = || {
+        Error::invalid(field, format!("'{raw}' is not a duration"))
+            .with_hint("use a number and a unit: 90s, 15m, 24h, 7d, 2w")
+    };
+    let unit = raw.chars().last().ok_or_else(bad)?;
+    let secs = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        'w' => 604_800,
+        _ => return Err(bad()),
+    };
+    let n: i64 = raw[..raw.len() - 1].parse().map_err(|_| bad())?;
+    if n < 0 {
+        return Err(bad());
+    }
+    n.checked_mul(secs)
+        .and_then(chrono::TimeDelta::try_seconds)
+        .ok_or_else(bad)
+}
+
 pub fn uuid(field: &str, raw: &str) -> Result<uuid::Uuid> {
     uuid::Uuid::parse_str(raw).map_err(|_| Error::invalid(field, format!("{raw:?} is not a UUID")))
 }

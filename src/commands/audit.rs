@@ -45,23 +45,11 @@ fn parse_since(raw: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
         )
         .with_hint("use e.g. 90s, 15m, 24h, 7d, 2w, 2026-11-22 or 2026-11-22T10:00:00Z")
     };
-    if let Some(unit) = raw.chars().last().filter(|c| c.is_ascii_alphabetic()) {
-        if let Ok(n) = raw[..raw.len() - 1].parse::<i64>() {
-            let secs = match unit {
-                's' => 1,
-                'm' => 60,
-                'h' => 3600,
-                'd' => 86_400,
-                'w' => 604_800,
-                _ => return Err(bad()),
-            };
-            let d = n
-                .checked_mul(secs)
-                .and_then(chrono::TimeDelta::try_seconds)
-                .filter(|_| n >= 0)
-                .ok_or_else(bad)?;
-            return now.checked_sub_signed(d).ok_or_else(bad);
-        }
+    if raw.chars().last().is_some_and(|c| c.is_ascii_alphabetic())
+        && raw[..raw.len() - 1].parse::<i64>().is_ok()
+    {
+        let d = crate::validate::duration("--since", raw)?;
+        return now.checked_sub_signed(d).ok_or_else(bad);
     }
     if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
         return Ok(t.with_timezone(&Utc));

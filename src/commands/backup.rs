@@ -1,6 +1,7 @@
 //! `stackctl backup [create|list|verify|restore]`: pg_dump written atomically and
 //! privately, checked by re-reading, described by a manifest, one run at a time.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{IsTerminal, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -13,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::Ctx;
 use crate::change::Change;
-use crate::cli::{BackupArgs, BackupCmd, BackupCreate, BackupDir, DumpFormat};
+use crate::cli::{BackupArgs, BackupCmd, BackupCreate, BackupDir, DumpFormat, Retention};
 use crate::db;
 use crate::error::{Error, Kind, Result};
 use crate::output::{render_one, ListWriter};
@@ -43,19 +44,36 @@ pub struct Manifest {
     pub duration_ms: u64,
     pub row_counts: RowCounts,
     pub stackctl_version: String,
+    /// The newest applied migration when the dump was taken (absent in older manifests).
+    #[serde(default)]
+    pub schema_version: Option<String>,
+    /// Per table `rows:sum`, an order-independent checksum of every row, taken in the
+    /// dump's own snapshot; recorded by `backup --verify-restore`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table_checksums: Option<BTreeMap<String, String>>,
 }
 
 pub fn run(args: BackupArgs, ctx: &Ctx) -> Result<()> {
     match args.command {
-        None => create(&args.create, ctx),
-        Some(BackupCmd::Create(c)) => create(&c, ctx),
+        None => create_notifying(&args.create, ctx),
+        Some(BackupCmd::Create(c)) => create_notifying(&c, ctx),
         Some(BackupCmd::List { dir }) => list(&dir, ctx),
-        Some(BackupCmd::Verify { file, tools }) => verify_cmd(&file, tools.pg_dump.as_deref(), ctx),
+        Some(BackupCmd::Verify {
+            file,
+            restore,
+            tools,
+        }) => verify_cmd(&file, restore, tools.pg_dump.as_deref(), ctx),
         Some(BackupCmd::Restore {
             file,
+            force,
             confirm,
             tools,
-        }) => restore(&file, confirm.yes, tools.pg_dump.as_deref(), ctx),
+        }) => self::restore(&file, force, confirm.yes, tools.pg_dump.as_deref(), ctx),
+        Some(BackupCmd::Prune {
+            dir,
+            retention,
+            database,
+        }) => prune_cmd(&dir, &retention, database, ctx),
     }
 }
 
@@ -179,11 +197,68 @@ fn counts(conn: &mut diesel::PgConnection) -> Result<RowCounts> {
     })
 }
 
-fn create(args: &BackupCreate, ctx: &Ctx) -> Result<()> {
+/// `backup` with its cron ping: success or failure is posted to --notify-url.
+fn create_notifying(args: &BackupCreate, ctx: &Ctx) -> Result<()> {
+    let mut database = None;
+    let result = create(args, ctx, &mut database);
+    if let Some(url) = &args.notify.notify_url {
+        let (ok, code, message) = match &result {
+            Ok(summary) => (true, 0, summary.clone()),
+            Err(e) => (false, e.exit_code(), e.message.clone()),
+        };
+        crate::notify::ping(
+            url,
+            ok,
+            "backup",
+            database.as_deref(),
+            &message,
+            code,
+            ctx.global.quiet,
+        );
+    }
+    result.map(|_| ())
+}
+
+/// Per table `rows:sum` of the 60-bit prefixes of each row's md5: equal for equal row
+/// sets whatever their order, and cheap to compare after a restore.
+fn table_checksums(conn: &mut diesel::PgConnection) -> Result<BTreeMap<String, String>> {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        tablename: String,
+    }
+    #[derive(QueryableByName)]
+    struct Sum {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        sum: String,
+    }
+    let tables: Vec<Name> = diesel::sql_query(
+        "SELECT tablename::text AS tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+    )
+    .load(conn)?;
+    let mut out = BTreeMap::new();
+    for t in tables {
+        let q = format!(
+            "SELECT count(*)::text || ':' || coalesce(sum(('x' || substr(md5(t::text), 1, 15))::bit(60)::bigint), 0)::text AS sum \
+             FROM public.\"{}\" t",
+            t.tablename.replace('"', "\"\"")
+        );
+        let row: Sum = diesel::sql_query(q).get_result(conn)?;
+        out.insert(t.tablename, row.sum);
+    }
+    Ok(out)
+}
+
+fn create(args: &BackupCreate, ctx: &Ctx, database_out: &mut Option<String>) -> Result<String> {
+    use diesel::connection::SimpleConnection;
+    use diesel::prelude::*;
     let (mut conn, target) = ctx.connect_raw()?;
     let database = db::current_database(&mut conn)?;
+    *database_out = Some(database.clone());
     let server_version = db::server_version(&mut conn)?;
     let tools = pgtools::find(args.tools.pg_dump.as_deref(), server_major(&mut conn)?)?;
+    let schema_version = db::applied_versions(&mut conn)?.into_iter().next_back();
     let dir = backup_dir(&args.dir);
     if !dir.exists() {
         fs::DirBuilder::new()
@@ -218,8 +293,23 @@ fn create(args: &BackupCreate, ctx: &Ctx) -> Result<()> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp_path = dir.join(format!(".{file_name}{PARTIAL_SUFFIX}"));
+
+    // Counts (and checksums) are taken in the very snapshot pg_dump dumps: this
+    // transaction exports it and stays open until pg_dump is done.
+    conn.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+    #[derive(QueryableByName)]
+    struct Snapshot {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        id: String,
+    }
+    let snapshot: Snapshot =
+        diesel::sql_query("SELECT pg_export_snapshot() AS id").get_result(&mut conn)?;
     let row_counts = counts(&mut conn)?;
-    drop(conn);
+    let checksums = if args.verify_restore {
+        Some(table_checksums(&mut conn)?)
+    } else {
+        None
+    };
 
     let clock = Instant::now();
     let out_file = OpenOptions::new()
@@ -235,6 +325,7 @@ fn create(args: &BackupCreate, ctx: &Ctx) -> Result<()> {
     if args.format == DumpFormat::Plain {
         cmd.args(["--clean", "--if-exists", "--no-owner", "--no-privileges"]);
     }
+    cmd.arg(format!("--snapshot={}", snapshot.id));
     cmd.arg(format!("--dbname={safe_url}"))
         .stdout(out_file.try_clone()?)
         .stdin(std::process::Stdio::null());
@@ -250,6 +341,8 @@ fn create(args: &BackupCreate, ctx: &Ctx) -> Result<()> {
         }
     };
     let dumped = pgtools::run_watching(cmd, "pg_dump", progress);
+    let _ = conn.batch_execute("COMMIT");
+    drop(conn);
     if show_progress {
         eprintln!();
     }
@@ -276,6 +369,8 @@ fn create(args: &BackupCreate, ctx: &Ctx) -> Result<()> {
         duration_ms,
         row_counts,
         stackctl_version: env!("CARGO_PKG_VERSION").to_string(),
+        schema_version,
+        table_checksums: checksums,
     };
     write_private_atomic(
         &manifest_path(&final_path),
@@ -291,9 +386,29 @@ fn create(args: &BackupCreate, ctx: &Ctx) -> Result<()> {
             e.message
         )));
     }
-    if let Some(keep) = args.keep {
-        prune(&dir, &database, keep as usize, &final_path, ctx)?;
+    if args.verify_restore {
+        let report = test_restore(&final_path, &manifest, &tools, &target, ctx)?;
+        if !report.ok {
+            return Err(Error::failure(format!(
+                "the backup {} did not restore to the same rows: {}",
+                final_path.display(),
+                report.detail
+            )));
+        }
+        ctx.info(format!(
+            "test restore of {}: {}",
+            final_path.display(),
+            report.detail
+        ));
     }
+    if retention_set(&args.retention) {
+        apply_retention(&dir, &database, &args.retention, false, ctx, None)?;
+    }
+    let summary = format!(
+        "backup {} written and verified: {} bytes",
+        final_path.display(),
+        manifest.size
+    );
     ctx.info(format!(
         "backup {} written and verified: {} bytes, users {}, items {}, {:.1}s",
         final_path.display(),
@@ -310,7 +425,8 @@ fn create(args: &BackupCreate, ctx: &Ctx) -> Result<()> {
     ));
     let mut out = ctx.stdout();
     render_one(ctx.format(), MANIFEST_COLUMNS, &manifest, &mut out)?;
-    super::finish(out)
+    super::finish(out)?;
+    Ok(summary)
 }
 
 const MANIFEST_COLUMNS: &[&str] = &[
@@ -325,29 +441,182 @@ const MANIFEST_COLUMNS: &[&str] = &[
     "duration_ms",
     "row_counts",
     "stackctl_version",
+    "schema_version",
 ];
 
-/// Delete this database's oldest backups beyond `keep`, never the newest, never a
-/// file that is not stackctl's own naming with its manifest.
-fn prune(dir: &Path, database: &str, keep: usize, newest: &Path, ctx: &Ctx) -> Result<()> {
-    let mut names: Vec<String> = fs::read_dir(dir)?
+fn retention_set(r: &Retention) -> bool {
+    r.keep.is_some()
+        || r.keep_daily.is_some()
+        || r.keep_weekly.is_some()
+        || r.keep_monthly.is_some()
+}
+
+/// Which backups the rules keep, and why. `backups` is newest first; the newest is always
+/// kept. Each calendar rule keeps the newest backup of each of its last N periods (days,
+/// ISO weeks, months) that have one, grandfather-father-son style; the union is kept.
+pub fn retained(backups: &[DateTime<Utc>], r: &Retention) -> Vec<Option<String>> {
+    use chrono::Datelike;
+    let mut why: Vec<Option<String>> = vec![None; backups.len()];
+    if let Some(first) = why.first_mut() {
+        *first = Some("newest".into());
+    }
+    if let Some(n) = r.keep {
+        for w in why.iter_mut().take(n as usize) {
+            w.get_or_insert_with(|| format!("keep {n}"));
+        }
+    }
+    let mut rule = |n: Option<u32>, key: &dyn Fn(&DateTime<Utc>) -> String, label: &str| {
+        let Some(n) = n else { return };
+        let mut seen = BTreeSet::new();
+        for (i, t) in backups.iter().enumerate() {
+            let k = key(t);
+            if seen.contains(&k) {
+                continue;
+            }
+            if seen.len() >= n as usize {
+                break;
+            }
+            seen.insert(k.clone());
+            why[i].get_or_insert_with(|| format!("{label} {k}"));
+        }
+    };
+    rule(r.keep_daily, &|t| t.format("%Y-%m-%d").to_string(), "daily");
+    rule(
+        r.keep_weekly,
+        &|t| {
+            let w = t.iso_week();
+            format!("{}-W{:02}", w.year(), w.week())
+        },
+        "weekly",
+    );
+    rule(
+        r.keep_monthly,
+        &|t| t.format("%Y-%m").to_string(),
+        "monthly",
+    );
+    why
+}
+
+#[derive(Serialize)]
+struct PruneRow {
+    file: String,
+    started_at: DateTime<Utc>,
+    keep: bool,
+    reason: String,
+}
+
+/// Apply the retention rules to this database's backups (stackctl's names with a
+/// manifest; nothing else is ever touched). With `dry_run`, delete nothing. Rows for
+/// `out`, when given, say what is kept and why.
+fn apply_retention(
+    dir: &Path,
+    database: &str,
+    r: &Retention,
+    dry_run: bool,
+    ctx: &Ctx,
+    out: Option<&mut ListWriter<std::io::BufWriter<std::io::StdoutLock<'static>>>>,
+) -> Result<usize> {
+    let mut backups: Vec<(DateTime<Utc>, String)> = fs::read_dir(dir)?
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| is_backup_name(n, Some(database)))
-        .filter(|n| manifest_path(&dir.join(n)).is_file())
+        .filter_map(|n| read_manifest(&dir.join(&n)).map(|m| (m.started_at, n)))
         .collect();
-    // The timestamp in the name sorts as text.
-    names.sort_by(|a, b| b.cmp(a));
-    for name in names.iter().skip(keep) {
-        let p = dir.join(name);
-        if p == newest {
-            continue;
+    backups.sort_by(|a, b| b.cmp(a));
+    let times: Vec<DateTime<Utc>> = backups.iter().map(|(t, _)| *t).collect();
+    let why = retained(&times, r);
+    let mut removed = 0;
+    let mut rows = Vec::new();
+    for ((t, name), reason) in backups.iter().zip(why) {
+        let keep = reason.is_some();
+        if !keep {
+            if !dry_run {
+                let p = dir.join(name);
+                fs::remove_file(&p)?;
+                fs::remove_file(manifest_path(&p))?;
+                ctx.info(format!("removed old backup {}", p.display()));
+            }
+            removed += 1;
         }
-        fs::remove_file(&p)?;
-        fs::remove_file(manifest_path(&p))?;
-        ctx.info(format!("removed old backup {}", p.display()));
+        rows.push(PruneRow {
+            file: name.clone(),
+            started_at: *t,
+            keep,
+            reason: reason.unwrap_or_else(|| {
+                if dry_run {
+                    "would be deleted".into()
+                } else {
+                    "deleted".into()
+                }
+            }),
+        });
     }
-    sync_dir(dir)
+    if !dry_run {
+        sync_dir(dir)?;
+    }
+    if let Some(out) = out {
+        for row in &rows {
+            out.row(row)?;
+        }
+    }
+    Ok(removed)
+}
+
+fn prune_cmd(dir: &BackupDir, r: &Retention, database: Option<String>, ctx: &Ctx) -> Result<()> {
+    if !retention_set(r) {
+        return Err(Error::usage("no retention rule given")
+            .with_hint("give --keep, --keep-daily, --keep-weekly and/or --keep-monthly"));
+    }
+    let dir = backup_dir(dir);
+    if !dir.is_dir() {
+        return Err(Error::not_found(format!(
+            "backup directory {} not found",
+            dir.display()
+        )));
+    }
+    let database = match database {
+        Some(d) => d,
+        None => {
+            let (mut conn, _) = ctx.connect_raw()?;
+            db::current_database(&mut conn)?
+        }
+    };
+    let _lock = lock_dir(&dir)?;
+    let mut out = ListWriter::new(
+        ctx.format(),
+        &["file", "started_at", "keep", "reason"],
+        ctx.stdout(),
+    );
+    let n = apply_retention(&dir, &database, r, ctx.global.dry_run, ctx, Some(&mut out))?;
+    out.finish()?;
+    if ctx.global.dry_run {
+        ctx.info(format!("dry run: {n} backup(s) would be deleted"));
+    } else {
+        ctx.info(format!("deleted {n} backup(s)"));
+    }
+    Ok(())
+}
+
+/// The newest backup of `database` in `dir` that has a manifest.
+pub fn newest_backup(dir: &Path, database: &str) -> Option<(PathBuf, Manifest)> {
+    fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| is_backup_name(n, Some(database)))
+        .filter_map(|n| {
+            let p = dir.join(&n);
+            read_manifest(&p).map(|m| (p, m))
+        })
+        .max_by_key(|(_, m)| m.started_at)
+}
+
+pub fn backup_dir_or_env(flag: Option<&Path>) -> Option<PathBuf> {
+    flag.map(Path::to_path_buf).or_else(|| {
+        std::env::var_os("STACKCTL_BACKUP_DIR")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    })
 }
 
 fn read_manifest(file: &Path) -> Option<Manifest> {
@@ -396,7 +665,134 @@ struct VerifyResult {
     detail: String,
 }
 
-fn verify_cmd(file: &Path, pg_dump: Option<&Path>, ctx: &Ctx) -> Result<()> {
+/// Restore a dump into the database at `url` in one transaction: a plain dump through
+/// psql, a custom one through pg_restore (`clean`: drop what the dump holds first).
+fn restore_into(file: &Path, plain: bool, tools: &Tools, url: &str, clean: bool) -> Result<()> {
+    if plain {
+        let (mut c, safe_url) = pgtools::command(&tools.psql, url);
+        c.args([
+            "-X",
+            "-q",
+            "--single-transaction",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            &safe_url,
+            "-f",
+        ])
+        .arg(file)
+        .stdout(std::process::Stdio::null());
+        pgtools::run(c, "psql")?;
+    } else {
+        let (mut c, safe_url) = pgtools::command(&tools.pg_restore, url);
+        c.arg("--single-transaction");
+        if clean {
+            c.args(["--clean", "--if-exists"]);
+        }
+        c.args(["--no-owner", "--no-privileges", "--exit-on-error"])
+            .arg(format!("--dbname={safe_url}"))
+            .arg(file);
+        pgtools::run(c, "pg_restore")?;
+    }
+    Ok(())
+}
+
+/// What a test restore found.
+pub struct RestoreReport {
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// `&dbname=NAME` appended: libpq lets the query's dbname override the URL's path.
+fn url_for_database(url: &str, name: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}dbname={name}")
+}
+
+/// Restore `file` into a scratch database (created here, dropped here whatever happens),
+/// then compare its row counts, and its table checksums when the manifest has them.
+fn test_restore(
+    file: &Path,
+    manifest: &Manifest,
+    tools: &Tools,
+    target: &crate::config::Target,
+    ctx: &Ctx,
+) -> Result<RestoreReport> {
+    use diesel::connection::SimpleConnection;
+    let scratch = format!(
+        "stackctl_verify_{}_{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    );
+    let mut admin = db::connect(&target.url)?;
+    admin
+        .batch_execute(&format!("CREATE DATABASE {scratch} TEMPLATE template0"))
+        .map_err(|e| {
+            Error::failure(format!(
+                "cannot create a scratch database for the test restore: {}",
+                Error::from(e).message
+            ))
+            .with_hint("the test restore needs the CREATEDB privilege")
+        })?;
+    ctx.debug(format!("test restore into scratch database {scratch}"));
+    let scratch_url = url_for_database(&target.url, &scratch);
+    let outcome = (|| -> Result<RestoreReport> {
+        restore_into(file, manifest.format == "plain", tools, &scratch_url, false)?;
+        let mut conn = db::connect(&scratch_url)?;
+        let got = counts(&mut conn)?;
+        let mut problems = Vec::new();
+        for (table, want, have) in [
+            ("users", manifest.row_counts.users, got.users),
+            ("items", manifest.row_counts.items, got.items),
+        ] {
+            if want != have {
+                problems.push(format!(
+                    "{table}: {} row(s) in the manifest, {} restored",
+                    want.map_or("no table".into(), |n| n.to_string()),
+                    have.map_or("no table".into(), |n| n.to_string())
+                ));
+            }
+        }
+        let compared = match &manifest.table_checksums {
+            Some(want) => {
+                let have = table_checksums(&mut conn)?;
+                for (table, sum) in want {
+                    match have.get(table) {
+                        Some(h) if h == sum => {}
+                        Some(h) => {
+                            problems.push(format!("{table}: checksum {h}, the manifest says {sum}"))
+                        }
+                        None => problems.push(format!("{table}: missing after the restore")),
+                    }
+                }
+                format!("row counts and checksums of {} table(s) match", want.len())
+            }
+            None => "row counts match (the manifest has no table checksums)".into(),
+        };
+        Ok(if problems.is_empty() {
+            RestoreReport {
+                ok: true,
+                detail: compared,
+            }
+        } else {
+            RestoreReport {
+                ok: false,
+                detail: problems.join("; "),
+            }
+        })
+    })();
+    let dropped = admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {scratch} WITH (FORCE)"))
+        .or_else(|_| admin.batch_execute(&format!("DROP DATABASE IF EXISTS {scratch}")));
+    if let Err(e) = dropped {
+        ctx.info(format!(
+            "warning: could not drop the scratch database {scratch}: {e}"
+        ));
+    }
+    outcome
+}
+
+fn verify_cmd(file: &Path, restore: bool, pg_dump: Option<&Path>, ctx: &Ctx) -> Result<()> {
     if !file.is_file() {
         return Err(Error::not_found(format!(
             "backup file {} not found",
@@ -411,12 +807,34 @@ fn verify_cmd(file: &Path, pg_dump: Option<&Path>, ctx: &Ctx) -> Result<()> {
             file.display()
         ));
     }
-    let result = check(file, manifest.as_ref(), &tools);
+    let mut result = check(file, manifest.as_ref(), &tools);
+    if restore && result.is_ok() {
+        let Some(m) = &manifest else {
+            return Err(Error::usage(format!(
+                "{} has no manifest to compare a test restore with",
+                file.display()
+            )));
+        };
+        let (mut conn, target) = ctx.connect_raw()?;
+        let tools = pgtools::find(pg_dump, server_major(&mut conn)?)?;
+        drop(conn);
+        let report = test_restore(file, m, &tools, &target, ctx)?;
+        result = if report.ok {
+            ctx.info(format!("test restore: {}", report.detail));
+            Ok(())
+        } else {
+            Err(Error::failure(format!(
+                "the test restore differs from the manifest: {}",
+                report.detail
+            )))
+        };
+    }
     let row = VerifyResult {
         file: file.display().to_string(),
         ok: result.is_ok(),
         manifest: manifest.is_some(),
         detail: match &result {
+            Ok(()) if restore => "checksum, structure and a test restore verified".into(),
             Ok(()) => "checksum and structure verified".into(),
             Err(e) => e.message.clone(),
         },
@@ -491,7 +909,7 @@ fn list(dir: &BackupDir, ctx: &Ctx) -> Result<()> {
     Ok(())
 }
 
-fn restore(file: &Path, yes: bool, pg_dump: Option<&Path>, ctx: &Ctx) -> Result<()> {
+fn restore(file: &Path, force: bool, yes: bool, pg_dump: Option<&Path>, ctx: &Ctx) -> Result<()> {
     if !file.is_file() {
         return Err(Error::not_found(format!(
             "backup file {} not found",
@@ -499,6 +917,16 @@ fn restore(file: &Path, yes: bool, pg_dump: Option<&Path>, ctx: &Ctx) -> Result<
         )));
     }
     let manifest = read_manifest(file);
+    if let Some(v) = manifest.as_ref().and_then(|m| m.schema_version.as_ref()) {
+        let known = db::embedded_migrations()?.iter().any(|m| &m.version == v);
+        if !known && !force {
+            return Err(Error::schema(format!(
+                "{} was taken at schema version {v}, which this stackctl does not know",
+                file.display()
+            ))
+            .with_hint("restore it with the stackctl that took it, or pass --force"));
+        }
+    }
     let (mut conn, target) = ctx.connect_raw()?;
     let tools = pgtools::find(pg_dump, server_major(&mut conn)?)?;
     check(file, manifest.as_ref(), &tools).map_err(|e| {
@@ -537,35 +965,7 @@ fn restore(file: &Path, yes: bool, pg_dump: Option<&Path>, ctx: &Ctx) -> Result<
         |m| m.format == "plain",
     );
     let clock = Instant::now();
-    if plain {
-        let (mut c, safe_url) = pgtools::command(&tools.psql, &target.url);
-        c.args([
-            "-X",
-            "-q",
-            "--single-transaction",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-d",
-            &safe_url,
-            "-f",
-        ])
-        .arg(file)
-        .stdout(std::process::Stdio::null());
-        pgtools::run(c, "psql")?;
-    } else {
-        let (mut c, safe_url) = pgtools::command(&tools.pg_restore, &target.url);
-        c.args([
-            "--single-transaction",
-            "--clean",
-            "--if-exists",
-            "--no-owner",
-            "--no-privileges",
-            "--exit-on-error",
-        ])
-        .arg(format!("--dbname={safe_url}"))
-        .arg(file);
-        pgtools::run(c, "pg_restore")?;
-    }
+    restore_into(file, plain, &tools, &target.url, true)?;
     ctx.info(format!(
         "restored {} into {database} in {:.1}s",
         file.display(),

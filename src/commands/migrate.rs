@@ -4,17 +4,30 @@ use serde::Serialize;
 
 use super::Ctx;
 use crate::change::Change;
-use crate::cli::{MigrateArgs, MigrateCmd};
+use crate::cli::{LockMode, MigrateArgs, MigrateCmd};
 use crate::db::{self, adopt, SchemaState};
 use crate::error::{Error, Result};
 use crate::output::ListWriter;
 use crate::prompt;
 
+/// How this run keeps other migrate runs out.
+#[derive(Clone, Copy)]
+struct Lock {
+    mode: LockMode,
+    timeout: std::time::Duration,
+}
+
 pub fn run(args: MigrateArgs, ctx: &Ctx) -> Result<()> {
+    let lock = Lock {
+        mode: args.lock_mode,
+        timeout: crate::validate::duration("--lock-timeout", &args.lock_timeout)?
+            .to_std()
+            .unwrap_or_default(),
+    };
     match args.command.unwrap_or(MigrateCmd::Run) {
-        MigrateCmd::Run => apply(ctx),
+        MigrateCmd::Run => apply(ctx, lock),
         MigrateCmd::Status => status(ctx),
-        MigrateCmd::Revert { steps, confirm } => revert(ctx, steps, confirm.yes),
+        MigrateCmd::Revert { steps, confirm } => revert(ctx, steps, confirm.yes, lock),
     }
 }
 
@@ -34,10 +47,10 @@ fn refuse_unknown(state: &SchemaState) -> Result<()> {
     .with_hint("upgrade stackctl to the version that migrated this database"))
 }
 
-fn apply(ctx: &Ctx) -> Result<()> {
+fn apply(ctx: &Ctx, lock: Lock) -> Result<()> {
     let (mut conn, target) = ctx.connect_raw()?;
     ctx.debug(format!("migrating {}", target.display));
-    let Some(applied) = migrations_locked(ctx, &mut conn, "migrate run", "apply", |conn| {
+    let Some(applied) = migrations_locked(ctx, &mut conn, "migrate run", "apply", lock, |conn| {
         apply_locked(conn, ctx)
     })?
     else {
@@ -109,7 +122,7 @@ fn status(ctx: &Ctx) -> Result<()> {
     Ok(())
 }
 
-fn revert(ctx: &Ctx, steps: u32, yes: bool) -> Result<()> {
+fn revert(ctx: &Ctx, steps: u32, yes: bool, lock: Lock) -> Result<()> {
     let (mut conn, _) = ctx.connect_raw()?;
     let state = SchemaState::read(&mut conn)?;
     refuse_unknown(&state)?;
@@ -140,7 +153,7 @@ fn revert(ctx: &Ctx, steps: u32, yes: bool) -> Result<()> {
     if !ctx.global.dry_run {
         prompt::confirm_destructive(yes, &loss)?;
     }
-    let reverted = migrations_locked(ctx, &mut conn, "migrate revert", "revert", |conn| {
+    let reverted = migrations_locked(ctx, &mut conn, "migrate revert", "revert", lock, |conn| {
         (0..n).map(|_| db::revert_last(conn)).collect()
     })?;
     for name in reverted.iter().flatten() {
@@ -157,16 +170,18 @@ fn migrations_locked(
     conn: &mut diesel::PgConnection,
     command: &str,
     action: &'static str,
+    lock: Lock,
     f: impl FnOnce(&mut diesel::PgConnection) -> Result<Vec<String>>,
 ) -> Result<Option<Vec<String>>> {
     let dry_run = ctx.global.dry_run;
-    let names = db::with_migration_lock(conn, |conn| {
-        if dry_run {
-            db::rolled_back(conn, f)
-        } else {
-            f(conn)
-        }
-    })?;
+    let names =
+        db::with_migration_lock_mode(conn, lock.mode, lock.timeout, &|m| ctx.info(m), |conn| {
+            if dry_run {
+                db::rolled_back(conn, f)
+            } else {
+                f(conn)
+            }
+        })?;
     let changes: Vec<Change> = names
         .iter()
         .map(|name| Change::other(action, "migration", name))

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod backup;
+pub mod check;
 pub mod import;
 pub mod item;
 pub mod local;
@@ -232,13 +233,30 @@ pub fn color_enabled(choice: ColorChoice) -> bool {
 
 pub fn dispatch(command: Command, ctx: &Ctx) -> Result<()> {
     match command {
-        Command::Status => status::run(ctx),
+        Command::Status(args) if args.check => check::run(args, ctx),
+        Command::Status(_) => status::run(ctx),
         Command::Migrate(args) => migrate::run(args, ctx),
         Command::User(cmd) => user::run(cmd, ctx),
         Command::Item(cmd) => item::run(cmd, ctx),
         Command::Backup(args) => backup::run(args, ctx),
         Command::Local(cmd) => local::run(cmd, ctx),
         Command::Audit(cmd) => audit::run(cmd, ctx),
+        Command::Completions { shell } => {
+            let mut out = ctx.stdout();
+            clap_complete::generate(
+                shell,
+                &mut <crate::cli::Cli as clap::CommandFactory>::command(),
+                "stackctl",
+                &mut out,
+            );
+            finish(out)
+        }
+        Command::Man => {
+            let mut out = ctx.stdout();
+            clap_mangen::Man::new(<crate::cli::Cli as clap::CommandFactory>::command())
+                .render(&mut out)?;
+            finish(out)
+        }
     }
 }
 

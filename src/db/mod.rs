@@ -167,6 +167,85 @@ pub fn check_ready(state: &SchemaState) -> Result<()> {
     Ok(())
 }
 
+/// Each migration's up.sql as embedded, by version: what `status --check` compares the
+/// recorded checksums with. A unit test keeps it in step with `migrations/`.
+const MIGRATION_SQL: &[(&str, &str)] = &[
+    (
+        "20261122000001",
+        include_str!("../../migrations/2026-11-22-000001_initial_schema/up.sql"),
+    ),
+    (
+        "20261122000002",
+        include_str!("../../migrations/2026-11-22-000002_audit_trail/up.sql"),
+    ),
+    (
+        "20261122000003",
+        include_str!("../../migrations/2026-11-22-000003_migration_checksums/up.sql"),
+    ),
+];
+
+/// sha256 of a migration's embedded up.sql.
+pub fn embedded_checksum(version: &str) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    MIGRATION_SQL
+        .iter()
+        .find(|(v, _)| *v == version)
+        .map(|(_, sql)| {
+            Sha256::digest(sql.as_bytes())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        })
+}
+
+#[derive(QueryableByName)]
+struct ChecksumRow {
+    #[diesel(sql_type = Text)]
+    version: String,
+    #[diesel(sql_type = Text)]
+    sha256: String,
+}
+
+/// Record the embedded checksum of every applied migration that has none yet (when the
+/// checksum table exists). Called after stackctl applies migrations.
+pub fn record_checksums(conn: &mut PgConnection) -> Result<()> {
+    if !table_exists(conn, "public.stackctl_migration_checksums")? {
+        return Ok(());
+    }
+    for version in applied_versions(conn)? {
+        if let Some(sum) = embedded_checksum(&version) {
+            diesel::sql_query(
+                "INSERT INTO stackctl_migration_checksums (version, sha256) VALUES ($1, $2) \
+                 ON CONFLICT (version) DO NOTHING",
+            )
+            .bind::<Text, _>(&version)
+            .bind::<Text, _>(&sum)
+            .execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
+/// Applied migrations whose recorded checksum differs from this binary's SQL:
+/// (version, recorded, embedded).
+pub fn checksum_drift(conn: &mut PgConnection) -> Result<Option<Vec<(String, String, String)>>> {
+    if !table_exists(conn, "public.stackctl_migration_checksums")? {
+        return Ok(None);
+    }
+    let rows: Vec<ChecksumRow> = diesel::sql_query(
+        "SELECT version, sha256 FROM stackctl_migration_checksums ORDER BY version",
+    )
+    .load(conn)?;
+    Ok(Some(
+        rows.into_iter()
+            .filter_map(|r| {
+                let embedded = embedded_checksum(&r.version)?;
+                (embedded != r.sha256).then_some((r.version, r.sha256, embedded))
+            })
+            .collect(),
+    ))
+}
+
 /// Run `f` in a transaction that is always rolled back (a dry run): its value, or its error.
 pub fn rolled_back<T>(
     conn: &mut PgConnection,
@@ -184,6 +263,121 @@ pub fn rolled_back<T>(
     }
 }
 
+/// The migration lock's row in table mode: who holds it, since when.
+#[derive(QueryableByName)]
+struct LockRow {
+    #[diesel(sql_type = Text)]
+    holder: String,
+    #[diesel(sql_type = Text)]
+    since: String,
+}
+
+/// Hold the migration lock for the duration of `f`, in the given mode. `Auto` takes the
+/// session advisory lock and checks in `pg_locks` that this session really holds it; behind
+/// a transaction-pooling PgBouncer it does not, and the table lock is used instead.
+pub fn with_migration_lock_mode<T>(
+    conn: &mut PgConnection,
+    mode: crate::cli::LockMode,
+    timeout: std::time::Duration,
+    note: &dyn Fn(&str),
+    f: impl FnOnce(&mut PgConnection) -> Result<T>,
+) -> Result<T> {
+    use crate::cli::LockMode;
+    let use_table = match mode {
+        LockMode::Table => true,
+        LockMode::Advisory | LockMode::Auto => {
+            conn.batch_execute(&format!(
+                "SET lock_timeout = {}; SELECT pg_advisory_lock({MIGRATION_LOCK_KEY}); SET lock_timeout = 0",
+                timeout.as_millis()
+            ))
+            .map_err(|e| {
+                let e = Error::from(e);
+                if e.message.contains("lock timeout") {
+                    Error::conflict("another migrate run holds the migration lock")
+                        .with_hint("wait for it, or raise --lock-timeout")
+                } else {
+                    e
+                }
+            })?;
+            #[derive(QueryableByName)]
+            struct Held {
+                #[diesel(sql_type = BigInt)]
+                n: i64,
+            }
+            let held: Held = diesel::sql_query(format!(
+                "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND granted \
+                 AND pid = pg_backend_pid() AND classid = {} AND objid = {}",
+                (MIGRATION_LOCK_KEY >> 32) as u32,
+                (MIGRATION_LOCK_KEY & 0xffff_ffff) as u32
+            ))
+            .get_result(conn)?;
+            if held.n == 0 && mode == LockMode::Auto {
+                note("the advisory lock is not held on this session (a transaction pooler?); using the stackctl_lock table");
+                let _ =
+                    conn.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"));
+                true
+            } else {
+                false
+            }
+        }
+    };
+    if !use_table {
+        let result = f(conn);
+        let unlock =
+            conn.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"));
+        let value = result?;
+        unlock?;
+        return Ok(value);
+    }
+    let holder = {
+        let a = audit::Actor::current();
+        format!("{}@{} pid {}", a.os_user, a.hostname, std::process::id())
+    };
+    // Two first runs may race to create the table: the loser's error is harmless.
+    if conn
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS stackctl_lock (name TEXT PRIMARY KEY, holder TEXT NOT NULL, \
+             acquired_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+        )
+        .is_err()
+    {
+        conn.batch_execute("SELECT 1 FROM stackctl_lock LIMIT 0")?;
+    }
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let got: Vec<LockRow> = diesel::sql_query(
+            "INSERT INTO stackctl_lock (name, holder) VALUES ('migrate', $1) ON CONFLICT (name) DO NOTHING \
+             RETURNING holder, acquired_at::text AS since",
+        )
+        .bind::<Text, _>(&holder)
+        .load(conn)?;
+        if !got.is_empty() {
+            break;
+        }
+        if std::time::Instant::now() >= deadline {
+            let who: Vec<LockRow> = diesel::sql_query(
+                "SELECT holder, acquired_at::text AS since FROM stackctl_lock WHERE name = 'migrate'",
+            )
+            .load(conn)?;
+            let by = who.first().map_or("another run".to_string(), |w| {
+                format!("{} since {}", w.holder, w.since)
+            });
+            return Err(Error::conflict(format!("the migration lock is held by {by}")).with_hint(
+                "wait and retry; if that process is gone: DELETE FROM stackctl_lock WHERE name = 'migrate'",
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let result = f(conn);
+    let release =
+        diesel::sql_query("DELETE FROM stackctl_lock WHERE name = 'migrate' AND holder = $1")
+            .bind::<Text, _>(&holder)
+            .execute(conn);
+    let value = result?;
+    release?;
+    Ok(value)
+}
+
 /// Hold the session-level migration lock for the duration of `f`.
 pub fn with_migration_lock<T>(
     conn: &mut PgConnection,
@@ -197,20 +391,23 @@ pub fn with_migration_lock<T>(
     Ok(value)
 }
 
-/// Apply every pending migration; returns the names applied.
+/// Apply every pending migration and record their checksums; returns the names applied.
 pub fn run_pending(conn: &mut PgConnection) -> Result<Vec<String>> {
-    let applied = conn
+    let applied: Vec<String> = conn
         .run_pending_migrations(MIGRATIONS)
-        .map_err(|e| migration_error("applying migrations failed", e))?;
+        .map_err(|e| migration_error("applying migrations failed", e))?
+        .iter()
+        .map(|v| v.to_string())
+        .collect();
+    record_checksums(conn)?;
     let embedded = embedded_migrations()?;
     Ok(applied
         .iter()
         .map(|v| {
-            let v = v.to_string();
             embedded
                 .iter()
-                .find(|m| m.version == v)
-                .map_or(v, |m| m.name.clone())
+                .find(|m| &m.version == v)
+                .map_or(v.clone(), |m| m.name.clone())
         })
         .collect())
 }
@@ -272,4 +469,28 @@ pub fn lock_user_identities(conn: &mut PgConnection) -> Result<()> {
         "SELECT pg_advisory_xact_lock({USER_IDENTITY_LOCK_KEY})"
     ))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_embedded_migration_has_its_sql_for_checksums() {
+        let embedded = embedded_migrations().unwrap();
+        assert_eq!(embedded.len(), MIGRATION_SQL.len());
+        for m in &embedded {
+            let sum = embedded_checksum(&m.version);
+            assert!(sum.is_some_and(|s| s.len() == 64), "{}", m.name);
+        }
+        for (v, sql) in MIGRATION_SQL {
+            let m = embedded.iter().find(|m| m.version == *v).unwrap();
+            let path = format!(
+                "{}/migrations/{}/up.sql",
+                env!("CARGO_MANIFEST_DIR"),
+                m.name
+            );
+            assert_eq!(std::fs::read_to_string(path).unwrap(), *sql);
+        }
+    }
 }

@@ -29,6 +29,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    stackctl_migration_checksums (version) {
+        version -> Text,
+        sha256 -> Text,
+        recorded_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Uuid,
         #[max_length = 255]
@@ -48,4 +56,9 @@ diesel::table! {
 
 diesel::joinable!(items -> users (owner_id));
 
-diesel::allow_tables_to_appear_in_same_query!(items, stackctl_audit, users,);
+diesel::allow_tables_to_appear_in_same_query!(
+    items,
+    stackctl_audit,
+    stackctl_migration_checksums,
+    users,
+);

@@ -19,6 +19,8 @@ mod item;
 mod local;
 /// migrate run/status/revert, concurrency, adoption of application schemas, the gate.
 mod migrate;
+/// status --check, test restores, retention, notify, lock modes, completions, man.
+mod ops;
 /// --dry-run, --if-not-exists, impact previews, reassignment, the audit trail, JSON errors.
 mod safety;
 /// status output.

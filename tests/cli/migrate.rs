@@ -130,10 +130,14 @@ fn three_concurrent_migrations_apply_once() {
     }
     assert_eq!(
         db.sql("SELECT count(*) FROM __diesel_schema_migrations"),
-        "2"
+        "3"
     );
     assert_eq!(
-        db.sql("SELECT count(*) FROM pg_tables WHERE tablename IN ('users', 'items', 'stackctl_audit')"),
+        db.sql("SELECT count(*) FROM pg_tables WHERE tablename IN ('users', 'items', 'stackctl_audit', 'stackctl_migration_checksums')"),
+        "4"
+    );
+    assert_eq!(
+        db.sql("SELECT count(*) FROM stackctl_migration_checksums"),
         "3"
     );
 }
@@ -142,15 +146,17 @@ fn three_concurrent_migrations_apply_once() {
 fn migrate_status_json() {
     let db = TestDb::empty();
     let before = db.json(&["migrate", "status"]);
-    assert_eq!(before.as_array().unwrap().len(), 2);
+    assert_eq!(before.as_array().unwrap().len(), 3);
     assert_eq!(before[0]["state"], "pending");
     assert_eq!(before[0]["version"], "20261122000001");
     assert_eq!(before[0]["name"], "2026-11-22-000001_initial_schema");
     assert_eq!(before[1]["name"], "2026-11-22-000002_audit_trail");
+    assert_eq!(before[2]["name"], "2026-11-22-000003_migration_checksums");
     db.ok(&["migrate"]);
     let after = db.json(&["migrate", "status"]);
     assert_eq!(after[0]["state"], "applied");
     assert_eq!(after[1]["state"], "applied");
+    assert_eq!(after[2]["state"], "applied");
 }
 
 #[test]
@@ -167,9 +173,9 @@ fn revert_needs_yes_then_data_commands_exit_6() {
     let r = db.run(&["migrate", "revert"]).fails(2);
     assert!(r.stderr.contains("--yes"), "{r:#?}");
     assert_eq!(db.sql("SELECT count(*) FROM users"), "1");
-    db.ok(&["migrate", "revert", "--steps", "2", "--yes"]);
+    db.ok(&["migrate", "revert", "--steps", "3", "--yes"]);
     assert_eq!(
-        db.sql("SELECT count(*) FROM pg_tables WHERE tablename IN ('users', 'items', 'stackctl_audit')"),
+        db.sql("SELECT count(*) FROM pg_tables WHERE tablename IN ('users', 'items', 'stackctl_audit', 'stackctl_migration_checksums')"),
         "0"
     );
     db.run(&["user", "list"]).fails(6);
@@ -184,6 +190,13 @@ fn reverting_the_audit_migration_drops_only_the_audit_table() {
     let db = TestDb::new();
     db.add_user("a@example.com", "alice");
     let r = db.ok(&["migrate", "revert", "--yes"]);
+    assert!(r.stderr.contains("migration_checksums"), "{r:#?}");
+    assert_eq!(
+        db.sql("SELECT to_regclass('stackctl_migration_checksums') IS NULL"),
+        "t"
+    );
+    assert_eq!(db.sql("SELECT to_regclass('stackctl_audit') IS NULL"), "f");
+    let r = db.ok(&["migrate", "revert", "--yes"]);
     assert!(r.stderr.contains("audit_trail"), "{r:#?}");
     assert_eq!(db.sql("SELECT to_regclass('stackctl_audit') IS NULL"), "t");
     assert_eq!(db.sql("SELECT count(*) FROM users"), "1");
@@ -192,8 +205,8 @@ fn reverting_the_audit_migration_drops_only_the_audit_table() {
         "6"
     );
     db.ok(&["migrate"]);
-    // Applying it again is itself audited.
-    assert_eq!(db.sql("SELECT count(*) FROM stackctl_audit"), "1");
+    // Applying them again is itself audited: one row per migration.
+    assert_eq!(db.sql("SELECT count(*) FROM stackctl_audit"), "2");
 }
 
 #[test]
@@ -204,7 +217,7 @@ fn newer_migrations_than_the_binary_exit_6() {
     assert!(r.stderr.contains("29990101000000"), "{r:#?}");
     db.run(&["user", "list"]).fails(6);
     let status = db.json(&["migrate", "status"]);
-    assert_eq!(status[2]["state"], "unknown");
+    assert_eq!(status[3]["state"], "unknown");
 }
 
 #[test]
@@ -215,7 +228,7 @@ fn adopts_a_create_all_schema_keeping_rows() {
     assert!(r.stderr.contains("adopted"), "{r:#?}");
     assert_eq!(
         db.sql("SELECT count(*) FROM __diesel_schema_migrations"),
-        "2"
+        "3"
     );
     assert_eq!(
         db.sql("SELECT to_regclass('stackctl_audit') IS NOT NULL"),

@@ -103,7 +103,8 @@ fn dry_runs_write_nothing_and_print_the_plan() {
     let p = dry(&["migrate", "revert", "--steps", "2"]);
     assert_eq!(p.len(), 2);
     assert_eq!(p[0]["action"], "revert");
-    assert_eq!(p[0]["id"], "2026-11-22-000002_audit_trail");
+    assert_eq!(p[0]["id"], "2026-11-22-000003_migration_checksums");
+    assert_eq!(p[1]["id"], "2026-11-22-000002_audit_trail");
     assert_eq!(db.audit_rows(), audit_before);
 
     // Table output: one row per changed field.
@@ -125,7 +126,7 @@ fn dry_run_of_migrate_applies_nothing() {
     let db = TestDb::empty();
     let r = db.ok(&["-o", "json", "--dry-run", "migrate"]);
     let p = plan(&r);
-    assert_eq!(p.len(), 2);
+    assert_eq!(p.len(), 3);
     assert_eq!(p[0]["id"], "2026-11-22-000001_initial_schema");
     assert_eq!(db.sql("SELECT to_regclass('users') IS NULL"), "t");
     assert_eq!(

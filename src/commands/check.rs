@@ -1,0 +1,344 @@
+//! `stackctl status --check`: a monitoring probe in the Nagios convention. The first line
+//! is `STACKCTL <STATE> - <summary> | <perfdata>`, one line per check follows; the exit code
+//! is 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (only here: plain `status` keeps the
+//! contract's codes).
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+use chrono::Utc;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::Ctx;
+use crate::cli::{OutputFormat, StatusArgs};
+use crate::db::{self, SchemaState};
+use crate::error::{Error, Kind, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum State {
+    Ok = 0,
+    Warning = 1,
+    Critical = 2,
+    Unknown = 3,
+}
+
+impl State {
+    fn word(self) -> &'static str {
+        match self {
+            State::Ok => "OK",
+            State::Warning => "WARNING",
+            State::Critical => "CRITICAL",
+            State::Unknown => "UNKNOWN",
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Check {
+    pub name: &'static str,
+    pub state: State,
+    pub value: Value,
+    pub threshold: Value,
+    pub message: String,
+    /// Nagios performance data, when the check has a number.
+    #[serde(skip)]
+    perf: Option<String>,
+}
+
+fn check(
+    name: &'static str,
+    state: State,
+    value: Value,
+    threshold: Value,
+    message: String,
+) -> Check {
+    Check {
+        name,
+        state,
+        value,
+        threshold,
+        message,
+        perf: None,
+    }
+}
+
+/// Latency thresholds in ms; backup age in seconds.
+fn latency_check(ms: u64, warn: u64, crit: u64) -> Check {
+    let state = if ms >= crit {
+        State::Critical
+    } else if ms >= warn {
+        State::Warning
+    } else {
+        State::Ok
+    };
+    Check {
+        perf: Some(format!("latency={ms}ms;{warn};{crit};0")),
+        ..check(
+            "connection",
+            state,
+            json!(ms),
+            json!({"warning_ms": warn, "critical_ms": crit}),
+            format!("connected in {ms} ms"),
+        )
+    }
+}
+
+fn schema_checks(conn: &mut diesel::PgConnection, out: &mut Vec<Check>) -> Result<()> {
+    let state = SchemaState::read(conn)?;
+    let (pending, unknown) = (state.pending().len(), state.unknown().len());
+    let (st, msg) = if unknown > 0 {
+        (
+            State::Critical,
+            format!("{unknown} migration(s) newer than this stackctl"),
+        )
+    } else if pending > 0 {
+        (
+            State::Critical,
+            format!("{pending} pending migration(s); run stackctl migrate"),
+        )
+    } else {
+        (State::Ok, "schema up to date".to_string())
+    };
+    out.push(check(
+        "migrations",
+        st,
+        json!({"pending": pending, "unknown": unknown}),
+        json!({"pending": 0, "unknown": 0}),
+        msg,
+    ));
+    let drift = db::checksum_drift(conn)?;
+    out.push(match drift {
+        None => check(
+            "migration_checksums",
+            State::Ok,
+            Value::Null,
+            Value::Null,
+            "no checksums recorded yet".into(),
+        ),
+        Some(d) if d.is_empty() => check(
+            "migration_checksums",
+            State::Ok,
+            json!([]),
+            json!("recorded = embedded"),
+            "applied migrations match this binary's SQL".into(),
+        ),
+        Some(d) => check(
+            "migration_checksums",
+            State::Critical,
+            json!(d.iter().map(|(v, _, _)| v).collect::<Vec<_>>()),
+            json!("recorded = embedded"),
+            format!(
+                "migration(s) {} were applied from SQL other than this binary's",
+                d.iter()
+                    .map(|(v, _, _)| v.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ),
+    });
+    Ok(())
+}
+
+fn human_age(secs: i64) -> String {
+    match secs {
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m", s / 60),
+        s if s < 172_800 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
+    }
+}
+
+fn backup_checks(dir: &Path, database: &str, max_age: chrono::TimeDelta, out: &mut Vec<Check>) {
+    let max = max_age.num_seconds();
+    let newest = super::backup::newest_backup(dir, database);
+    let newest_size = newest.as_ref().map(|(_, m)| m.size).unwrap_or(0);
+    out.push(match &newest {
+        None => check(
+            "backup_age",
+            State::Critical,
+            Value::Null,
+            json!({"warning_s": max, "critical_s": 2 * max}),
+            format!("no backup of {database} in {}", dir.display()),
+        ),
+        Some((path, m)) => {
+            let age = (Utc::now() - m.started_at).num_seconds().max(0);
+            let state = if age > 2 * max {
+                State::Critical
+            } else if age > max {
+                State::Warning
+            } else {
+                State::Ok
+            };
+            Check {
+                perf: Some(format!("backup_age={age}s;{max};{};0", 2 * max)),
+                ..check(
+                    "backup_age",
+                    state,
+                    json!(age),
+                    json!({"warning_s": max, "critical_s": 2 * max}),
+                    format!(
+                        "newest backup {} is {} old",
+                        path.file_name().unwrap_or_default().to_string_lossy(),
+                        human_age(age)
+                    ),
+                )
+            }
+        }
+    });
+    out.push(match free_space(dir) {
+        None => check(
+            "backup_space",
+            State::Unknown,
+            Value::Null,
+            Value::Null,
+            format!("cannot read the free space of {}", dir.display()),
+        ),
+        Some((free, total)) => {
+            let pct = if total > 0 { free as f64 * 100.0 / total as f64 } else { 0.0 };
+            let state = if free < newest_size || pct < 5.0 {
+                State::Critical
+            } else if free < 2 * newest_size || pct < 10.0 {
+                State::Warning
+            } else {
+                State::Ok
+            };
+            Check {
+                perf: Some(format!("backup_free={free}B;;;0;{total}")),
+                ..check(
+                    "backup_space",
+                    state,
+                    json!({"free_bytes": free, "free_percent": (pct * 10.0).round() / 10.0}),
+                    json!({"warning": "2 x newest backup or 10%", "critical": "1 x newest backup or 5%"}),
+                    format!("{:.1} GiB free ({pct:.0}%)", free as f64 / 1073741824.0),
+                )
+            }
+        }
+    });
+}
+
+fn free_space(dir: &Path) -> Option<(u64, u64)> {
+    let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).ok()?;
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a NUL-terminated path and a zeroed struct statvfs fills.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    let bs = st.f_frsize as u64;
+    Some((st.f_bavail as u64 * bs, st.f_blocks as u64 * bs))
+}
+
+pub fn run(args: StatusArgs, ctx: &Ctx) -> Result<()> {
+    let mut checks = Vec::new();
+    let mut database = None;
+    let outcome = probe(&args, ctx, &mut checks, &mut database);
+    if let Err(e) = outcome {
+        // Unreachable is CRITICAL; anything else we could not judge is UNKNOWN.
+        let state = if e.kind == Kind::Unreachable {
+            State::Critical
+        } else {
+            State::Unknown
+        };
+        checks.push(check(
+            if e.kind == Kind::Unreachable {
+                "connection"
+            } else {
+                "probe"
+            },
+            state,
+            Value::Null,
+            Value::Null,
+            crate::error::redact(&e.message),
+        ));
+    }
+    let state = checks
+        .iter()
+        .map(|c| c.state)
+        .max()
+        .unwrap_or(State::Unknown);
+    let bad: Vec<String> = checks
+        .iter()
+        .filter(|c| c.state != State::Ok)
+        .map(|c| c.message.clone())
+        .collect();
+    let summary = if bad.is_empty() {
+        checks
+            .iter()
+            .map(|c| c.message.clone())
+            .collect::<Vec<_>>()
+            .join(", ")
+    } else {
+        bad.join("; ")
+    };
+    let perf: Vec<&str> = checks.iter().filter_map(|c| c.perf.as_deref()).collect();
+    let mut first = format!("STACKCTL {} - {summary}", state.word());
+    if !perf.is_empty() {
+        first = format!("{first} | {}", perf.join(" "));
+    }
+    let mut out = ctx.stdout();
+    match ctx.format() {
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(
+                &mut out,
+                &json!({
+                    "status": state.word(),
+                    "exit_code": state as u8,
+                    "summary": first,
+                    "checks": checks,
+                }),
+            )?;
+            writeln!(out)?;
+        }
+        _ => {
+            writeln!(out, "{first}")?;
+            for c in &checks {
+                writeln!(out, "{}: {} - {}", c.name, c.state.word(), c.message)?;
+            }
+        }
+    }
+    super::finish(out)?;
+    if let Some(url) = &args.notify.notify_url {
+        crate::notify::ping(
+            url,
+            state == State::Ok,
+            "status --check",
+            database.as_deref(),
+            &first,
+            state as u8,
+            ctx.global.quiet,
+        );
+    }
+    if state == State::Ok {
+        Ok(())
+    } else {
+        Err(Error::new(Kind::Reported(state as u8), first))
+    }
+}
+
+fn probe(
+    args: &StatusArgs,
+    ctx: &Ctx,
+    checks: &mut Vec<Check>,
+    database: &mut Option<String>,
+) -> Result<()> {
+    let max_age = args
+        .max_backup_age
+        .as_deref()
+        .map(|a| crate::validate::duration("--max-backup-age", a))
+        .transpose()?
+        .unwrap_or_else(|| chrono::TimeDelta::hours(26));
+    let started = Instant::now();
+    let (mut conn, _) = ctx.connect_raw()?;
+    db::server_version(&mut conn)?;
+    let ms = started.elapsed().as_millis() as u64;
+    checks.push(latency_check(ms, args.warn_latency, args.crit_latency));
+    let name = db::current_database(&mut conn)?;
+    *database = Some(name.clone());
+    schema_checks(&mut conn, checks)?;
+    if let Some(dir) = super::backup::backup_dir_or_env(args.backup_dir.as_deref()) {
+        backup_checks(&dir, &name, max_age, checks);
+    }
+    Ok(())
+}
