@@ -47,6 +47,10 @@ pub struct GlobalOpts {
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
 
+    /// Cancel any statement that runs longer than this (e.g. 500ms, 30s); exit 5, rolled back
+    #[arg(long, global = true, value_name = "DURATION")]
+    pub statement_timeout: Option<String>,
+
     /// Show what a writing command would change, change nothing, exit as it would have
     #[arg(long, global = true)]
     pub dry_run: bool,

@@ -193,13 +193,20 @@ pub fn like_pattern(raw: &str) -> Result<String> {
 }
 
 /// A UUID given on the command line (`item show ID`).
-/// A duration as operators write it: `90s`, `15m`, `24h`, `7d`, `2w`.
+/// A duration as operators write it: `250ms`, `90s`, `15m`, `24h`, `7d`, `2w`.
 pub fn duration(field: &str, raw: &str) -> Result<chrono::TimeDelta> {
     let raw = raw.trim();
     let bad = || {
         Error::invalid(field, format!("'{raw}' is not a duration"))
-            .with_hint("use a number and a unit: 90s, 15m, 24h, 7d, 2w")
+            .with_hint("use a number and a unit: 250ms, 90s, 15m, 24h, 7d, 2w")
     };
+    if let Some(ms) = raw.strip_suffix("ms") {
+        let n: i64 = ms.parse().map_err(|_| bad())?;
+        if n < 0 {
+            return Err(bad());
+        }
+        return chrono::TimeDelta::try_milliseconds(n).ok_or_else(bad);
+    }
     let unit = raw.chars().last().ok_or_else(bad)?;
     let secs = match unit {
         's' => 1,

@@ -459,6 +459,13 @@ fn item_line(
     Ok(id)
 }
 
+/// A write into COPY failed: the connection is gone (exit 5), never a closed stdout.
+fn copy_lost(e: std::io::Error) -> Error {
+    Error::unreachable(format!(
+        "lost the database connection during the import: {e}"
+    ))
+}
+
 struct ItemStream {
     records: Records,
     errors: RowErrors,
@@ -534,7 +541,7 @@ pub fn items(args: ImportArgs, ctx: &Ctx) -> Result<()> {
                     buf.extend_from_slice(&line);
                     s.sent += 1;
                     if buf.len() >= 1 << 17 {
-                        w.write_all(&buf)?;
+                        w.write_all(&buf).map_err(copy_lost)?;
                         buf.clear();
                     }
                 }
@@ -551,7 +558,7 @@ pub fn items(args: ImportArgs, ctx: &Ctx) -> Result<()> {
                 *abort.borrow_mut() = Some(e);
                 return Err(short);
             }
-            w.write_all(&buf)?;
+            w.write_all(&buf).map_err(copy_lost)?;
             Ok(())
         });
         if let Err(e) = copied {

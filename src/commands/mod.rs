@@ -85,6 +85,16 @@ impl Ctx {
         Ok((conn, target))
     }
 
+    /// `--statement-timeout`, applied to the session right after connecting.
+    fn session_settings(&self, conn: &mut PgConnection) -> Result<()> {
+        use diesel::connection::SimpleConnection;
+        if let Some(raw) = &self.global.statement_timeout {
+            let ms = crate::validate::duration("--statement-timeout", raw)?.num_milliseconds();
+            conn.batch_execute(&format!("SET statement_timeout = {ms}"))?;
+        }
+        Ok(())
+    }
+
     /// Connect; for the embedded instance also start it and (with `auto_migrate`) migrate
     /// it, returning the schema state read on the way so the gate need not read it again.
     fn connect_inner(
@@ -96,7 +106,8 @@ impl Ctx {
             target.display, target.source
         ));
         let config::Source::Embedded(dir) = &target.source else {
-            let conn = db::connect(&target.url)?;
+            let mut conn = db::connect(&target.url)?;
+            self.session_settings(&mut conn)?;
             return Ok((conn, target, None));
         };
         let mut conn = match db::connect(&target.url) {
@@ -107,6 +118,7 @@ impl Ctx {
                 db::connect(&target.url)?
             }
         };
+        self.session_settings(&mut conn)?;
         if !self.auto_migrate {
             return Ok((conn, target, None));
         }

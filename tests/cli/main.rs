@@ -9,6 +9,8 @@ mod backup;
 mod bench;
 /// Connections: URL forms, .env, unreachable servers, password redaction.
 mod connect;
+/// Killed backends, a stopped or silent server, statement timeouts.
+mod faults;
 /// --help, --version, unknown subcommands.
 mod help;
 /// list --all exports, user import and item import.
