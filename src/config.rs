@@ -183,6 +183,35 @@ pub fn normalize(raw: &str, ssl_mode: Option<&str>) -> Result<String> {
         }
     }
     let has = |params: &[(String, String)], key: &str| params.iter().any(|(k, _)| k == key);
+    const SSL_MODES: &[&str] = &[
+        "disable",
+        "allow",
+        "prefer",
+        "require",
+        "verify-ca",
+        "verify-full",
+    ];
+    let check_mode = |m: &str, from: &str| {
+        if SSL_MODES.contains(&m) {
+            Ok(())
+        } else {
+            Err(Error::usage(format!("invalid sslmode '{m}' in {from}"))
+                .with_hint(format!("use one of {}", SSL_MODES.join(", "))))
+        }
+    };
+    for (k, v) in &params {
+        if k == "sslmode" {
+            check_mode(
+                &percent_decode_str(v).decode_utf8_lossy(),
+                "the database URL",
+            )?;
+        }
+    }
+    if let Some(mode) = ssl_mode.filter(|m| !m.is_empty()) {
+        if !has(&params, "sslmode") {
+            check_mode(mode, "DATABASE_SSL_MODE")?;
+        }
+    }
     if let Some(mode) = ssl_mode.filter(|m| !m.is_empty()) {
         if !has(&params, "sslmode") {
             params.push(("sslmode".into(), mode.to_string()));

@@ -218,14 +218,44 @@ pub fn register_secret(secret: &str) {
     }
 }
 
+/// Secrets shorter than this are replaced only where they stand alone (not inside a
+/// longer word): a one-letter URL password must not turn "password" into "***assword".
+const SHORT_SECRET: usize = 6;
+
 /// Replace every registered secret in `text` with `***`.
 pub fn redact(text: &str) -> String {
     let mut out = text.to_string();
     if let Ok(list) = secrets().lock() {
         for s in list.iter() {
-            out = out.replace(s.as_str(), "***");
+            out = if s.len() >= SHORT_SECRET {
+                out.replace(s.as_str(), "***")
+            } else {
+                replace_standalone(&out, s)
+            };
         }
     }
+    out
+}
+
+fn replace_standalone(text: &str, secret: &str) -> String {
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(secret) {
+        let before = rest[..at]
+            .chars()
+            .next_back()
+            .or_else(|| out.chars().next_back());
+        let after = rest[at + secret.len()..].chars().next();
+        out.push_str(&rest[..at]);
+        if word(before) || word(after) {
+            out.push_str(secret);
+        } else {
+            out.push_str("***");
+        }
+        rest = &rest[at + secret.len()..];
+    }
+    out.push_str(rest);
     out
 }
 
@@ -241,6 +271,15 @@ mod tests {
         assert_eq!(Error::unreachable("x").exit_code(), 5);
         assert_eq!(Error::schema("x").exit_code(), 6);
         assert_eq!(Error::failure("x").exit_code(), 1);
+    }
+
+    #[test]
+    fn short_secrets_are_redacted_only_where_they_stand_alone() {
+        register_secret("p");
+        assert_eq!(
+            redact("check the password for postgresql://u:p@h/db"),
+            "check the password for postgresql://u:***@h/db"
+        );
     }
 
     #[test]

@@ -13,6 +13,8 @@ mod connect;
 mod faults;
 /// --help, --version, unknown subcommands.
 mod help;
+/// Over 200 hostile inputs: right exit code, one error line, nothing changed.
+mod hostile;
 /// list --all exports, user import and item import.
 mod import;
 /// item add/list/show/update/delete.

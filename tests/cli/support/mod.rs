@@ -458,6 +458,12 @@ impl Cmd {
         self
     }
 
+    /// Raw bytes on stdin (not necessarily UTF-8).
+    pub fn stdin_bytes(mut self, input: Vec<u8>) -> Cmd {
+        self.stdin = Some(input);
+        self
+    }
+
     pub fn run(mut self) -> Run {
         self.cmd
             .stdin(if self.stdin.is_some() {
