@@ -27,6 +27,8 @@ mod migrate;
 mod ops;
 /// --dry-run, --if-not-exists, impact previews, reassignment, the audit trail, JSON errors.
 mod safety;
+/// No password in any output, manifest or command line; hashes never read by listings.
+mod secrets;
 /// status output.
 mod status;
 /// user add/list/show/update/deactivate/activate/set-password/delete.
