@@ -31,5 +31,7 @@ mod safety;
 mod secrets;
 /// status output.
 mod status;
+/// TLS: verify-full with a test CA, require against a server without TLS.
+mod tls;
 /// user add/list/show/update/deactivate/activate/set-password/delete.
 mod user;

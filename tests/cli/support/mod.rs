@@ -135,6 +135,12 @@ fn pg_command(bin: &Path) -> Command {
 }
 
 fn start_cluster() -> Server {
+    start_cluster_in("pg", "", &|_| {})
+}
+
+/// A cluster of our own in `<tmp>/stackctl-test-<name>-<pid>`, with extra `postgres`
+/// options; `prep` runs on the directory (owned by the server's account) before start.
+fn start_cluster_in(name: &str, extra: &str, prep: &dyn Fn(&Path)) -> Server {
     let bindir = find_bindir().unwrap_or_else(|| {
         panic!(
             "PostgreSQL server binaries (initdb, pg_ctl) were not found.\n\
@@ -143,9 +149,10 @@ fn start_cluster() -> Server {
              or set TEST_DATABASE_URL to a server the tests may create databases on."
         )
     });
-    let dir = std::env::temp_dir().join(format!("stackctl-test-pg-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("stackctl-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create cluster directory");
+    prep(&dir);
     if is_root() {
         let ok = Command::new("chown")
             .args(["-R", "postgres:postgres"])
@@ -182,7 +189,7 @@ fn start_cluster() -> Server {
         .port();
     let opts = format!(
         "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
-         -c full_page_writes=off -c max_connections=200",
+         -c full_page_writes=off -c max_connections=200 {extra}",
         dir.display()
     );
     let out = pg_command(&bindir.join("pg_ctl"))
@@ -231,6 +238,125 @@ fn start_cluster() -> Server {
         psql: bindir.join("psql"),
         own: Some((dir, port)),
     }
+}
+
+/// A second cluster of our own with TLS on: a CA and a server certificate for
+/// `localhost` and 127.0.0.1 made here with openssl. Returns (port, CA certificate path).
+pub fn tls_server() -> &'static (u16, PathBuf) {
+    static TLS: OnceLock<(u16, PathBuf)> = OnceLock::new();
+    TLS.get_or_init(|| {
+        // The certificates live in the cluster's directory, removed with it.
+        let prep = move |dir: &Path| {
+            let ssl = |args: &[&str]| {
+                let out = Command::new("openssl")
+                    .args(args)
+                    .current_dir(dir)
+                    .output()
+                    .expect("openssl is needed for the TLS tests: apt-get install -y openssl");
+                assert!(
+                    out.status.success(),
+                    "openssl {args:?}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            };
+            ssl(&[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.crt",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=stackctl test CA",
+            ]);
+            ssl(&[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+                "-subj",
+                "/CN=localhost",
+            ]);
+            std::fs::write(
+                dir.join("ext"),
+                "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+            )
+            .unwrap();
+            ssl(&[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "server.crt",
+                "-days",
+                "2",
+                "-extfile",
+                "ext",
+            ]);
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(
+                dir.join("server.key"),
+                std::fs::Permissions::from_mode(0o600),
+            )
+            .unwrap();
+            // Another CA, which did not sign the server's certificate.
+            ssl(&[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "other.key",
+                "-out",
+                "other-ca.crt",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=some other CA",
+            ]);
+        };
+        let tmp = std::env::temp_dir().join(format!("stackctl-test-tls-{}", std::process::id()));
+        let server = start_cluster_in(
+            "tls",
+            &format!(
+                "-c ssl=on -c ssl_cert_file={0}/server.crt -c ssl_key_file={0}/server.key",
+                tmp.display()
+            ),
+            &prep,
+        );
+        let (dir, port) = server.own.expect("own cluster");
+        (port, dir)
+    })
+}
+
+/// A server of our own with TLS off: the main cluster when we started it, else one more.
+pub fn plain_server_port() -> u16 {
+    if let Some((_, port)) = &server().own {
+        return *port;
+    }
+    static PLAIN: OnceLock<u16> = OnceLock::new();
+    *PLAIN.get_or_init(|| {
+        start_cluster_in("plain", "", &|_| {})
+            .own
+            .map(|(_, p)| p)
+            .expect("own cluster")
+    })
 }
 
 fn make_template(server: &Server) {
