@@ -7,6 +7,8 @@ mod support;
 mod backup;
 /// scripts/bench.py at a tiny size.
 mod bench;
+/// Sixteen concurrent writers leave a consistent database.
+mod concurrency;
 /// Connections: URL forms, .env, unreachable servers, password redaction.
 mod connect;
 /// Killed backends, a stopped or silent server, statement timeouts.
