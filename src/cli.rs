@@ -406,7 +406,7 @@ pub enum UserCmd {
         /// UUID, email or username
         user: String,
         /// Give the user's items to this user (UUID, email or username) instead of deleting them
-        #[arg(long, value_name = "USER")]
+        #[arg(long, value_name = "USER", allow_hyphen_values = true)]
         reassign_items_to: Option<String>,
         #[command(flatten)]
         confirm: Confirmation,
@@ -418,10 +418,10 @@ pub enum UserCmd {
 #[derive(Debug, Args)]
 pub struct UserAdd {
     /// Email address (unique, case-insensitively)
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub email: String,
     /// Username: 3 to 100 of A-Z a-z 0-9 . _ - (unique, case-insensitively)
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub username: String,
     /// Full name
     #[arg(long, allow_hyphen_values = true)]
@@ -472,10 +472,10 @@ pub struct UserUpdate {
     /// UUID, email or username
     pub user: String,
     /// New email address
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub email: Option<String>,
     /// New username
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub username: Option<String>,
     /// New full name
     #[arg(long, allow_hyphen_values = true, conflicts_with = "clear_full_name")]
@@ -518,7 +518,7 @@ pub enum ItemCmd {
 #[derive(Debug, Args)]
 pub struct ItemAdd {
     /// Owner: UUID, email or username
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub owner: String,
     /// Title (1 to 255 characters)
     #[arg(long, allow_hyphen_values = true)]
@@ -537,7 +537,7 @@ pub struct ItemAdd {
 #[derive(Debug, Args)]
 pub struct ItemList {
     /// Only this owner's items: UUID, email or username
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub owner: Option<String>,
     /// Only available items
     #[arg(long, conflicts_with = "unavailable")]
@@ -591,7 +591,7 @@ pub struct ItemUpdate {
     #[arg(long)]
     pub unavailable: bool,
     /// New owner: UUID, email or username
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub owner: Option<String>,
 }
 

@@ -142,12 +142,18 @@ pub fn resolve(
 
 /// Turn an accepted URL into a libpq URL. Registers its password for redaction.
 pub fn normalize(raw: &str, ssl_mode: Option<&str>) -> Result<String> {
+    normalize_with(raw, ssl_mode, true)
+}
+
+/// `normalize`, registering the password only when asked (property tests generate
+/// thousands of throwaway passwords that must not join the process's secret list).
+fn normalize_with(raw: &str, ssl_mode: Option<&str>, register: bool) -> Result<String> {
     let raw = raw.trim();
     let Some((scheme, rest)) = raw.split_once("://") else {
         return Err(Error::usage("invalid database URL: expected SCHEME://...")
             .with_hint("use postgresql://USER:PASSWORD@HOST:PORT/DATABASE"));
     };
-    if let Some(pw) = url_password(rest) {
+    if let Some(pw) = url_password(rest).filter(|_| register) {
         register_secret(&pw);
         if let Ok(decoded) = percent_decode_str(&pw).decode_utf8() {
             register_secret(&decoded);
@@ -411,5 +417,49 @@ mod tests {
             t.display,
             "postgresql://a:***@filehost/db?connect_timeout=10"
         );
+    }
+}
+
+/// A fuzz loop for the URL normaliser: any string, no panic, no password in what it shows;
+/// a normalised URL normalises to itself. `PROPTEST_CASES` scales it up.
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(3000)
+        ))]
+
+        #[test]
+        fn any_string_is_handled(raw in any::<String>()) {
+            let _ = normalize_with(&raw, None, false);
+        }
+
+        #[test]
+        fn url_shaped_strings_normalise_idempotently(
+            scheme in prop::sample::select(vec!["postgres", "postgresql", "postgresql+psycopg", "postgresql+asyncpg", "mysql"]),
+            user in "[a-z]{1,8}",
+            pw in "[A-Za-z0-9%!*]{0,12}",
+            host in "[a-z0-9.-]{1,20}",
+            port in prop::option::of(0u32..70000),
+            db in "[a-z_]{0,10}",
+            query in "[a-z_=&%0-9]{0,30}",
+            mode in prop::option::of("[a-z-]{0,12}"),
+        ) {
+            let auth = if pw.is_empty() { user.clone() } else { format!("{user}:{pw}") };
+            let port = port.map_or(String::new(), |p| format!(":{p}"));
+            let raw = format!("{scheme}://{auth}@{host}{port}/{db}?{query}");
+            if let Ok(url) = normalize_with(&raw, mode.as_deref(), false) {
+                prop_assert!(url.starts_with("postgresql://"));
+                prop_assert!(url.contains("connect_timeout="));
+                let again = normalize_with(&url, mode.as_deref(), false).expect("a normalised URL is accepted");
+                prop_assert_eq!(&again, &url);
+                if pw.len() >= 6 {
+                    prop_assert!(!redact_url(&url).contains(&pw));
+                }
+            }
+        }
     }
 }

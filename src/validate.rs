@@ -336,3 +336,60 @@ mod tests {
         assert!(Title::parse(&"é".repeat(255)).is_ok());
     }
 }
+
+/// Property tests, and a fuzz loop for the price parser: any string at all, no panic;
+/// what is accepted is canonical and re-parses to itself. `PROPTEST_CASES` scales it up
+/// (the README's one-minute run uses 2,000,000).
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(3000)
+        ))]
+
+        #[test]
+        fn price_parser_never_panics_and_accepts_only_canonical_values(raw in any::<String>()) {
+            if let Ok(p) = Price::parse(&raw) {
+                let text = crate::db::models::format_price(p.value());
+                let again = Price::parse(&text).expect("canonical form re-parses");
+                prop_assert_eq!(again.value(), p.value());
+                prop_assert!(p.value() >= &BigDecimal::from(0));
+                prop_assert!(p.value() <= &BigDecimal::from_str("99999999.99").unwrap());
+            }
+        }
+
+        #[test]
+        fn price_forms_of_the_contract_are_accepted(units in 0u64..=99_999_999, cents in 0u32..=99, form in 0u8..3) {
+            let raw = match form {
+                0 if cents == 0 => format!("{units}"),
+                1 if cents % 10 == 0 => format!("{units}.{}", cents / 10),
+                _ => format!("{units}.{cents:02}"),
+            };
+            let p = Price::parse(&raw).unwrap();
+            prop_assert_eq!(crate::db::models::format_price(p.value()), format!("{units}.{cents:02}"));
+        }
+
+        #[test]
+        fn emails_and_usernames_never_panic(raw in any::<String>()) {
+            let _ = Email::parse(&raw);
+            let _ = Username::parse(&raw);
+            let _ = FullName::parse(&raw);
+            let _ = Title::parse(&raw);
+        }
+
+        #[test]
+        fn accepted_emails_have_the_contract_shape(raw in "[^\\s]{0,40}@[^\\s]{0,40}") {
+            if let Ok(e) = Email::parse(&raw) {
+                let s = e.as_str();
+                prop_assert_eq!(s.matches('@').count(), 1);
+                prop_assert!(!s.chars().any(|c| c.is_control() || c.is_whitespace()));
+                let (local, domain) = s.split_once('@').unwrap();
+                prop_assert!(!local.is_empty() && domain.contains('.'));
+                prop_assert!(s.chars().count() <= 255);
+            }
+        }
+    }
+}

@@ -27,6 +27,8 @@ mod local;
 mod migrate;
 /// status --check, test restores, retention, notify, lock modes, completions, man.
 mod ops;
+/// Property tests: accepted values round-trip through the database.
+mod props;
 /// --dry-run, --if-not-exists, impact previews, reassignment, the audit trail, JSON errors.
 mod safety;
 /// No password in any output, manifest or command line; hashes never read by listings.
