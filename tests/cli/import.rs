@@ -84,6 +84,19 @@ fn export_of_everything_equals_the_paged_listing() {
     }
     let items = db.ok(&["-o", "csv", "item", "list", "--all"]).csv();
     assert_eq!(items.1.len(), 2500);
+    // Tables too: --all prints blocks of 1,000 rows, exactly the pages of 1,000.
+    for noun in ["user", "item"] {
+        let all = db.ok(&[noun, "list", "--all"]).stdout;
+        let paged: String = (0..3000)
+            .step_by(1000)
+            .map(|o| {
+                db.ok(&[noun, "list", "--limit", "1000", "--offset", &o.to_string()])
+                    .stdout
+            })
+            .filter(|page| page.lines().count() > 4)
+            .collect();
+        assert_eq!(all, paged, "{noun}");
+    }
 }
 
 #[test]
