@@ -209,29 +209,25 @@ fn a_server_stopped_during_an_import_keeps_nothing() {
     let file = home.path().join("big.csv");
     std::fs::write(&file, text).unwrap();
     let run = spawn(cmd().args(&["item", "import", file.to_str().unwrap()]));
-    // Stop the server (fast shutdown) once the import is streaming.
-    let log = home.path().join(".local/share/stackctl/server.log");
-    std::thread::sleep(Duration::from_millis(600));
-    cmd().args(&["-q", "local", "stop"]).run().success();
-    let r = run.join().unwrap();
-    let stopped = r.code == 5;
-    assert!(stopped || r.code == 0, "{r:#?}");
-    let status = cmd().args(&["-o", "json", "status"]).run().success().json();
-    let n = status["items"].as_i64().unwrap();
-    if stopped {
-        assert_eq!(n, 0, "a stopped import kept rows");
-        assert_eq!(
-            r.stderr.lines().filter(|l| l.starts_with("error:")).count(),
-            1
-        );
-    } else {
-        // The import won the race; then every row is there.
-        assert_eq!(
-            n,
-            400_000,
-            "{}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
+    // Stop the server (fast shutdown) once the import's COPY is running.
+    let socket = home.path().join(".local/share/stackctl/socket");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = Command::new("psql")
+            .args(["-X", "-At", "-h", socket.to_str().unwrap(), "-U", "stackctl", "-d", "stackctl", "-c"])
+            .arg("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY%' AND pid <> pg_backend_pid()")
+            .output()
+            .unwrap();
+        if String::from_utf8_lossy(&out.stdout).trim() == "1" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the import's COPY never started");
+        std::thread::sleep(Duration::from_millis(10));
     }
+    cmd().args(&["-q", "local", "stop"]).run().success();
+    let r = run.join().unwrap().fails(5);
+    assert!(r.stderr.contains("database"), "{r:#?}");
+    let status = cmd().args(&["-o", "json", "status"]).run().success().json();
+    assert_eq!(status["items"], 0, "a stopped import kept rows");
     cmd().args(&["-q", "local", "stop"]).run().success();
 }
