@@ -55,3 +55,48 @@ proptest! {
         prop_assert_eq!(shown["price"].as_str().unwrap(), format!("{units}.{cents:02}"));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+
+    /// Every accepted spelling of the test database's URL reaches it.
+    #[test]
+    fn accepted_url_forms_reach_the_database(
+        scheme in prop::sample::select(vec![
+            "postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg2",
+            "postgresql+asyncpg", "postgresql+pg8000",
+        ]),
+        app in prop::option::of("[a-z][a-z0-9_]{0,15}"),
+        timeout in prop::option::of(1u32..30),
+        ssl in prop::option::of(prop::sample::select(vec!["disable", "allow", "prefer"])),
+        via_env in any::<bool>(),
+        localhost in any::<bool>(),
+    ) {
+        let db = db();
+        let (_, rest) = db.url.split_once("://").unwrap();
+        let rest = if localhost { rest.replace("127.0.0.1", "localhost") } else { rest.to_string() };
+        let mut params = Vec::new();
+        if let Some(a) = &app {
+            params.push(format!("application_name={a}"));
+        }
+        if let Some(t) = timeout {
+            params.push(format!("connect_timeout={t}"));
+        }
+        if let (Some(m), false) = (ssl, via_env) {
+            params.push(format!("{}={m}", if scheme.ends_with("asyncpg") { "ssl" } else { "sslmode" }));
+        }
+        let url = if params.is_empty() {
+            format!("{scheme}://{rest}")
+        } else {
+            format!("{scheme}://{rest}?{}", params.join("&"))
+        };
+        let mut c = db.cmd().env("DATABASE_URL", &url).args(&["-o", "json", "status"]);
+        if let (Some(m), true) = (ssl, via_env) {
+            c = c.env("DATABASE_SSL_MODE", m);
+        }
+        let r = c.run();
+        prop_assert_eq!(r.code, 0, "{}: {:#?}", url, r);
+        let status = r.json();
+        prop_assert_eq!(status["database"].as_str(), Some(db.name.as_str()));
+    }
+}
