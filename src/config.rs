@@ -435,9 +435,7 @@ mod props {
     use proptest::prelude::*;
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(
-            std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(3000)
-        ))]
+        #![proptest_config(ProptestConfig::with_cases(crate::proptest_cases()))]
 
         #[test]
         fn any_string_is_handled(raw in any::<String>()) {

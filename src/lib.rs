@@ -27,3 +27,13 @@ pub fn run(cli: cli::Cli) -> Result<()> {
     };
     commands::dispatch(cli.command, &ctx)
 }
+
+/// How many cases each property test runs: `PROPTEST_CASES`, else 3,000 (the long runs in
+/// the README raise it).
+#[cfg(test)]
+pub(crate) fn proptest_cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3000)
+}

@@ -346,9 +346,7 @@ mod props {
     use proptest::prelude::*;
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(
-            std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(3000)
-        ))]
+        #![proptest_config(ProptestConfig::with_cases(crate::proptest_cases()))]
 
         #[test]
         fn price_parser_never_panics_and_accepts_only_canonical_values(raw in any::<String>()) {

@@ -77,15 +77,9 @@ pub fn run(args: BackupArgs, ctx: &Ctx) -> Result<()> {
     }
 }
 
+/// `--dir`, else STACKCTL_BACKUP_DIR, else ./backups.
 fn backup_dir(d: &BackupDir) -> PathBuf {
-    d.dir
-        .clone()
-        .or_else(|| {
-            std::env::var_os("STACKCTL_BACKUP_DIR")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        })
-        .unwrap_or_else(|| PathBuf::from("backups"))
+    backup_dir_or_env(d.dir.as_deref()).unwrap_or_else(|| PathBuf::from("backups"))
 }
 
 fn manifest_path(file: &Path) -> PathBuf {
@@ -611,6 +605,7 @@ pub fn newest_backup(dir: &Path, database: &str) -> Option<(PathBuf, Manifest)> 
         .max_by_key(|(_, m)| m.started_at)
 }
 
+/// `--dir`/`--backup-dir`, else STACKCTL_BACKUP_DIR: `None` when neither is set.
 pub fn backup_dir_or_env(flag: Option<&Path>) -> Option<PathBuf> {
     flag.map(Path::to_path_buf).or_else(|| {
         std::env::var_os("STACKCTL_BACKUP_DIR")

@@ -304,6 +304,9 @@ pub fn with_migration_lock_mode<T>(
                 #[diesel(sql_type = BigInt)]
                 n: i64,
             }
+            if mode == LockMode::Advisory {
+                return holding_advisory_lock(conn, f);
+            }
             let held: Held = diesel::sql_query(format!(
                 "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND granted \
                  AND pid = pg_backend_pid() AND classid = {} AND objid = {}",
@@ -311,7 +314,7 @@ pub fn with_migration_lock_mode<T>(
                 (MIGRATION_LOCK_KEY & 0xffff_ffff) as u32
             ))
             .get_result(conn)?;
-            if held.n == 0 && mode == LockMode::Auto {
+            if held.n == 0 {
                 note("the advisory lock is not held on this session (a transaction pooler?); using the stackctl_lock table");
                 let _ =
                     conn.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"));
@@ -322,12 +325,7 @@ pub fn with_migration_lock_mode<T>(
         }
     };
     if !use_table {
-        let result = f(conn);
-        let unlock =
-            conn.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"));
-        let value = result?;
-        unlock?;
-        return Ok(value);
+        return holding_advisory_lock(conn, f);
     }
     let holder = {
         let a = audit::Actor::current();
@@ -384,6 +382,14 @@ pub fn with_migration_lock<T>(
     f: impl FnOnce(&mut PgConnection) -> Result<T>,
 ) -> Result<T> {
     conn.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))?;
+    holding_advisory_lock(conn, f)
+}
+
+/// Run `f` with the session advisory lock already taken, then release it.
+fn holding_advisory_lock<T>(
+    conn: &mut PgConnection,
+    f: impl FnOnce(&mut PgConnection) -> Result<T>,
+) -> Result<T> {
     let result = f(conn);
     let unlock = conn.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"));
     let value = result?;

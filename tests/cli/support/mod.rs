@@ -259,21 +259,15 @@ pub fn tls_server() -> &'static (u16, PathBuf) {
                     String::from_utf8_lossy(&out.stderr)
                 );
             };
-            ssl(&[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.crt",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=stackctl test CA",
-            ]);
+            // A self-signed CA: `name.key`, `name.crt`.
+            let ca = |name: &str, subject: &str| {
+                let (key, crt) = (format!("{name}.key"), format!("{name}.crt"));
+                ssl(&[
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &crt,
+                    "-days", "2", "-subj", subject,
+                ]);
+            };
+            ca("ca", "/CN=stackctl test CA");
             ssl(&[
                 "req",
                 "-newkey",
@@ -315,21 +309,7 @@ pub fn tls_server() -> &'static (u16, PathBuf) {
             )
             .unwrap();
             // Another CA, which did not sign the server's certificate.
-            ssl(&[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                "other.key",
-                "-out",
-                "other-ca.crt",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=some other CA",
-            ]);
+            ca("other-ca", "/CN=some other CA");
         };
         let tmp = std::env::temp_dir().join(format!("stackctl-test-tls-{}", std::process::id()));
         let server = start_cluster_in(
