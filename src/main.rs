@@ -51,14 +51,15 @@ fn main() -> ExitCode {
                 .split_whitespace()
                 .collect::<Vec<_>>()
                 .join(" ");
+            // The contract's shape first (error, then hint); an import's bad rows follow.
             eprintln!("{red}error:{reset} {message}");
-            let details: Vec<String> = err.details.iter().map(|d| redact(d)).collect();
-            for d in &details {
-                eprintln!("  {d}");
-            }
             let hint = err.hint.as_deref().map(redact);
             if let Some(hint) = &hint {
                 eprintln!("{yellow}hint:{reset} {hint}");
+            }
+            let details: Vec<String> = err.details.iter().map(|d| redact(d)).collect();
+            for d in &details {
+                eprintln!("  {d}");
             }
             if json_errors {
                 print_json_error(
