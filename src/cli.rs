@@ -22,6 +22,12 @@ pub struct GlobalOpts {
     #[arg(long, global = true, value_name = "URL")]
     pub database_url: Option<String>,
 
+    /// A second URL that reaches the server directly, bypassing a connection pooler; used by
+    /// backup, backup restore, backup verify --restore and migrate (else DIRECT_DATABASE_URL,
+    /// else DIRECT_DATABASE_URL= in ./.env or --env-file)
+    #[arg(long, global = true, value_name = "URL")]
+    pub direct_url: Option<String>,
+
     /// Read DATABASE_URL (and DATABASE_SSL_MODE) from this file instead of ./.env
     #[arg(long, global = true, value_name = "PATH")]
     pub env_file: Option<PathBuf>,
@@ -95,6 +101,8 @@ pub enum Command {
     /// stackctl's record of every change it made
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Print the GRANT statements a least-privilege role needs (run them with --apply)
+    Grant(GrantArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions {
         #[arg(value_enum)]
@@ -102,6 +110,18 @@ pub enum Command {
     },
     /// Print the manual page (roff; view with `stackctl man | man -l -`)
     Man,
+}
+
+#[derive(Debug, Args)]
+pub struct GrantArgs {
+    /// The role to grant to
+    pub role: String,
+    /// Reads only: SELECT without the password hashes, no writes
+    #[arg(long)]
+    pub read_only: bool,
+    /// Run the statements (as the tables' owner) instead of only printing them
+    #[arg(long)]
+    pub apply: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -25,6 +25,10 @@ const SCHEMES: &[&str] = &[
 pub enum Source {
     Flag,
     Env,
+    /// `--direct-url`
+    DirectFlag,
+    /// `DIRECT_DATABASE_URL`
+    DirectEnv,
     DotEnv(PathBuf),
     /// Nothing configured: the embedded instance under this data directory.
     Embedded(PathBuf),
@@ -35,6 +39,8 @@ impl std::fmt::Display for Source {
         match self {
             Source::Flag => write!(f, "--database-url"),
             Source::Env => write!(f, "DATABASE_URL"),
+            Source::DirectFlag => write!(f, "--direct-url"),
+            Source::DirectEnv => write!(f, "DIRECT_DATABASE_URL"),
             Source::DotEnv(p) => write!(f, "{}", p.display()),
             Source::Embedded(p) => write!(f, "embedded instance in {}", p.display()),
         }
@@ -55,6 +61,7 @@ pub struct Target {
 #[derive(Debug, Default)]
 struct DotEnv {
     database_url: Option<String>,
+    direct_url: Option<String>,
     ssl_mode: Option<String>,
 }
 
@@ -77,6 +84,7 @@ fn read_dotenv(path: &Path) -> Result<DotEnv> {
         })?;
         match key.as_str() {
             "DATABASE_URL" => out.database_url = Some(value),
+            "DIRECT_DATABASE_URL" => out.direct_url = Some(value),
             "DATABASE_SSL_MODE" => out.ssl_mode = Some(value),
             _ => {}
         }
@@ -93,8 +101,36 @@ fn dotenv_reason(err: &dotenvy::Error) -> String {
     }
 }
 
+/// Which of the two configured URLs to resolve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Which {
+    /// `--database-url` / `DATABASE_URL`: every command.
+    Main,
+    /// `--direct-url` / `DIRECT_DATABASE_URL`: the server without a pooler in between.
+    Direct,
+}
+
 /// Resolve the database URL as the contract orders it. `Ok(None)`: nothing configured.
 pub fn resolve(
+    flag: Option<&str>,
+    env_file: Option<&Path>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<Target>> {
+    resolve_which(Which::Main, flag, env_file, env)
+}
+
+/// Resolve the direct URL (`--direct-url`, `DIRECT_DATABASE_URL`, then `.env`), which
+/// backups, restores and migrations use to bypass a connection pooler. `Ok(None)`: not set.
+pub fn resolve_direct(
+    flag: Option<&str>,
+    env_file: Option<&Path>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<Target>> {
+    resolve_which(Which::Direct, flag, env_file, env)
+}
+
+fn resolve_which(
+    which: Which,
     flag: Option<&str>,
     env_file: Option<&Path>,
     env: &dyn Fn(&str) -> Option<String>,
@@ -122,11 +158,19 @@ pub fn resolve(
         .filter(|s| !s.is_empty())
         .or_else(|| dotenv.as_ref().and_then(|(_, d)| d.ssl_mode.clone()));
 
+    let (var, flag_source, env_source) = match which {
+        Which::Main => ("DATABASE_URL", Source::Flag, Source::Env),
+        Which::Direct => ("DIRECT_DATABASE_URL", Source::DirectFlag, Source::DirectEnv),
+    };
+    let from_dotenv = |d: DotEnv| match which {
+        Which::Main => d.database_url,
+        Which::Direct => d.direct_url,
+    };
     let (raw, source) = if let Some(url) = flag {
-        (url.to_string(), Source::Flag)
-    } else if let Some(url) = env("DATABASE_URL").filter(|s| !s.is_empty()) {
-        (url, Source::Env)
-    } else if let Some((path, url)) = dotenv.and_then(|(p, d)| d.database_url.map(|u| (p, u))) {
+        (url.to_string(), flag_source)
+    } else if let Some(url) = env(var).filter(|s| !s.is_empty()) {
+        (url, env_source)
+    } else if let Some((path, url)) = dotenv.and_then(|(p, d)| from_dotenv(d).map(|u| (p, u))) {
         (url, Source::DotEnv(path))
     } else {
         return Ok(None);

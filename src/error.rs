@@ -19,6 +19,9 @@ pub enum Kind {
     Unreachable,
     /// 6: pending migrations, or migrations newer than this binary.
     SchemaNotReady,
+    /// 7: the server refused the operation: it is read-only (a hot standby), or the role
+    /// lacks a privilege. Nothing was changed.
+    Refused,
     /// stdout was closed by the reader (`stackctl user list | head`): success.
     BrokenPipe,
     /// A result already reported on stdout that only sets the exit code
@@ -35,6 +38,7 @@ impl Kind {
             Kind::Conflict => 4,
             Kind::Unreachable => 5,
             Kind::SchemaNotReady => 6,
+            Kind::Refused => 7,
             Kind::BrokenPipe => 0,
             Kind::Reported(code) => code,
         }
@@ -81,6 +85,9 @@ impl Error {
     pub fn schema(message: impl Into<String>) -> Self {
         Self::new(Kind::SchemaNotReady, message)
     }
+    pub fn refused(message: impl Into<String>) -> Self {
+        Self::new(Kind::Refused, message)
+    }
     pub fn failure(message: impl Into<String>) -> Self {
         Self::new(Kind::Failure, message)
     }
@@ -116,6 +123,13 @@ impl From<DieselError> for Error {
                         };
                         Error::conflict(what)
                     }
+                    DatabaseErrorKind::ReadOnlyTransaction => read_only(&msg),
+                    _ if msg.contains("read-only transaction") => read_only(&msg),
+                    _ if msg.starts_with("permission denied for ")
+                        || msg.starts_with("must be owner of ") =>
+                    {
+                        missing_privilege(&msg)
+                    }
                     DatabaseErrorKind::ClosedConnection => {
                         Error::unreachable(format!("lost the connection to the database: {msg}"))
                     }
@@ -131,6 +145,23 @@ impl From<DieselError> for Error {
             _ => Error::failure(format!("database error: {err}")),
         }
     }
+}
+
+/// A write refused by a read-only server. Where the caller can ask the server whether it
+/// is a standby, it rewords this (`db::server::explain_refusal`).
+fn read_only(msg: &str) -> Error {
+    Error::refused(format!(
+        "the server is read-only ({msg}): nothing was changed"
+    ))
+    .with_hint(
+        "run writes against the primary; with a multi-host URL add target_session_attrs=read-write",
+    )
+}
+
+/// A statement refused for a missing privilege: name the object and the GRANT that fixes it.
+fn missing_privilege(msg: &str) -> Error {
+    let hint = crate::grant::hint_for_denial(msg);
+    Error::refused(format!("the server refused: {msg}")).with_hint(hint)
 }
 
 fn is_connection_failure(msg: &str) -> bool {
@@ -270,6 +301,7 @@ mod tests {
         assert_eq!(Error::conflict("x").exit_code(), 4);
         assert_eq!(Error::unreachable("x").exit_code(), 5);
         assert_eq!(Error::schema("x").exit_code(), 6);
+        assert_eq!(Error::refused("x").exit_code(), 7);
         assert_eq!(Error::failure("x").exit_code(), 1);
     }
 

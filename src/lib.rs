@@ -6,6 +6,7 @@ pub mod commands;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod grant;
 pub mod import;
 pub mod local;
 pub mod notify;
@@ -21,10 +22,7 @@ use error::Result;
 /// Run one parsed command line.
 pub fn run(cli: cli::Cli) -> Result<()> {
     let auto_migrate = !matches!(cli.command, cli::Command::Migrate(_));
-    let ctx = commands::Ctx {
-        global: cli.global,
-        auto_migrate,
-    };
+    let ctx = commands::Ctx::new(cli.global, auto_migrate)?;
     commands::dispatch(cli.command, &ctx)
 }
 

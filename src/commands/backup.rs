@@ -247,7 +247,9 @@ fn table_checksums(conn: &mut diesel::PgConnection) -> Result<BTreeMap<String, S
 fn create(args: &BackupCreate, ctx: &Ctx, database_out: &mut Option<String>) -> Result<String> {
     use diesel::connection::SimpleConnection;
     use diesel::prelude::*;
-    let (mut conn, target) = ctx.connect_raw()?;
+    let target = ctx.direct_target()?;
+    ctx.refuse_pooled_tools(&target, "pg_dump")?;
+    let (mut conn, target) = ctx.connect_target(target)?;
     let database = db::current_database(&mut conn)?;
     *database_out = Some(database.clone());
     let server_version = db::server_version(&mut conn)?;
@@ -810,7 +812,9 @@ fn verify_cmd(file: &Path, restore: bool, pg_dump: Option<&Path>, ctx: &Ctx) -> 
                 file.display()
             )));
         };
-        let (mut conn, target) = ctx.connect_raw()?;
+        let target = ctx.direct_target()?;
+        ctx.refuse_pooled_tools(&target, "the test restore")?;
+        let (mut conn, target) = ctx.connect_target(target)?;
         let tools = pgtools::find(pg_dump, server_major(&mut conn)?)?;
         drop(conn);
         let report = test_restore(file, m, &tools, &target, ctx)?;
@@ -922,7 +926,9 @@ fn restore(file: &Path, force: bool, yes: bool, pg_dump: Option<&Path>, ctx: &Ct
             .with_hint("restore it with the stackctl that took it, or pass --force"));
         }
     }
-    let (mut conn, target) = ctx.connect_raw()?;
+    let target = ctx.direct_target()?;
+    ctx.refuse_pooled_tools(&target, "backup restore")?;
+    let (mut conn, target) = ctx.connect_target(target)?;
     let tools = pgtools::find(pg_dump, server_major(&mut conn)?)?;
     check(file, manifest.as_ref(), &tools).map_err(|e| {
         Error::failure(format!(

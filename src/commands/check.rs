@@ -331,6 +331,7 @@ fn probe(
         .unwrap_or_else(|| chrono::TimeDelta::hours(26));
     let started = Instant::now();
     let (mut conn, _) = ctx.connect_raw()?;
+    ctx.begin_reads(&mut conn)?;
     db::server_version(&mut conn)?;
     let ms = started.elapsed().as_millis() as u64;
     checks.push(latency_check(ms, args.warn_latency, args.crit_latency));

@@ -9,6 +9,7 @@ use crate::db::{self, adopt, SchemaState};
 use crate::error::{Error, Result};
 use crate::output::ListWriter;
 use crate::prompt;
+use diesel::Connection;
 
 /// How this run keeps other migrate runs out.
 #[derive(Clone, Copy)]
@@ -48,7 +49,7 @@ fn refuse_unknown(state: &SchemaState) -> Result<()> {
 }
 
 fn apply(ctx: &Ctx, lock: Lock) -> Result<()> {
-    let (mut conn, target) = ctx.connect_raw()?;
+    let (mut conn, target) = ctx.connect_target(ctx.direct_target()?)?;
     ctx.debug(format!("migrating {}", target.display));
     let Some(applied) = migrations_locked(ctx, &mut conn, "migrate run", "apply", lock, |conn| {
         apply_locked(conn, ctx)
@@ -66,25 +67,43 @@ fn apply(ctx: &Ctx, lock: Lock) -> Result<()> {
     Ok(())
 }
 
-/// Adopt an application-made schema if there is one, then apply what is pending.
+/// Adopt an application-made schema if there is one, then apply what is pending. With
+/// nothing pending nothing is written, so an up-to-date standby answers too.
 fn apply_locked(conn: &mut diesel::PgConnection, ctx: &Ctx) -> Result<Vec<String>> {
     let state = SchemaState::read(conn)?;
     refuse_unknown(&state)?;
+    if state.pending().is_empty() {
+        return Ok(Vec::new());
+    }
     let initial = state
         .embedded
         .first()
         .ok_or_else(|| Error::failure("this stackctl embeds no migrations"))?
         .clone();
-    if !state.applied.contains(&initial.version)
-        && adopt::inspect(conn)? == adopt::Verdict::Adoptable
-    {
-        adopt::adopt(conn, &initial.version)?;
-        ctx.info(format!(
-            "adopted the existing users/items schema made by the application (recorded {} as applied; rows kept)",
-            initial.name
-        ));
+    let mut applied = Vec::new();
+    if !state.applied.contains(&initial.version) {
+        match adopt::inspect(conn)? {
+            adopt::Verdict::Adoptable => {
+                adopt::adopt(conn, &initial.version)?;
+                ctx.info(format!(
+                    "adopted the existing users/items schema made by the application (recorded {} as applied; rows kept)",
+                    initial.name
+                ));
+            }
+            adopt::Verdict::Fresh => {
+                if let Err(why) = adopt::try_uuid_ossp(conn) {
+                    adopt::create_without_uuid_ossp(conn, &initial.version)?;
+                    ctx.info(format!(
+                        "the uuid-ossp extension cannot be created here ({why}); ids default to                          gen_random_uuid() instead (applied {})",
+                        initial.name
+                    ));
+                    applied.push(initial.name.clone());
+                }
+            }
+        }
     }
-    db::run_pending(conn)
+    applied.extend(db::run_pending(conn)?);
+    Ok(applied)
 }
 
 #[derive(Serialize)]
@@ -97,7 +116,8 @@ struct MigrationRow {
 const COLUMNS: &[&str] = &["version", "name", "state"];
 
 fn status(ctx: &Ctx) -> Result<()> {
-    let (mut conn, _) = ctx.connect_raw()?;
+    let (mut conn, _) = ctx.connect_target(ctx.direct_target()?)?;
+    ctx.begin_reads(&mut conn)?;
     let state = SchemaState::read(&mut conn)?;
     let mut out = ListWriter::new(ctx.format(), COLUMNS, ctx.stdout());
     for m in &state.embedded {
@@ -123,7 +143,7 @@ fn status(ctx: &Ctx) -> Result<()> {
 }
 
 fn revert(ctx: &Ctx, steps: u32, yes: bool, lock: Lock) -> Result<()> {
-    let (mut conn, _) = ctx.connect_raw()?;
+    let (mut conn, _) = ctx.connect_target(ctx.direct_target()?)?;
     let state = SchemaState::read(&mut conn)?;
     refuse_unknown(&state)?;
     let applied: Vec<_> = state
@@ -174,14 +194,23 @@ fn migrations_locked(
     f: impl FnOnce(&mut diesel::PgConnection) -> Result<Vec<String>>,
 ) -> Result<Option<Vec<String>>> {
     let dry_run = ctx.global.dry_run;
-    let names =
-        db::with_migration_lock_mode(conn, lock.mode, lock.timeout, &|m| ctx.info(m), |conn| {
+    let mode = match lock.mode {
+        LockMode::Auto | LockMode::Advisory => db::locks::LockMode::Transaction,
+        LockMode::Table => db::locks::LockMode::Table,
+    };
+    // One transaction either way (in transaction mode it is the lock's own): every
+    // migration of the run is applied, or none is.
+    let names = db::locks::with_migration_lock(conn, mode, lock.timeout, |conn| {
+        conn.transaction(|conn| {
+            ctx.limit_statements(conn)?;
             if dry_run {
                 db::rolled_back(conn, f)
             } else {
                 f(conn)
             }
-        })?;
+        })
+    })
+    .map_err(|e| db::server::explain_refusal(conn, e))?;
     let changes: Vec<Change> = names
         .iter()
         .map(|name| Change::other(action, "migration", name))

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod backup;
 pub mod check;
+pub mod grant;
 pub mod import;
 pub mod item;
 pub mod local;
@@ -26,9 +27,27 @@ pub struct Ctx {
     /// Apply pending migrations to the embedded instance on connecting
     /// (every command but `migrate`, which is about doing that by hand).
     pub auto_migrate: bool,
+    /// `--statement-timeout` in milliseconds, parsed before anything connects.
+    pub statement_timeout_ms: Option<i64>,
 }
 
 impl Ctx {
+    /// The context for one command line: global options are checked here, before any
+    /// connection is made, so a typo is exit 2 whatever the state of the server.
+    pub fn new(global: GlobalOpts, auto_migrate: bool) -> Result<Ctx> {
+        let statement_timeout_ms = match &global.statement_timeout {
+            Some(raw) => {
+                Some(crate::validate::duration("--statement-timeout", raw)?.num_milliseconds())
+            }
+            None => None,
+        };
+        Ok(Ctx {
+            global,
+            auto_migrate,
+            statement_timeout_ms,
+        })
+    }
+
     pub fn format(&self) -> OutputFormat {
         self.global.output
     }
@@ -64,6 +83,50 @@ impl Ctx {
         }
     }
 
+    /// The server without a pooler in between, for backups, restores and migrations: the
+    /// direct URL when one is configured, else the main target.
+    pub fn direct_target(&self) -> Result<Target> {
+        let env = |k: &str| std::env::var(k).ok();
+        match config::resolve_direct(
+            self.global.direct_url.as_deref(),
+            self.global.env_file.as_deref(),
+            &env,
+        )? {
+            Some(target) => Ok(target),
+            None => self.target(),
+        }
+    }
+
+    /// Whether a direct URL is configured.
+    pub fn has_direct_url(&self) -> Result<bool> {
+        let env = |k: &str| std::env::var(k).ok();
+        Ok(config::resolve_direct(
+            self.global.direct_url.as_deref(),
+            self.global.env_file.as_deref(),
+            &env,
+        )?
+        .is_some())
+    }
+
+    /// Refuse to run a client tool (pg_dump, pg_restore, psql) through a transaction
+    /// pooler: their session settings (`search_path = ''` among them) would apply to only
+    /// some of their statements and stay on pooled server connections for other clients.
+    pub fn refuse_pooled_tools(&self, target: &Target, what: &str) -> Result<()> {
+        if matches!(target.source, config::Source::Embedded(_)) || self.has_direct_url()? {
+            return Ok(());
+        }
+        if db::server::behind_transaction_pooler(&target.url)? {
+            return Err(crate::error::Error::usage(format!(
+                "{what} cannot run through a transaction pooler: {} shares server connections between clients",
+                target.display
+            ))
+            .with_hint(
+                "set DIRECT_DATABASE_URL (or --direct-url) to a URL that reaches PostgreSQL directly",
+            ));
+        }
+        Ok(())
+    }
+
     /// The embedded instance under the data directory.
     pub fn instance(&self) -> Result<crate::local::Instance> {
         let env = |k: &str| std::env::var(k).ok();
@@ -85,14 +148,42 @@ impl Ctx {
         Ok((conn, target))
     }
 
-    /// `--statement-timeout`, applied to the session right after connecting.
-    fn session_settings(&self, conn: &mut PgConnection) -> Result<()> {
+    /// `SET LOCAL statement_timeout` for the transaction just begun: a setting that lives
+    /// no longer than the transaction holds behind a transaction pooler and leaks nowhere.
+    pub fn limit_statements(&self, conn: &mut PgConnection) -> Result<()> {
         use diesel::connection::SimpleConnection;
-        if let Some(raw) = &self.global.statement_timeout {
-            let ms = crate::validate::duration("--statement-timeout", raw)?.num_milliseconds();
-            conn.batch_execute(&format!("SET statement_timeout = {ms}"))?;
+        if let Some(ms) = self.statement_timeout_ms {
+            conn.batch_execute(&format!("SET LOCAL statement_timeout = {ms}"))?;
         }
         Ok(())
+    }
+
+    /// With `--statement-timeout`, begin the transaction that the command's reads run in, so
+    /// that the limit applies to them (`write` ends it before writing and begins another).
+    /// Without it, reads run as they always did, one statement at a time.
+    pub fn begin_reads(&self, conn: &mut PgConnection) -> Result<()> {
+        use diesel::connection::{AnsiTransactionManager, TransactionManager};
+        if self.statement_timeout_ms.is_some() {
+            AnsiTransactionManager::begin_transaction(conn)?;
+            self.limit_statements(conn)?;
+        }
+        Ok(())
+    }
+
+    /// End the reads' transaction begun by `begin_reads` (it wrote nothing).
+    fn end_reads(&self, conn: &mut PgConnection) -> Result<bool> {
+        use diesel::connection::{AnsiTransactionManager, TransactionManager};
+        if self.statement_timeout_ms.is_none()
+            || AnsiTransactionManager::transaction_manager_status_mut(conn)
+                .transaction_depth()
+                .ok()
+                .flatten()
+                .is_none()
+        {
+            return Ok(false);
+        }
+        AnsiTransactionManager::rollback_transaction(conn)?;
+        Ok(true)
     }
 
     /// Connect; for the embedded instance also start it and (with `auto_migrate`) migrate
@@ -106,8 +197,7 @@ impl Ctx {
             target.display, target.source
         ));
         let config::Source::Embedded(dir) = &target.source else {
-            let mut conn = db::connect(&target.url)?;
-            self.session_settings(&mut conn)?;
+            let conn = db::connect(&target.url)?;
             return Ok((conn, target, None));
         };
         let mut conn = match db::connect(&target.url) {
@@ -118,7 +208,6 @@ impl Ctx {
                 db::connect(&target.url)?
             }
         };
-        self.session_settings(&mut conn)?;
         if !self.auto_migrate {
             return Ok((conn, target, None));
         }
@@ -126,7 +215,12 @@ impl Ctx {
         if state.pending().is_empty() || !state.unknown().is_empty() {
             return Ok((conn, target, Some(state)));
         }
-        let applied = db::with_migration_lock(&mut conn, db::run_pending)?;
+        let applied = db::locks::with_migration_lock(
+            &mut conn,
+            db::locks::LockMode::Transaction,
+            std::time::Duration::from_secs(60),
+            db::run_pending,
+        )?;
         for name in applied {
             self.info(format!("applied migration {name} to the embedded instance"));
         }
@@ -140,6 +234,7 @@ impl Ctx {
             Some(state) => db::check_ready(&state)?,
             None => db::ensure_ready(&mut conn)?,
         }
+        self.begin_reads(&mut conn)?;
         Ok(conn)
     }
 }
@@ -154,17 +249,29 @@ impl Ctx {
         command: &str,
         f: impl FnOnce(&mut PgConnection) -> Result<(T, Vec<Change>)>,
     ) -> Result<Option<T>> {
-        if self.global.dry_run {
-            let (_, changes) = db::rolled_back(conn, f)?;
-            self.print_plan(&changes)?;
-            return Ok(None);
+        let reading = self.end_reads(conn)?;
+        let outcome = if self.global.dry_run {
+            db::rolled_back(conn, |conn| {
+                self.limit_statements(conn)?;
+                f(conn)
+            })
+            .map(|(_, changes)| (None, changes))
+        } else {
+            conn.transaction::<_, crate::error::Error, _>(|conn| {
+                self.limit_statements(conn)?;
+                let (value, changes) = f(conn)?;
+                db::audit::record(conn, command, &changes)?;
+                Ok((Some(value), Vec::new()))
+            })
+        };
+        let (value, plan) = outcome.map_err(|e| db::server::explain_refusal(conn, e))?;
+        if reading {
+            self.begin_reads(conn)?;
         }
-        let value = conn.transaction::<_, crate::error::Error, _>(|conn| {
-            let (value, changes) = f(conn)?;
-            db::audit::record(conn, command, &changes)?;
-            Ok(value)
-        })?;
-        Ok(Some(value))
+        if self.global.dry_run {
+            self.print_plan(&plan)?;
+        }
+        Ok(value)
     }
 
     /// Audit changes made outside one transaction of ours (migrations, restores),
@@ -253,6 +360,7 @@ pub fn dispatch(command: Command, ctx: &Ctx) -> Result<()> {
         Command::Backup(args) => backup::run(args, ctx),
         Command::Local(cmd) => local::run(cmd, ctx),
         Command::Audit(cmd) => audit::run(cmd, ctx),
+        Command::Grant(args) => grant::run(args, ctx),
         Command::Completions { shell } => {
             let mut out = ctx.stdout();
             clap_complete::generate(

@@ -13,6 +13,7 @@ struct Status {
     source: String,
     database: String,
     server_version: String,
+    role: &'static str,
     schema: String,
     applied_migrations: usize,
     pending_migrations: usize,
@@ -26,6 +27,7 @@ const COLUMNS: &[&str] = &[
     "source",
     "database",
     "server_version",
+    "role",
     "schema",
     "applied_migrations",
     "pending_migrations",
@@ -36,6 +38,7 @@ const COLUMNS: &[&str] = &[
 
 pub fn run(ctx: &Ctx) -> Result<()> {
     let (mut conn, target) = ctx.connect_raw()?;
+    ctx.begin_reads(&mut conn)?;
     let state = SchemaState::read(&mut conn)?;
     let count = |conn: &mut _, t: &str| -> Result<Option<i64>> {
         if db::table_exists(conn, &format!("public.{t}"))? {
@@ -49,6 +52,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         source: target.source.to_string(),
         database: db::current_database(&mut conn)?,
         server_version: db::server_version(&mut conn)?,
+        role: db::server::role(&mut conn)?.as_str(),
         schema: state.describe(),
         applied_migrations: state.applied.len() - state.unknown().len(),
         pending_migrations: state.pending().len(),

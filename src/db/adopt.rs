@@ -168,8 +168,7 @@ pub fn inspect(conn: &mut PgConnection) -> Result<Verdict> {
 pub fn adopt(conn: &mut PgConnection, initial_version: &str) -> Result<()> {
     conn.transaction::<_, Error, _>(|conn| {
         conn.batch_execute(
-            "CREATE EXTENSION IF NOT EXISTS \"uuid-ossp\";
-             CREATE TABLE IF NOT EXISTS __diesel_schema_migrations (
+            "CREATE TABLE IF NOT EXISTS __diesel_schema_migrations (
                  version VARCHAR(50) PRIMARY KEY NOT NULL,
                  run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
              );",
@@ -177,6 +176,41 @@ pub fn adopt(conn: &mut PgConnection, initial_version: &str) -> Result<()> {
         for stmt in INDEXES {
             conn.batch_execute(stmt)?;
         }
+        diesel::sql_query(
+            "INSERT INTO __diesel_schema_migrations (version) VALUES ($1) ON CONFLICT DO NOTHING",
+        )
+        .bind::<Text, _>(initial_version)
+        .execute(conn)?;
+        Ok(())
+    })
+}
+
+/// Whether the `uuid-ossp` extension the initial migration creates can be created here
+/// (it is created, in a savepoint, when it can). The error says why not.
+pub fn try_uuid_ossp(conn: &mut PgConnection) -> std::result::Result<(), String> {
+    conn.transaction::<_, Error, _>(|conn| {
+        conn.batch_execute("CREATE EXTENSION IF NOT EXISTS \"uuid-ossp\"")?;
+        Ok(())
+    })
+    .map_err(|e| e.message)
+}
+
+/// The initial migration for a server without `uuid-ossp`: the same tables with
+/// `gen_random_uuid()` (core since PostgreSQL 13) as the id default, recorded as applied.
+pub fn create_without_uuid_ossp(conn: &mut PgConnection, initial_version: &str) -> Result<()> {
+    let sql = super::migration_sql(initial_version)
+        .ok_or_else(|| Error::failure("the initial migration's SQL is not embedded"))?;
+    let sql = sql
+        .replace("CREATE EXTENSION IF NOT EXISTS \"uuid-ossp\";", "")
+        .replace("uuid_generate_v4()", "gen_random_uuid()");
+    conn.transaction::<_, Error, _>(|conn| {
+        conn.batch_execute(&sql)?;
+        conn.batch_execute(
+            "CREATE TABLE IF NOT EXISTS __diesel_schema_migrations (
+                 version VARCHAR(50) PRIMARY KEY NOT NULL,
+                 run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
+             );",
+        )?;
         diesel::sql_query(
             "INSERT INTO __diesel_schema_migrations (version) VALUES ($1) ON CONFLICT DO NOTHING",
         )

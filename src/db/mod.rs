@@ -5,13 +5,17 @@ pub mod adopt;
 pub mod audit;
 pub mod import;
 pub mod items;
+pub mod locks;
 pub mod models;
 pub mod schema;
+pub mod server;
 pub mod users;
+
+pub use locks::lock_user_identities;
+pub use server::{current_database, server_version};
 
 use std::collections::BTreeSet;
 
-use diesel::connection::SimpleConnection;
 use diesel::migration::MigrationSource;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Text};
@@ -21,20 +25,20 @@ use crate::error::{Error, Result};
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
-/// Advisory-lock key that serialises `migrate` runs ("stackctl" in ASCII, truncated).
-const MIGRATION_LOCK_KEY: i64 = 0x737461636b63746c;
-/// Transaction-level lock key that serialises user writes that can clash on
-/// email or username (the unique constraints are case-sensitive, our rule is not).
-pub const USER_IDENTITY_LOCK_KEY: i64 = 0x737461636b757372;
-
 #[diesel::declare_sql_function]
 extern "SQL" {
     #[sql_name = "lower"]
     fn lower_text(x: Text) -> Text;
 }
 
+/// Connect. Diesel's prepared-statement cache is off: it names statements
+/// (`__diesel_stmt_N`) that live as long as the server connection, and behind a
+/// transaction-pooling PgBouncer that connection is shared with other clients, whose
+/// statements of the same name then collide. Uncached statements are sent unnamed and die
+/// with their query; a one-shot command gains next to nothing from the cache anyway.
 pub fn connect(url: &str) -> Result<PgConnection> {
-    let conn = PgConnection::establish(url).map_err(Error::from)?;
+    let mut conn = PgConnection::establish(url).map_err(Error::from)?;
+    conn.set_prepared_statement_cache_size(diesel::connection::CacheSize::Disabled);
     Ok(conn)
 }
 
@@ -74,12 +78,6 @@ struct Exists {
 struct Count {
     #[diesel(sql_type = BigInt)]
     count: i64,
-}
-
-#[derive(QueryableByName)]
-struct TextRow {
-    #[diesel(sql_type = Text)]
-    value: String,
 }
 
 pub fn table_exists(conn: &mut PgConnection, name: &str) -> Result<bool> {
@@ -184,6 +182,14 @@ const MIGRATION_SQL: &[(&str, &str)] = &[
     ),
 ];
 
+/// A migration's embedded up.sql.
+pub fn migration_sql(version: &str) -> Option<&'static str> {
+    MIGRATION_SQL
+        .iter()
+        .find(|(v, _)| *v == version)
+        .map(|(_, sql)| *sql)
+}
+
 /// sha256 of a migration's embedded up.sql.
 pub fn embedded_checksum(version: &str) -> Option<String> {
     use sha2::{Digest, Sha256};
@@ -263,140 +269,6 @@ pub fn rolled_back<T>(
     }
 }
 
-/// The migration lock's row in table mode: who holds it, since when.
-#[derive(QueryableByName)]
-struct LockRow {
-    #[diesel(sql_type = Text)]
-    holder: String,
-    #[diesel(sql_type = Text)]
-    since: String,
-}
-
-/// Hold the migration lock for the duration of `f`, in the given mode. `Auto` takes the
-/// session advisory lock and checks in `pg_locks` that this session really holds it; behind
-/// a transaction-pooling PgBouncer it does not, and the table lock is used instead.
-pub fn with_migration_lock_mode<T>(
-    conn: &mut PgConnection,
-    mode: crate::cli::LockMode,
-    timeout: std::time::Duration,
-    note: &dyn Fn(&str),
-    f: impl FnOnce(&mut PgConnection) -> Result<T>,
-) -> Result<T> {
-    use crate::cli::LockMode;
-    let use_table = match mode {
-        LockMode::Table => true,
-        LockMode::Advisory | LockMode::Auto => {
-            conn.batch_execute(&format!(
-                "SET lock_timeout = {}; SELECT pg_advisory_lock({MIGRATION_LOCK_KEY}); SET lock_timeout = 0",
-                timeout.as_millis()
-            ))
-            .map_err(|e| {
-                let e = Error::from(e);
-                if e.message.contains("lock timeout") {
-                    Error::conflict("another migrate run holds the migration lock")
-                        .with_hint("wait for it, or raise --lock-timeout")
-                } else {
-                    e
-                }
-            })?;
-            #[derive(QueryableByName)]
-            struct Held {
-                #[diesel(sql_type = BigInt)]
-                n: i64,
-            }
-            if mode == LockMode::Advisory {
-                return holding_advisory_lock(conn, f);
-            }
-            let held: Held = diesel::sql_query(format!(
-                "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND granted \
-                 AND pid = pg_backend_pid() AND classid = {} AND objid = {}",
-                (MIGRATION_LOCK_KEY >> 32) as u32,
-                (MIGRATION_LOCK_KEY & 0xffff_ffff) as u32
-            ))
-            .get_result(conn)?;
-            if held.n == 0 {
-                note("the advisory lock is not held on this session (a transaction pooler?); using the stackctl_lock table");
-                let _ =
-                    conn.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"));
-                true
-            } else {
-                false
-            }
-        }
-    };
-    if !use_table {
-        return holding_advisory_lock(conn, f);
-    }
-    let holder = {
-        let a = audit::Actor::current();
-        format!("{}@{} pid {}", a.os_user, a.hostname, std::process::id())
-    };
-    // Two first runs may race to create the table: the loser's error is harmless.
-    if conn
-        .batch_execute(
-            "CREATE TABLE IF NOT EXISTS stackctl_lock (name TEXT PRIMARY KEY, holder TEXT NOT NULL, \
-             acquired_at TIMESTAMPTZ NOT NULL DEFAULT now())",
-        )
-        .is_err()
-    {
-        conn.batch_execute("SELECT 1 FROM stackctl_lock LIMIT 0")?;
-    }
-    let deadline = std::time::Instant::now() + timeout;
-    loop {
-        let got: Vec<LockRow> = diesel::sql_query(
-            "INSERT INTO stackctl_lock (name, holder) VALUES ('migrate', $1) ON CONFLICT (name) DO NOTHING \
-             RETURNING holder, acquired_at::text AS since",
-        )
-        .bind::<Text, _>(&holder)
-        .load(conn)?;
-        if !got.is_empty() {
-            break;
-        }
-        if std::time::Instant::now() >= deadline {
-            let who: Vec<LockRow> = diesel::sql_query(
-                "SELECT holder, acquired_at::text AS since FROM stackctl_lock WHERE name = 'migrate'",
-            )
-            .load(conn)?;
-            let by = who.first().map_or("another run".to_string(), |w| {
-                format!("{} since {}", w.holder, w.since)
-            });
-            return Err(Error::conflict(format!("the migration lock is held by {by}")).with_hint(
-                "wait and retry; if that process is gone: DELETE FROM stackctl_lock WHERE name = 'migrate'",
-            ));
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
-    let result = f(conn);
-    let release =
-        diesel::sql_query("DELETE FROM stackctl_lock WHERE name = 'migrate' AND holder = $1")
-            .bind::<Text, _>(&holder)
-            .execute(conn);
-    let value = result?;
-    release?;
-    Ok(value)
-}
-
-/// Hold the session-level migration lock for the duration of `f`.
-pub fn with_migration_lock<T>(
-    conn: &mut PgConnection,
-    f: impl FnOnce(&mut PgConnection) -> Result<T>,
-) -> Result<T> {
-    conn.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))?;
-    holding_advisory_lock(conn, f)
-}
-
-/// Run `f` with the session advisory lock already taken, then release it.
-fn holding_advisory_lock<T>(
-    conn: &mut PgConnection,
-    f: impl FnOnce(&mut PgConnection) -> Result<T>,
-) -> Result<T> {
-    let result = f(conn);
-    let unlock = conn.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"));
-    let value = result?;
-    unlock?;
-    Ok(value)
-}
-
 /// Apply every pending migration and record their checksums; returns the names applied.
 pub fn run_pending(conn: &mut PgConnection) -> Result<Vec<String>> {
     let applied: Vec<String> = conn
@@ -445,18 +317,6 @@ fn migration_error(what: &str, e: Box<dyn std::error::Error + Send + Sync>) -> E
     }
 }
 
-pub fn server_version(conn: &mut PgConnection) -> Result<String> {
-    let row: TextRow =
-        diesel::sql_query("SELECT current_setting('server_version') AS value").get_result(conn)?;
-    Ok(row.value)
-}
-
-pub fn current_database(conn: &mut PgConnection) -> Result<String> {
-    let row: TextRow =
-        diesel::sql_query("SELECT current_database()::text AS value").get_result(conn)?;
-    Ok(row.value)
-}
-
 /// Row count of a table we know exists (`users` or `items`).
 pub fn count_rows(conn: &mut PgConnection, table: &str) -> Result<i64> {
     let table = match table {
@@ -467,14 +327,6 @@ pub fn count_rows(conn: &mut PgConnection, table: &str) -> Result<i64> {
     let row: Count =
         diesel::sql_query(format!("SELECT count(*) AS count FROM {table}")).get_result(conn)?;
     Ok(row.count)
-}
-
-/// Take the transaction-level lock that serialises identity changes to users.
-pub fn lock_user_identities(conn: &mut PgConnection) -> Result<()> {
-    conn.batch_execute(&format!(
-        "SELECT pg_advisory_xact_lock({USER_IDENTITY_LOCK_KEY})"
-    ))?;
-    Ok(())
 }
 
 #[cfg(test)]

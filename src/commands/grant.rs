@@ -1,0 +1,63 @@
+//! `stackctl grant ROLE [--read-only] [--apply]`: the GRANTs a least-privilege role needs.
+
+use diesel::connection::SimpleConnection;
+use diesel::Connection;
+
+use super::Ctx;
+use crate::cli::{GrantArgs, OutputFormat};
+use crate::db;
+use crate::error::{Error, Result};
+use crate::grant::{plan, Present};
+use crate::output::ListWriter;
+
+const COLUMNS: &[&str] = &["object", "privileges", "statement"];
+
+pub fn run(args: GrantArgs, ctx: &Ctx) -> Result<()> {
+    if args.role.is_empty() || args.role.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            "role",
+            "it must be a non-empty name without control characters",
+        ));
+    }
+    let (mut conn, _) = ctx.connect_raw()?;
+    let present = Present {
+        migrations: db::table_exists(&mut conn, "public.__diesel_schema_migrations")?,
+        audit: db::table_exists(&mut conn, "public.stackctl_audit")?,
+        checksums: db::table_exists(&mut conn, "public.stackctl_migration_checksums")?,
+    };
+    if !db::table_exists(&mut conn, "public.users")? {
+        return Err(Error::schema("the database has no users table yet")
+            .with_hint("run stackctl migrate as the schema owner first"));
+    }
+    let database = db::current_database(&mut conn)?;
+    let grants = plan(&args.role, &database, args.read_only, present);
+    if args.apply && !ctx.global.dry_run {
+        conn.transaction::<_, Error, _>(|conn| {
+            for g in &grants {
+                conn.batch_execute(&g.statement)?;
+            }
+            Ok(())
+        })
+        .map_err(|e| db::server::explain_refusal(&mut conn, e))?;
+        ctx.info(format!(
+            "granted {} privilege set(s) to {}",
+            grants.len(),
+            args.role
+        ));
+    }
+    let mut out = ctx.stdout();
+    if ctx.format() == OutputFormat::Table {
+        // A script, so that `stackctl grant app | psql` works as it reads.
+        use std::io::Write;
+        for g in &grants {
+            writeln!(out, "{}", g.statement)?;
+        }
+        return super::finish(out);
+    }
+    let mut list = ListWriter::new(ctx.format(), COLUMNS, out);
+    for g in &grants {
+        list.row(g)?;
+    }
+    list.finish()?;
+    Ok(())
+}

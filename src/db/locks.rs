@@ -1,0 +1,180 @@
+//! The locks that keep concurrent runs apart. Every lock here lives exactly as long as a
+//! transaction or a row, never a session: behind a transaction-pooling PgBouncer a session
+//! lock stays on the pooled server connection and is handed to the next client, so two
+//! runs could both believe they hold it.
+
+use std::time::{Duration, Instant};
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Text};
+
+use super::audit::Actor;
+use crate::error::{Error, Result};
+
+/// Advisory-lock key that serialises migrations ("stackctl" in ASCII).
+const MIGRATION_LOCK_KEY: i64 = 0x737461636b63746c;
+/// Transaction-level lock key that serialises user writes that can clash on email or
+/// username (the unique constraints are case-sensitive, our rule is not).
+const USER_IDENTITY_LOCK_KEY: i64 = 0x737461636b757372;
+/// How often a waiting run asks again for a lock another run holds.
+const POLL: Duration = Duration::from_millis(100);
+
+/// How concurrent migration runs are kept apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockMode {
+    /// A transaction-level advisory lock around one transaction that applies everything.
+    Transaction,
+    /// A row in `stackctl_lock`, for servers where advisory locks are not wanted.
+    Table,
+}
+
+/// Who we are, as a lock holder is shown to the run that waits for it.
+fn holder_name() -> String {
+    let a = Actor::current();
+    format!(
+        "stackctl {}@{} pid {}",
+        a.os_user,
+        a.hostname,
+        std::process::id()
+    )
+}
+
+/// Run `f` holding the migration lock. In `Transaction` mode `f` runs inside the one
+/// transaction that holds the lock, so everything it applies commits or rolls back
+/// together; waiting longer than `timeout` is a conflict (exit 4) naming the holder.
+pub fn with_migration_lock<T>(
+    conn: &mut PgConnection,
+    mode: LockMode,
+    timeout: Duration,
+    f: impl FnOnce(&mut PgConnection) -> Result<T>,
+) -> Result<T> {
+    match mode {
+        LockMode::Transaction => conn.transaction(|conn| {
+            // The holder's name is what a waiting run reads in pg_stat_activity.
+            diesel::sql_query("SELECT set_config('application_name', $1, true)")
+                .bind::<Text, _>(holder_name())
+                .execute(conn)?;
+            wait_for_xact_lock(conn, timeout)?;
+            f(conn)
+        }),
+        LockMode::Table => with_table_lock(conn, timeout, f),
+    }
+}
+
+#[derive(QueryableByName)]
+struct Got {
+    #[diesel(sql_type = Bool)]
+    got: bool,
+}
+
+#[derive(QueryableByName)]
+struct Holder {
+    #[diesel(sql_type = Text)]
+    holder: String,
+}
+
+/// Poll `pg_try_advisory_xact_lock` until it is granted or `timeout` passes. Polling keeps
+/// the transaction healthy (a `lock_timeout` would abort it) and lets us name the holder.
+fn wait_for_xact_lock(conn: &mut PgConnection, timeout: Duration) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let row: Got = diesel::sql_query("SELECT pg_try_advisory_xact_lock($1) AS got")
+            .bind::<BigInt, _>(MIGRATION_LOCK_KEY)
+            .get_result(conn)?;
+        if row.got {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            let who: Vec<Holder> = diesel::sql_query(
+                "SELECT coalesce(nullif(a.application_name, ''), 'a session') || ' (server pid ' \
+                 || a.pid || ', in its transaction since ' \
+                 || coalesce(a.xact_start::text, '?') || ')' AS holder \
+                 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+                 WHERE l.locktype = 'advisory' AND l.granted \
+                   AND l.classid = ($1 >> 32)::oid AND l.objid = ($1 & 4294967295)::oid",
+            )
+            .bind::<BigInt, _>(MIGRATION_LOCK_KEY)
+            .load(conn)?;
+            let by = who
+                .into_iter()
+                .next()
+                .map_or("another migrate run".to_string(), |w| w.holder);
+            return Err(
+                Error::conflict(format!("the migration lock is held by {by}"))
+                    .with_hint("wait for that run to finish, or raise --lock-timeout"),
+            );
+        }
+        std::thread::sleep(POLL.min(deadline.saturating_duration_since(Instant::now())));
+    }
+}
+
+#[derive(QueryableByName)]
+struct LockRow {
+    #[diesel(sql_type = Text)]
+    holder: String,
+    #[diesel(sql_type = Text)]
+    since: String,
+}
+
+/// The `stackctl_lock` row: taken in one transaction, released in another, so it also
+/// holds across the transactions of a pooler. A run that died leaves it behind; the hint
+/// says how to clear it.
+fn with_table_lock<T>(
+    conn: &mut PgConnection,
+    timeout: Duration,
+    f: impl FnOnce(&mut PgConnection) -> Result<T>,
+) -> Result<T> {
+    let holder = holder_name();
+    // Two first runs may race to create the table: the loser's error is harmless.
+    if conn
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS stackctl_lock (name TEXT PRIMARY KEY, holder TEXT NOT NULL, \
+             acquired_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+        )
+        .is_err()
+    {
+        conn.batch_execute("SELECT 1 FROM stackctl_lock LIMIT 0")?;
+    }
+    let deadline = Instant::now() + timeout;
+    loop {
+        let got: Vec<LockRow> = diesel::sql_query(
+            "INSERT INTO stackctl_lock (name, holder) VALUES ('migrate', $1) ON CONFLICT (name) DO NOTHING \
+             RETURNING holder, acquired_at::text AS since",
+        )
+        .bind::<Text, _>(&holder)
+        .load(conn)?;
+        if !got.is_empty() {
+            break;
+        }
+        if Instant::now() >= deadline {
+            let who: Vec<LockRow> = diesel::sql_query(
+                "SELECT holder, acquired_at::text AS since FROM stackctl_lock WHERE name = 'migrate'",
+            )
+            .load(conn)?;
+            let by = who.first().map_or("another run".to_string(), |w| {
+                format!("{} since {}", w.holder, w.since)
+            });
+            return Err(Error::conflict(format!("the migration lock is held by {by}")).with_hint(
+                "wait and retry; if that process is gone: DELETE FROM stackctl_lock WHERE name = 'migrate'",
+            ));
+        }
+        std::thread::sleep(POLL * 2);
+    }
+    let result = f(conn);
+    let release =
+        diesel::sql_query("DELETE FROM stackctl_lock WHERE name = 'migrate' AND holder = $1")
+            .bind::<Text, _>(&holder)
+            .execute(conn);
+    let value = result?;
+    release?;
+    Ok(value)
+}
+
+/// Take the transaction-level lock that serialises identity changes to users.
+pub fn lock_user_identities(conn: &mut PgConnection) -> Result<()> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+        .bind::<BigInt, _>(USER_IDENTITY_LOCK_KEY)
+        .execute(conn)?;
+    Ok(())
+}

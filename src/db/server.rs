@@ -1,0 +1,113 @@
+//! Facts about the server at the other end: its version, its role (primary or hot
+//! standby), and whether a transaction pooler stands between us and it.
+
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Integer, Text};
+
+use crate::error::{Error, Kind, Result};
+
+#[derive(QueryableByName)]
+struct TextRow {
+    #[diesel(sql_type = Text)]
+    value: String,
+}
+
+pub fn server_version(conn: &mut PgConnection) -> Result<String> {
+    let row: TextRow =
+        diesel::sql_query("SELECT current_setting('server_version') AS value").get_result(conn)?;
+    Ok(row.value)
+}
+
+pub fn current_database(conn: &mut PgConnection) -> Result<String> {
+    let row: TextRow =
+        diesel::sql_query("SELECT current_database()::text AS value").get_result(conn)?;
+    Ok(row.value)
+}
+
+/// What the server can do for us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Accepts writes.
+    Primary,
+    /// A hot standby: read-only while it replays the primary's WAL.
+    Standby,
+    /// Not a standby, but every transaction is read-only (`default_transaction_read_only`).
+    ReadOnly,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Primary => "primary",
+            Role::Standby => "standby",
+            Role::ReadOnly => "read-only",
+        }
+    }
+}
+
+#[derive(QueryableByName)]
+struct RoleRow {
+    #[diesel(sql_type = Bool)]
+    recovery: bool,
+    #[diesel(sql_type = Bool)]
+    read_only: bool,
+}
+
+pub fn role(conn: &mut PgConnection) -> Result<Role> {
+    let row: RoleRow = diesel::sql_query(
+        "SELECT pg_is_in_recovery() AS recovery, \
+                current_setting('default_transaction_read_only')::bool AS read_only",
+    )
+    .get_result(conn)?;
+    Ok(if row.recovery {
+        Role::Standby
+    } else if row.read_only {
+        Role::ReadOnly
+    } else {
+        Role::Primary
+    })
+}
+
+/// A write the server refused as read-only, reworded with the cause when the server can
+/// still tell us (a standby, or a read-only default). Other errors pass through.
+pub fn explain_refusal(conn: &mut PgConnection, err: Error) -> Error {
+    if err.kind != Kind::Refused || !err.message.contains("read-only") {
+        return err;
+    }
+    let cause = match role(conn) {
+        Ok(Role::Standby) => "the server is a read-only hot standby",
+        Ok(Role::ReadOnly) => "the server is read-only (default_transaction_read_only = on)",
+        _ => return err,
+    };
+    let hint = err.hint.clone().unwrap_or_default();
+    Error::refused(format!("{cause}: nothing was changed")).with_hint(hint)
+}
+
+#[derive(QueryableByName)]
+struct Pid {
+    #[diesel(sql_type = Integer)]
+    pid: i32,
+}
+
+fn backend_pid(conn: &mut PgConnection) -> Result<i32> {
+    let row: Pid = diesel::sql_query("SELECT pg_backend_pid() AS pid").get_result(conn)?;
+    Ok(row.pid)
+}
+
+/// Whether `url` reaches the server through a transaction (or statement) pooler: two client
+/// connections that are both open can only ever share a server backend through one. The
+/// first connection's backend goes back to the pool after its statement, and a pooler hands
+/// the most recently used server connection to the next client (PgBouncer's default), so
+/// the second connection gets it. A busy pool can hide it; a direct server never shows it.
+pub fn behind_transaction_pooler(url: &str) -> Result<bool> {
+    let mut first = super::connect(url)?;
+    let mut second = super::connect(url)?;
+    for _ in 0..3 {
+        let a = backend_pid(&mut first)?;
+        let b = backend_pid(&mut second)?;
+        if a == b {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}

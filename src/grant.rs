@@ -1,0 +1,162 @@
+//! The privileges stackctl needs beyond an application role's usual DML grants, as `GRANT`
+//! statements: for an operator role (every data command) or a read-only role (reads,
+//! exports, status; the password hashes withheld). Pure: `commands/grant.rs` connects.
+
+use serde::Serialize;
+
+/// One statement of the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Grant {
+    /// What is granted on (`table users`, `schema public`, ...).
+    pub object: String,
+    /// The privileges, as the statement names them.
+    pub privileges: String,
+    pub statement: String,
+}
+
+/// Which of stackctl's own tables the database has (a plan only names what exists).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Present {
+    pub migrations: bool,
+    pub audit: bool,
+    pub checksums: bool,
+}
+
+/// The users columns a read-only role may read: everything but `hashed_password`.
+const USER_COLUMNS_READABLE: &str =
+    "id, email, username, full_name, is_active, is_superuser, created_at, updated_at";
+
+/// The privileges an operator role needs on each object stackctl touches, in the order a
+/// plan lists them: (object kind, name, privileges).
+const OPERATOR: &[(&str, &str, &str)] = &[
+    ("SCHEMA", "public", "USAGE"),
+    ("TABLE", "users", "SELECT, INSERT, UPDATE, DELETE"),
+    ("TABLE", "items", "SELECT, INSERT, UPDATE, DELETE"),
+    ("TABLE", "__diesel_schema_migrations", "SELECT"),
+    ("TABLE", "stackctl_migration_checksums", "SELECT"),
+    ("TABLE", "stackctl_audit", "SELECT, INSERT"),
+    ("SEQUENCE", "stackctl_audit_id_seq", "USAGE"),
+];
+
+/// A role name as SQL: quoted unless it is a plain lower-case identifier.
+pub fn quote_ident(name: &str) -> String {
+    let plain = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain {
+        name.to_string()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+}
+
+fn grant(kind: &str, name: &str, privileges: &str, role: &str) -> Grant {
+    let target = if kind == "TABLE" {
+        name.to_string()
+    } else {
+        format!("{kind} {name}")
+    };
+    Grant {
+        object: format!("{} {name}", kind.to_ascii_lowercase()),
+        privileges: privileges.to_string(),
+        statement: format!("GRANT {privileges} ON {target} TO {role};"),
+    }
+}
+
+/// The plan for `role` on database `database`.
+pub fn plan(role: &str, database: &str, read_only: bool, present: Present) -> Vec<Grant> {
+    let role = quote_ident(role);
+    let mut out = vec![Grant {
+        object: format!("database {database}"),
+        privileges: "CONNECT".into(),
+        statement: format!(
+            "GRANT CONNECT ON DATABASE {} TO {role};",
+            quote_ident(database)
+        ),
+    }];
+    for (kind, name, privileges) in OPERATOR {
+        let exists = match *name {
+            "__diesel_schema_migrations" => present.migrations,
+            "stackctl_migration_checksums" => present.checksums,
+            "stackctl_audit" | "stackctl_audit_id_seq" => present.audit,
+            _ => true,
+        };
+        if !exists {
+            continue;
+        }
+        let privileges = if read_only {
+            match *name {
+                "users" => {
+                    let p = format!("SELECT ({USER_COLUMNS_READABLE})");
+                    out.push(grant(kind, name, &p, &role));
+                    continue;
+                }
+                "stackctl_audit_id_seq" => continue,
+                "public" => "USAGE",
+                _ => "SELECT",
+            }
+        } else {
+            privileges
+        };
+        out.push(grant(kind, name, privileges, &role));
+    }
+    out
+}
+
+/// The hint for a server's "permission denied for table X" (or sequence, schema): the
+/// operator plan's GRANT for that object, and the command that prints every grant.
+pub fn hint_for_denial(message: &str) -> String {
+    let all = "`stackctl grant ROLE` prints every grant stackctl needs (`--apply` runs them as the owner)";
+    let object = message
+        .strip_prefix("permission denied for ")
+        .and_then(|rest| rest.split_once(' '))
+        .map(|(kind, name)| (kind.to_ascii_uppercase(), name.trim().trim_matches('"')));
+    if let Some((kind, name)) = object {
+        if let Some((k, n, p)) = OPERATOR.iter().find(|(k, n, _)| *k == kind && *n == name) {
+            let g = grant(k, n, p, "ROLE");
+            return format!("as the owner run `{}`; {all}", g.statement);
+        }
+    }
+    format!("the role lacks a privilege; {all}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_denied_table_gets_its_grant() {
+        assert_eq!(
+            hint_for_denial("permission denied for table __diesel_schema_migrations"),
+            "as the owner run `GRANT SELECT ON __diesel_schema_migrations TO ROLE;`; \
+             `stackctl grant ROLE` prints every grant stackctl needs (`--apply` runs them as the owner)"
+        );
+        assert!(
+            hint_for_denial("permission denied for sequence stackctl_audit_id_seq")
+                .contains("GRANT USAGE ON SEQUENCE stackctl_audit_id_seq TO ROLE;")
+        );
+        assert!(hint_for_denial("permission denied for function f").starts_with("the role lacks"));
+    }
+
+    #[test]
+    fn read_only_plans_withhold_hashes_and_writes() {
+        let all = Present {
+            migrations: true,
+            audit: true,
+            checksums: true,
+        };
+        let ro = plan("Reader", "app", true, all);
+        let text: Vec<&str> = ro.iter().map(|g| g.statement.as_str()).collect();
+        assert!(text.contains(&"GRANT SELECT (id, email, username, full_name, is_active, is_superuser, created_at, updated_at) ON users TO \"Reader\";"));
+        assert!(text
+            .iter()
+            .all(|s| !s.contains("INSERT") && !s.contains("hashed_password")));
+        let op = plan("app_rw", "app", false, Present::default());
+        assert!(op.iter().all(|g| !g.statement.contains("stackctl_audit")));
+        assert_eq!(op[0].statement, "GRANT CONNECT ON DATABASE app TO app_rw;");
+    }
+}
