@@ -27,6 +27,9 @@ mod local;
 mod migrate;
 /// status --check, test restores, retention, notify, lock modes, completions, man.
 mod ops;
+/// Least-privilege roles: DML-only (exit 7 and the GRANT), `stackctl grant`, read-only,
+/// a non-superuser owner, a role that may not create extensions.
+mod privileges;
 /// Property tests: accepted values round-trip through the database.
 mod props;
 /// --dry-run, --if-not-exists, impact previews, reassignment, the audit trail, JSON errors.

@@ -2,7 +2,7 @@ use crate::support::TestDb;
 
 /// The SQL SQLAlchemy's `create_all` emits for the seed's models: no server defaults
 /// but `created_at`, indexes named `ix_*`, no uuid-ossp.
-const CREATE_ALL_SQL: &str = "
+pub(crate) const CREATE_ALL_SQL: &str = "
 CREATE TABLE users (
     id UUID NOT NULL,
     email VARCHAR(255) NOT NULL,
