@@ -316,9 +316,9 @@ pub enum DumpFormat {
 pub struct MigrateArgs {
     #[command(subcommand)]
     pub command: Option<MigrateCmd>,
-    /// How concurrent migrate runs are kept apart: a session advisory lock, a row in
-    /// stackctl_lock (works behind PgBouncer's transaction pooling), or auto (advisory,
-    /// falling back to the table when the lock is not held on the session)
+    /// How concurrent migrate runs are kept apart: auto and advisory take a transaction-level
+    /// advisory lock around the one transaction that applies every pending migration (safe
+    /// behind PgBouncer's transaction pooling); table takes a row in stackctl_lock
     #[arg(long, global = true, value_enum, default_value_t = LockMode::Auto)]
     pub lock_mode: LockMode,
     /// How long to wait for another migrate run's lock

@@ -151,6 +151,27 @@ fn statement_timeout_cancels_and_rolls_back() {
         .fails(2);
 }
 
+/// A typo in --statement-timeout is a usage error found before connecting: exit 2 even
+/// when the server is unreachable, and no embedded instance is started for it.
+#[test]
+fn a_statement_timeout_typo_is_exit_2_before_connecting() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = Cmd::bare(dir.path())
+        .args(&["--statement-timeout", "5x", "user", "list"])
+        .args(&["--database-url", "postgresql://nobody@127.0.0.1:1/none"])
+        .run()
+        .fails(2);
+    assert!(r.stderr.contains("--statement-timeout"), "{r:#?}");
+    Cmd::bare(dir.path())
+        .args(&["--statement-timeout", "5x", "status"])
+        .run()
+        .fails(2);
+    assert!(
+        !dir.path().join(".local/share/stackctl").exists(),
+        "the embedded instance was created for a typo"
+    );
+}
+
 #[test]
 fn a_server_that_never_answers_is_given_up_within_the_connect_timeout() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
