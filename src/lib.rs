@@ -15,6 +15,7 @@ pub mod password;
 pub mod pgtools;
 pub mod progress;
 pub mod prompt;
+pub mod url;
 pub mod validate;
 
 use error::Result;

@@ -24,6 +24,7 @@ use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
 use crate::config::{Source, Target};
 use crate::error::{redact, Error, Result};
+use crate::url::PgUrl;
 
 /// The database, and the superuser, of the embedded cluster.
 pub const DATABASE: &str = "stackctl";
@@ -168,15 +169,15 @@ impl Instance {
     }
 
     /// How commands connect to the embedded database.
-    pub fn target(&self) -> Target {
-        Target {
-            url: self.url_for(DATABASE, 10),
+    pub fn target(&self) -> Result<Target> {
+        Ok(Target {
+            url: PgUrl::parse(&self.url_for(DATABASE, 10), None)?,
             display: format!(
                 "postgresql://{SUPERUSER}@/{DATABASE}?host={}",
                 self.socket_str()
             ),
             source: Source::Embedded(self.dir.clone()),
-        }
+        })
     }
 
     pub fn is_created(&self) -> bool {
@@ -640,9 +641,9 @@ mod tests {
     #[test]
     fn the_url_reaches_the_socket_only() {
         let i = Instance::new(PathBuf::from("/d i/r")).unwrap();
-        let t = i.target();
+        let t = i.target().unwrap();
         assert_eq!(
-            t.url,
+            t.url.libpq(),
             "postgresql://stackctl@/stackctl?host=%2Fd%20i%2Fr%2Fsocket&port=5432&connect_timeout=10"
         );
         assert!(!t.display.contains("5432"));

@@ -5,9 +5,8 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use percent_encoding::percent_decode_str;
-
 use crate::error::{redact, Error, Result};
+use crate::url::PgUrl;
 
 /// A pg_dump with its sibling tools and major version.
 #[derive(Debug, Clone)]
@@ -114,27 +113,13 @@ pub fn find(explicit: Option<&Path>, server_major: u32) -> Result<Tools> {
     })
 }
 
-/// Split a libpq URL into one without its password (safe for argv) and the password.
-pub fn split_password(url: &str) -> (String, Option<String>) {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return (url.to_string(), None);
-    };
-    let end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
-    if let Some((userinfo, host)) = authority.rsplit_once('@') {
-        if let Some((user, pw)) = userinfo.split_once(':') {
-            let pw = percent_decode_str(pw).decode_utf8_lossy().into_owned();
-            return (format!("{scheme}://{user}@{host}{tail}"), Some(pw));
-        }
-    }
-    (url.to_string(), None)
-}
-
-/// A command for a tool, with the password in its environment and dying with us.
-pub fn command(tool: &Path, url: &str) -> (Command, String) {
-    let (safe_url, password) = split_password(url);
+/// A command for a tool, with the password in its environment and dying with us, and the
+/// connection string (no password) for its `--dbname`.
+pub fn command(tool: &Path, url: &PgUrl) -> (Command, String) {
     let mut c = Command::new(tool);
-    if let Some(pw) = password {
+    // What the environment could add to the connection is ours to say, not a leftover's.
+    c.env_remove("PGPASSWORD").env_remove("PGPASSFILE");
+    if let Some(pw) = url.password() {
         c.env("PGPASSWORD", pw);
     }
     // SAFETY: prctl is async-signal-safe; it asks the kernel to kill the child when
@@ -145,7 +130,7 @@ pub fn command(tool: &Path, url: &str) -> (Command, String) {
             Ok(())
         });
     }
-    (c, safe_url)
+    (c, url.conninfo_for_child())
 }
 
 /// Run a tool to completion; a failure is exit 1 with the tool's last error line.
@@ -226,13 +211,5 @@ mod tests {
             parse_version("pg_dump (PostgreSQL) 17beta1"),
             Some(("17beta1".into(), 17))
         );
-    }
-
-    #[test]
-    fn passwords_leave_the_url() {
-        let (url, pw) = split_password("postgresql://u:p%40ss@h:5/db?sslmode=require");
-        assert_eq!(url, "postgresql://u@h:5/db?sslmode=require");
-        assert_eq!(pw.as_deref(), Some("p@ss"));
-        assert_eq!(split_password("postgresql://h/db").1, None);
     }
 }

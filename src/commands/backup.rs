@@ -20,6 +20,7 @@ use crate::error::{Error, Kind, Result};
 use crate::output::{render_one, ListWriter};
 use crate::pgtools::{self, Tools};
 use crate::prompt;
+use crate::url::PgUrl;
 
 const LOCK_FILE: &str = ".stackctl-backup.lock";
 const PARTIAL_SUFFIX: &str = ".partial";
@@ -664,7 +665,7 @@ struct VerifyResult {
 
 /// Restore a dump into the database at `url` in one transaction: a plain dump through
 /// psql, a custom one through pg_restore (`clean`: drop what the dump holds first).
-fn restore_into(file: &Path, plain: bool, tools: &Tools, url: &str, clean: bool) -> Result<()> {
+fn restore_into(file: &Path, plain: bool, tools: &Tools, url: &PgUrl, clean: bool) -> Result<()> {
     if plain {
         let (mut c, safe_url) = pgtools::command(&tools.psql, url);
         c.args([
@@ -700,12 +701,6 @@ pub struct RestoreReport {
     pub detail: String,
 }
 
-/// `&dbname=NAME` appended: libpq lets the query's dbname override the URL's path.
-fn url_for_database(url: &str, name: &str) -> String {
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}dbname={name}")
-}
-
 /// Restore `file` into a scratch database (created here, dropped here whatever happens),
 /// then compare its row counts, and its table checksums when the manifest has them.
 fn test_restore(
@@ -721,7 +716,7 @@ fn test_restore(
         std::process::id(),
         rand::random::<u32>()
     );
-    let mut admin = db::connect(&target.url)?;
+    let mut admin = db::connect(target.url.libpq())?;
     admin
         .batch_execute(&format!("CREATE DATABASE {scratch} TEMPLATE template0"))
         .map_err(|e| {
@@ -732,10 +727,10 @@ fn test_restore(
             .with_hint("the test restore needs the CREATEDB privilege")
         })?;
     ctx.debug(format!("test restore into scratch database {scratch}"));
-    let scratch_url = url_for_database(&target.url, &scratch);
+    let scratch_url = target.url.with_database(&scratch)?;
     let outcome = (|| -> Result<RestoreReport> {
         restore_into(file, manifest.format == "plain", tools, &scratch_url, false)?;
-        let mut conn = db::connect(&scratch_url)?;
+        let mut conn = db::connect(scratch_url.libpq())?;
         let got = counts(&mut conn)?;
         let mut problems = Vec::new();
         for (table, want, have) in [

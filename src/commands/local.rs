@@ -11,7 +11,7 @@ pub fn run(cmd: LocalCmd, ctx: &Ctx) -> Result<()> {
     match cmd {
         LocalCmd::Status => {}
         LocalCmd::Start => {
-            let (_conn, _) = ctx.connect_target(instance.target())?;
+            let (_conn, _) = ctx.connect_target(instance.target()?)?;
             ctx.info(format!(
                 "the embedded PostgreSQL is running in {}",
                 instance.dir.display()

@@ -79,7 +79,7 @@ impl Ctx {
             &env,
         )? {
             Some(target) => Ok(target),
-            None => Ok(self.instance()?.target()),
+            None => self.instance()?.target(),
         }
     }
 
@@ -115,7 +115,7 @@ impl Ctx {
         if matches!(target.source, config::Source::Embedded(_)) || self.has_direct_url()? {
             return Ok(());
         }
-        if db::server::behind_transaction_pooler(&target.url)? {
+        if db::server::behind_transaction_pooler(target.url.libpq())? {
             return Err(crate::error::Error::usage(format!(
                 "{what} cannot run through a transaction pooler: {} shares server connections between clients",
                 target.display
@@ -197,15 +197,15 @@ impl Ctx {
             target.display, target.source
         ));
         let config::Source::Embedded(dir) = &target.source else {
-            let conn = db::connect(&target.url)?;
+            let conn = db::connect(target.url.libpq())?;
             return Ok((conn, target, None));
         };
-        let mut conn = match db::connect(&target.url) {
+        let mut conn = match db::connect(target.url.libpq()) {
             Ok(conn) => conn,
             Err(e) => {
                 self.debug(format!("embedded instance not ready ({e}); starting it"));
                 crate::local::Instance::new(dir.clone())?.ensure_running(&|m| self.info(m))?;
-                db::connect(&target.url)?
+                db::connect(target.url.libpq())?
             }
         };
         if !self.auto_migrate {

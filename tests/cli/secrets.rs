@@ -189,3 +189,124 @@ fn listing_users_never_reads_the_hash_column() {
     );
     db.sql(&format!("DROP OWNED BY {role}; DROP ROLE {role}"));
 }
+
+/// Every form libpq accepts a password in: in the userinfo (plain, percent-encoded, with a
+/// raw `?`) and as a `password=` query parameter. None reaches stdout, stderr (at -vv, also
+/// when the server cannot be reached), a manifest, or a child's command line: the client
+/// tools are wrapped by scripts that log their argv and run the real ones.
+#[test]
+fn a_password_in_any_url_form_reaches_no_output_and_no_child_argv() {
+    let db = TestDb::new();
+    db.add_user("owner@example.com", "owner");
+    let real = crate::support::find_bindir().expect("PostgreSQL binaries");
+    let tools = db.dir.path().join("tools");
+    std::fs::create_dir(&tools).unwrap();
+    let log = db.dir.path().join("argv.log");
+    for tool in ["pg_dump", "pg_restore", "psql"] {
+        let script = tools.join(tool);
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' \"$0 $*\" >> '{}'\nexec '{}' \"$@\"\n",
+                log.display(),
+                real.join(tool).display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let (base, rest) = db.url.split_once("postgres@").unwrap();
+    let forms = [
+        format!("{base}postgres:{URL_PW}@{rest}"),
+        format!("{base}postgres:Sentinel%3FUrl%2DPw-7319@{rest}"),
+        format!("{base}postgres:Sentinel?Url-Pw-7319@{rest}"),
+        format!("{base}postgres@{rest}?password={URL_PW}"),
+        format!("{base}postgres@{rest}?sslmode=disable&password=Sentinel%3FUrl-Pw-7319"),
+    ];
+    let secrets = [URL_PW, "Sentinel?Url-Pw-7319", "Sentinel%3FUrl"];
+    let pg_dump = tools.join("pg_dump");
+    for url in &forms {
+        let dir = db.dir.path().join("b");
+        let _ = std::fs::remove_dir_all(&dir);
+        let dir_s = dir.to_str().unwrap();
+        let run = |args: &[&str]| {
+            db.cmd()
+                .env("DATABASE_URL", url)
+                .args(&["-vv"])
+                .args(args)
+                .run()
+        };
+        let mut runs = vec![
+            run(&["status"]).success(),
+            run(&["-o", "json", "user", "list"]).success(),
+            run(&[
+                "backup",
+                "--dir",
+                dir_s,
+                "--pg-dump",
+                pg_dump.to_str().unwrap(),
+            ])
+            .success(),
+        ];
+        let file = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|e| e == "dump"))
+            .expect("a backup file");
+        let file_s = file.to_str().unwrap();
+        runs.push(
+            run(&[
+                "backup",
+                "verify",
+                file_s,
+                "--pg-dump",
+                pg_dump.to_str().unwrap(),
+            ])
+            .success(),
+        );
+        runs.push(
+            run(&[
+                "backup",
+                "restore",
+                file_s,
+                "--yes",
+                "--pg-dump",
+                pg_dump.to_str().unwrap(),
+            ])
+            .success(),
+        );
+        // Unreachable: the message quotes the URL, never its password.
+        let port = db.url.split(':').nth(2).unwrap().split('/').next().unwrap();
+        let bad = url.replace(&format!(":{port}/"), ":1/");
+        let r = db
+            .cmd()
+            .env("DATABASE_URL", &bad)
+            .args(&["-vv", "user", "list"])
+            .run();
+        assert_eq!(r.code, 5, "{r:#?}");
+        runs.push(r);
+        for r in &runs {
+            for s in secrets {
+                assert!(
+                    !r.stdout.contains(s) && !r.stderr.contains(s),
+                    "{url}: {s} shown: {r:#?}"
+                );
+            }
+        }
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+            for s in secrets {
+                assert!(!text.contains(s), "{url}: {s} in {}", e.path().display());
+            }
+        }
+        let argv = std::fs::read_to_string(&log).unwrap();
+        assert!(
+            argv.contains("pg_dump") && argv.contains("pg_restore"),
+            "{argv}"
+        );
+        for s in secrets {
+            assert!(!argv.contains(s), "{url}: {s} in a child's argv: {argv}");
+        }
+    }
+}

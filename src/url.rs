@@ -1,0 +1,527 @@
+//! `PgUrl`: a PostgreSQL URL accepted once (SQLAlchemy schemes, sslmode and connect_timeout
+//! filled in) and parsed once, by libpq's own parser, into one value that knows the
+//! password whatever form carried it (`user:pw@host`, a raw `?` inside the userinfo,
+//! `?password=pw`). Its `Display` is redacted; child processes get `conninfo_for_child`
+//! (no password) and the password through `PGPASSWORD`. Nothing else splits a URL.
+
+use std::ffi::{CStr, CString};
+
+use percent_encoding::percent_decode_str;
+
+use crate::error::{register_secret, Error, Result};
+
+/// Seconds libpq waits for a connection when the URL does not say.
+pub const DEFAULT_CONNECT_TIMEOUT: u32 = 10;
+
+const SCHEMES: &[&str] = &[
+    "postgres",
+    "postgresql",
+    "postgresql+psycopg",
+    "postgresql+psycopg2",
+    "postgresql+asyncpg",
+    "postgresql+pg8000",
+];
+
+const SSL_MODES: &[&str] = &[
+    "disable",
+    "allow",
+    "prefer",
+    "require",
+    "verify-ca",
+    "verify-full",
+];
+
+/// A database URL, parsed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PgUrl {
+    /// The libpq URL, password included: only ever handed to libpq in this process.
+    full: String,
+    /// What libpq parsed out of it: (keyword, value) for each option the URL sets.
+    options: Vec<(String, String)>,
+}
+
+impl PgUrl {
+    /// Accept a URL as the contract does; its password is registered for redaction.
+    pub fn parse(raw: &str, ssl_mode: Option<&str>) -> Result<PgUrl> {
+        // Registered before anything can fail: a refused URL's password must not reach a
+        // message either, neither as written nor decoded.
+        let rest = raw.trim().split_once("://").map_or("", |(_, r)| r);
+        for pw in encoded_passwords(rest) {
+            register_secret(pw);
+            register_secret(&percent_decode_str(pw).decode_utf8_lossy());
+        }
+        let url = Self::parse_unregistered(raw, ssl_mode)?;
+        if let Some(pw) = url.password() {
+            register_secret(pw);
+        }
+        Ok(url)
+    }
+
+    /// `parse` without registering the password, for the fuzz target and property tests
+    /// (thousands of throwaway passwords must not join the process's secret list).
+    #[doc(hidden)]
+    pub fn parse_unregistered(raw: &str, ssl_mode: Option<&str>) -> Result<PgUrl> {
+        let full = normalize(raw, ssl_mode)?;
+        let options = libpq_parse(&full)?;
+        Ok(PgUrl { full, options })
+    }
+
+    /// The URL for libpq in this process. Holds the password: never print it.
+    pub fn libpq(&self) -> &str {
+        &self.full
+    }
+
+    /// An option as libpq parsed it (`user`, `host`, `port`, `dbname`, `sslmode`, ...).
+    pub fn option(&self, key: &str) -> Option<&str> {
+        self.options
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn password(&self) -> Option<&str> {
+        self.option("password").filter(|p| !p.is_empty())
+    }
+
+    pub fn user(&self) -> Option<&str> {
+        self.option("user")
+    }
+
+    pub fn host(&self) -> Option<&str> {
+        self.option("host")
+    }
+
+    pub fn dbname(&self) -> Option<&str> {
+        self.option("dbname")
+    }
+
+    /// The same server and options with another database.
+    pub fn with_database(&self, name: &str) -> Result<PgUrl> {
+        let encoded =
+            percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
+        // libpq lets a query's dbname override the path's; `normalize` always adds a query.
+        let full = format!("{}&dbname={encoded}", self.full);
+        let options = libpq_parse(&full)?;
+        Ok(PgUrl { full, options })
+    }
+
+    /// A libpq connection string with every option but the password, for a child
+    /// process's command line (`pg_dump --dbname=...`): argv is readable by every local
+    /// account, so the password goes through `PGPASSWORD` instead.
+    pub fn conninfo_for_child(&self) -> String {
+        self.options
+            .iter()
+            .filter(|(k, _)| k != "password")
+            .map(|(k, v)| format!("{k}='{}'", v.replace('\\', "\\\\").replace('\'', "\\'")))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// The URL with its password, in whichever place it stands, replaced by `***`.
+    pub fn redacted(&self) -> String {
+        redact_url(&self.full)
+    }
+}
+
+/// The password as it is spelled in a URL (percent-encoded), wherever it stands; `rest`
+/// is what follows `scheme://`.
+fn encoded_passwords(rest: &str) -> Vec<&str> {
+    let parts = split(rest);
+    let mut out = Vec::new();
+    if let Some((_, pw)) = parts.userinfo.and_then(|u| u.split_once(':')) {
+        out.push(pw);
+    }
+    for pair in parts.query.unwrap_or("").split('&') {
+        if let Some(("password", v)) = pair.split_once('=') {
+            out.push(v);
+        }
+    }
+    out.retain(|p| !p.is_empty());
+    out
+}
+
+impl std::fmt::Display for PgUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl std::fmt::Debug for PgUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PgUrl({})", self.redacted())
+    }
+}
+
+/// What follows `scheme://`, cut where libpq cuts it: the userinfo ends at the first `@`
+/// met before any `/` (so a raw `?` in a password belongs to it), the query starts at the
+/// first `?` after that, the path at the first `/` before the query.
+struct Parts<'a> {
+    userinfo: Option<&'a str>,
+    hosts: &'a str,
+    /// `/dbname`, or empty.
+    path: &'a str,
+    query: Option<&'a str>,
+}
+
+fn split(rest: &str) -> Parts<'_> {
+    let (userinfo, after) = match rest.find(['@', '/']) {
+        Some(i) if rest.as_bytes()[i] == b'@' => (Some(&rest[..i]), &rest[i + 1..]),
+        _ => (None, rest),
+    };
+    let (before_query, query) = match after.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (after, None),
+    };
+    let (hosts, path) = match before_query.find('/') {
+        Some(i) => before_query.split_at(i),
+        None => (before_query, ""),
+    };
+    Parts {
+        userinfo,
+        hosts,
+        path,
+        query,
+    }
+}
+
+/// Turn an accepted URL into a libpq URL: scheme `postgresql://`, asyncpg's `ssl=` as
+/// `sslmode=`, `DATABASE_SSL_MODE` when the URL has no sslmode, a connect_timeout.
+fn normalize(raw: &str, ssl_mode: Option<&str>) -> Result<String> {
+    let raw = raw.trim();
+    let Some((scheme, rest)) = raw.split_once("://") else {
+        return Err(Error::usage("invalid database URL: expected SCHEME://...")
+            .with_hint("use postgresql://USER:PASSWORD@HOST:PORT/DATABASE"));
+    };
+    let scheme_lc = scheme.to_ascii_lowercase();
+    if !SCHEMES.contains(&scheme_lc.as_str()) {
+        return Err(Error::usage(format!(
+            "unsupported database URL scheme '{}'",
+            crate::error::redact(scheme)
+        ))
+        .with_hint(
+            "stackctl speaks PostgreSQL only: postgresql://, postgres:// or postgresql+DRIVER://",
+        ));
+    }
+    if raw.chars().any(|c| c.is_control() || c == ' ') {
+        return Err(Error::usage(
+            "invalid database URL: it contains spaces or control characters",
+        ));
+    }
+    let parts = split(rest);
+    check_ports(parts.hosts)?;
+    let mut params: Vec<(String, String)> = Vec::new();
+    for pair in parts
+        .query
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        // asyncpg spells libpq's sslmode as `ssl`.
+        let k = if k == "ssl" { "sslmode" } else { k };
+        params.push((k.to_string(), v.to_string()));
+    }
+    let has = |params: &[(String, String)], key: &str| params.iter().any(|(k, _)| k == key);
+    let check_mode = |m: &str, from: &str| {
+        if SSL_MODES.contains(&m) {
+            Ok(())
+        } else {
+            Err(Error::usage(format!("invalid sslmode '{m}' in {from}"))
+                .with_hint(format!("use one of {}", SSL_MODES.join(", "))))
+        }
+    };
+    for (k, v) in &params {
+        if k == "sslmode" {
+            check_mode(
+                &percent_decode_str(v).decode_utf8_lossy(),
+                "the database URL",
+            )?;
+        }
+    }
+    if let Some(mode) = ssl_mode.filter(|m| !m.is_empty()) {
+        if !has(&params, "sslmode") {
+            check_mode(mode, "DATABASE_SSL_MODE")?;
+            params.push(("sslmode".into(), mode.to_string()));
+        }
+    }
+    if !has(&params, "connect_timeout") {
+        params.push((
+            "connect_timeout".into(),
+            DEFAULT_CONNECT_TIMEOUT.to_string(),
+        ));
+    }
+    let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let userinfo = parts.userinfo.map_or(String::new(), |u| format!("{u}@"));
+    Ok(format!(
+        "postgresql://{userinfo}{}{}?{}",
+        parts.hosts,
+        parts.path,
+        query.join("&")
+    ))
+}
+
+/// libpq only notices a bad port when it connects (exit 5); it is a typo (exit 2).
+fn check_ports(hosts: &str) -> Result<()> {
+    for spec in hosts.split(',') {
+        let port = match spec.rsplit_once(']') {
+            Some((_, after)) => after.strip_prefix(':'),
+            None => spec.split_once(':').map(|(_, p)| p),
+        };
+        if let Some(p) = port {
+            if p.parse::<u16>().map_or(true, |n| n == 0) {
+                return Err(Error::usage(format!(
+                    "invalid database URL: port {:?} is not a number from 1 to 65535",
+                    crate::error::redact(p)
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A URL with its password replaced by `***`, in the userinfo and in a `password=`
+/// parameter alike, then every registered secret redacted too.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return crate::error::redact(url);
+    };
+    let parts = split(rest);
+    let userinfo = match parts.userinfo {
+        Some(u) => match u.split_once(':') {
+            Some((user, _)) => format!("{user}:***@"),
+            None => format!("{u}@"),
+        },
+        None => String::new(),
+    };
+    let query = parts.query.map_or(String::new(), |q| {
+        let pairs: Vec<String> = q
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some(("password", _)) => "password=***".to_string(),
+                _ => pair.to_string(),
+            })
+            .collect();
+        format!("?{}", pairs.join("&"))
+    });
+    crate::error::redact(&format!(
+        "{scheme}://{userinfo}{}{}{query}",
+        parts.hosts, parts.path
+    ))
+}
+
+/// libpq's own parse of a URL: a malformed one is a usage error (2) rather than a
+/// connection failure (5).
+fn libpq_parse(url: &str) -> Result<Vec<(String, String)>> {
+    let c_url = CString::new(url)
+        .map_err(|_| Error::usage("invalid database URL: it contains a NUL byte"))?;
+    let mut errmsg: *mut std::os::raw::c_char = std::ptr::null_mut();
+    // SAFETY: c_url is a valid C string. PQconninfoParse returns either an options array
+    // terminated by an entry with a NULL keyword, or NULL with an error message; both are
+    // freed with libpq's own calls, and nothing borrowed from them outlives this block.
+    unsafe {
+        let opts = pq_sys::PQconninfoParse(c_url.as_ptr(), &mut errmsg);
+        if !opts.is_null() {
+            let mut out = Vec::new();
+            let mut p = opts;
+            while !(*p).keyword.is_null() {
+                if !(*p).val.is_null() {
+                    out.push((
+                        CStr::from_ptr((*p).keyword).to_string_lossy().into_owned(),
+                        CStr::from_ptr((*p).val).to_string_lossy().into_owned(),
+                    ));
+                }
+                p = p.add(1);
+            }
+            pq_sys::PQconninfoFree(opts);
+            return Ok(out);
+        }
+        let msg = if errmsg.is_null() {
+            "libpq could not parse it".to_string()
+        } else {
+            let m = CStr::from_ptr(errmsg).to_string_lossy().trim().to_string();
+            pq_sys::PQfreemem(errmsg.cast());
+            m
+        };
+        Err(Error::usage(format!(
+            "invalid database URL: {}",
+            crate::error::redact(&msg)
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(raw: &str) -> PgUrl {
+        PgUrl::parse_unregistered(raw, None).unwrap()
+    }
+
+    #[test]
+    fn sqlalchemy_schemes_become_libpq_urls() {
+        for scheme in [
+            "postgresql+psycopg",
+            "postgresql+psycopg2",
+            "postgresql+asyncpg",
+            "postgresql+pg8000",
+            "postgres",
+            "postgresql",
+        ] {
+            assert_eq!(
+                url(&format!("{scheme}://u:pw@localhost:5432/db")).libpq(),
+                "postgresql://u:pw@localhost:5432/db?connect_timeout=10"
+            );
+        }
+    }
+
+    #[test]
+    fn other_schemes_are_usage_errors() {
+        for raw in ["mysql://u@h/db", "sqlite:///x.db", "http://h", "no-scheme"] {
+            assert_eq!(
+                PgUrl::parse_unregistered(raw, None)
+                    .unwrap_err()
+                    .exit_code(),
+                2,
+                "{raw}"
+            );
+        }
+    }
+
+    #[test]
+    fn ssl_mode_fills_in_only_when_absent() {
+        let with = |raw: &str, mode| PgUrl::parse_unregistered(raw, mode).unwrap().full;
+        assert_eq!(
+            with("postgresql://h/db", Some("require")),
+            "postgresql://h/db?sslmode=require&connect_timeout=10"
+        );
+        assert_eq!(
+            with(
+                "postgresql://h/db?sslmode=disable&connect_timeout=3",
+                Some("require")
+            ),
+            "postgresql://h/db?sslmode=disable&connect_timeout=3"
+        );
+        assert_eq!(
+            with("postgresql+asyncpg://h/db?ssl=require", None),
+            "postgresql://h/db?sslmode=require&connect_timeout=10"
+        );
+    }
+
+    #[test]
+    fn the_password_is_known_in_every_form() {
+        for (raw, pw) in [
+            (
+                "postgresql://admin:hunter2secret@db:5432/app",
+                "hunter2secret",
+            ),
+            ("postgresql://admin:p%40ss%3Fw@db/app", "p@ss?w"),
+            ("postgresql://admin:pa?ss@db/app", "pa?ss"),
+            ("postgresql://admin@db/app?password=S3cr%65t", "S3cret"),
+            ("postgres://db/app?sslmode=disable&password=qq1", "qq1"),
+        ] {
+            let u = url(raw);
+            assert_eq!(u.password(), Some(pw), "{raw}");
+            let shown = u.to_string();
+            assert!(!shown.contains(pw), "{shown}");
+            assert!(shown.contains("***"), "{shown}");
+            let child = u.conninfo_for_child();
+            assert!(
+                !child.contains(pw) && !child.contains("password"),
+                "{child}"
+            );
+            assert!(child.contains("host='db'"), "{child}");
+        }
+        assert_eq!(url("postgresql://admin:pa?ss@db/app").user(), Some("admin"));
+        assert_eq!(url("postgresql://admin:pa?ss@db/app").dbname(), Some("app"));
+    }
+
+    #[test]
+    fn child_conninfo_quotes_values() {
+        let u = url("postgresql://o%27neil@h/d%20b?application_name=a%5Cb");
+        assert_eq!(
+            u.conninfo_for_child(),
+            "user='o\\'neil' connect_timeout='10' dbname='d b' host='h' application_name='a\\\\b'"
+        );
+    }
+
+    #[test]
+    fn another_database_overrides_the_path() {
+        let u = url("postgresql://u:pw@h/app")
+            .with_database("scratch_1")
+            .unwrap();
+        assert_eq!(u.dbname(), Some("scratch_1"));
+        assert_eq!(u.password(), Some("pw"));
+    }
+
+    #[test]
+    fn libpq_rejects_malformed_urls() {
+        for raw in [
+            "postgresql://h:notaport/db",
+            "postgresql://h/db?nosuchoption=1",
+        ] {
+            assert_eq!(
+                PgUrl::parse_unregistered(raw, None)
+                    .unwrap_err()
+                    .exit_code(),
+                2
+            );
+        }
+    }
+
+    #[test]
+    fn multi_host_urls_pass_through() {
+        let u = url("postgresql://app@db1:5432,db2:5433/app?target_session_attrs=read-write");
+        assert_eq!(u.host(), Some("db1,db2"));
+        assert_eq!(u.option("port"), Some("5432,5433"));
+        assert_eq!(u.option("target_session_attrs"), Some("read-write"));
+    }
+}
+
+/// A fuzz loop for the URL parser: any string, no panic, no password in what it shows;
+/// a normalised URL normalises to itself. `PROPTEST_CASES` scales it up.
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(crate::proptest_cases()))]
+
+        #[test]
+        fn any_string_is_handled(raw in any::<String>()) {
+            if let Ok(u) = PgUrl::parse_unregistered(&raw, None) {
+                if let Some(pw) = u.password().filter(|p| p.len() >= 6) {
+                    prop_assert!(!u.conninfo_for_child().contains(pw));
+                }
+            }
+        }
+
+        #[test]
+        fn url_shaped_strings_normalise_idempotently(
+            scheme in prop::sample::select(vec!["postgres", "postgresql", "postgresql+psycopg", "postgresql+asyncpg", "mysql"]),
+            user in "[a-z]{1,8}",
+            pw in "[A-Za-z0-9%!*?]{0,12}",
+            host in "[a-z0-9.-]{1,20}",
+            port in prop::option::of(0u32..70000),
+            db in "[a-z_]{0,10}",
+            query in "[a-z_=&%0-9]{0,30}",
+            mode in prop::option::of("[a-z-]{0,12}"),
+            in_query in any::<bool>(),
+        ) {
+            let auth = if pw.is_empty() || in_query { user.clone() } else { format!("{user}:{pw}") };
+            let port = port.map_or(String::new(), |p| format!(":{p}"));
+            let pw_param = if in_query && !pw.is_empty() { format!("&password={pw}") } else { String::new() };
+            let raw = format!("{scheme}://{auth}@{host}{port}/{db}?{query}{pw_param}");
+            if let Ok(u) = PgUrl::parse_unregistered(&raw, mode.as_deref()) {
+                prop_assert!(u.full.starts_with("postgresql://"));
+                prop_assert!(u.full.contains("connect_timeout="));
+                let again = PgUrl::parse_unregistered(&u.full, mode.as_deref()).expect("a normalised URL is accepted");
+                prop_assert_eq!(&again.full, &u.full);
+                if pw.len() >= 6 {
+                    prop_assert!(!u.redacted().contains(&pw), "{}", u.redacted());
+                    prop_assert!(!u.conninfo_for_child().contains(&pw));
+                }
+            }
+        }
+    }
+}
