@@ -135,7 +135,6 @@ pub struct Input {
 
 impl Input {
     pub fn open(path: &Path) -> Result<Input> {
-        let read = Arc::new(AtomicU64::new(0));
         let (inner, name, size): (Box<dyn Read>, String, Option<u64>) = if path == Path::new("-") {
             (Box::new(std::io::stdin()), "stdin".into(), None)
         } else {
@@ -150,18 +149,18 @@ impl Input {
             let size = f.metadata().ok().map(|m| m.len());
             (Box::new(f), path.display().to_string(), size)
         };
-        Ok(Input {
+        Ok(Input::from_reader(name, size, inner))
+    }
+
+    /// Any reader as an input (the fuzz target reads from memory).
+    pub fn from_reader(name: String, size: Option<u64>, inner: Box<dyn Read>) -> Input {
+        let read = Arc::new(AtomicU64::new(0));
+        Input {
             name,
             size,
             read: read.clone(),
-            reader: BufReader::with_capacity(
-                256 * 1024,
-                Counting {
-                    inner,
-                    read: read.clone(),
-                },
-            ),
-        })
+            reader: BufReader::with_capacity(256 * 1024, Counting { inner, read }),
+        }
     }
 
     /// `--format`, else the extension, else the first non-blank byte (`[` or `{`: JSON).
@@ -478,7 +477,10 @@ pub fn parse_time(column: &str, raw: &str) -> std::result::Result<DateTime<Utc>,
 pub fn check_bcrypt_hash(raw: &str) -> std::result::Result<(), String> {
     let bad = || "hashed_password is not a bcrypt hash ($2b$NN$ and 53 characters)".to_string();
     let b = raw.as_bytes();
-    if b.len() != 60
+    // ASCII first: the checks below index bytes, and a multi-byte character must not
+    // land across one of those indexes (`$2b$€...`).
+    if !raw.is_ascii()
+        || b.len() != 60
         || !(raw.starts_with("$2a$") || raw.starts_with("$2b$") || raw.starts_with("$2y$"))
     {
         return Err(bad());
@@ -580,5 +582,101 @@ mod tests {
         assert_eq!(check_bcrypt_hash(&h), Ok(()));
         assert!(check_bcrypt_hash("$2b$04$short").is_err());
         assert!(check_bcrypt_hash(&h.replace("$04$", "$99$")).is_err());
+        // Multi-byte characters where the cost is read, and where the salt starts.
+        let euro = format!("$2b$€{}", &h[7..]);
+        assert_eq!(euro.len(), 60);
+        assert!(check_bcrypt_hash(&euro).is_err());
+        assert!(check_bcrypt_hash(&format!("{}é{}", &h[..5], &h[7..])).is_err());
+    }
+}
+
+/// The reader and the value checks on any input: no panic, every record has a field per
+/// column, and a bad record is a line-numbered error. `fuzz/fuzz_targets/import.rs` runs
+/// the same on a fuzzer's input; `PROPTEST_CASES` scales this up.
+#[cfg(test)]
+pub(crate) mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Every record the reader yields from `bytes`, or the file-level error.
+    pub(crate) fn read_all(
+        bytes: &[u8],
+        format: Format,
+        columns: &'static [&'static str],
+    ) -> Result<Vec<std::result::Result<Record, RowError>>> {
+        let dir = tempfile::tempdir().map_err(Error::from)?;
+        let p = dir.path().join("in");
+        std::fs::write(&p, bytes)?;
+        let mut input = Input::open(&p)?;
+        let format = input.detect(&p, Some(format))?;
+        Ok(Records::new(input, format, columns)?.collect())
+    }
+
+    /// Text that looks enough like an import file to reach past the header.
+    fn file_like() -> impl Strategy<Value = Vec<u8>> {
+        let cell = prop_oneof![
+            "[a-z0-9@._ -]{0,12}",
+            "\\$2b\\$[0-9€é]{0,3}\\$[./A-Za-z0-9€]{0,60}",
+            any::<String>(),
+            Just("\"".to_string()),
+            Just("null".to_string()),
+        ];
+        prop_oneof![
+            prop::collection::vec(prop::collection::vec(cell.clone(), 1..5), 0..6).prop_map(
+                |rows| {
+                    let mut out = String::from("email,username,hashed_password\n");
+                    for r in rows {
+                        out.push_str(&r.join(","));
+                        out.push('\n');
+                    }
+                    out.into_bytes()
+                }
+            ),
+            prop::collection::vec(("[a-z_]{1,16}", cell), 0..6).prop_map(|kv| {
+                let obj: Vec<String> = kv.iter().map(|(k, v)| format!("{k:?}: {v:?}")).collect();
+                format!("[{{{}}}, 1, null, \"x\"]", obj.join(", ")).into_bytes()
+            }),
+            any::<Vec<u8>>(),
+        ]
+    }
+
+    const COLS: &[&str] = &["id", "email", "username", "hashed_password"];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(crate::proptest_cases() / 3))]
+
+        #[test]
+        fn any_file_reads_without_panic(bytes in file_like(), json in any::<bool>()) {
+            let format = if json { Format::Json } else { Format::Csv };
+            if let Ok(records) = read_all(&bytes, format, COLS) {
+                for r in records {
+                    match r {
+                        Ok(rec) => prop_assert_eq!(rec.fields.len(), COLS.len()),
+                        Err(e) => prop_assert!(!e.reason.is_empty()),
+                    }
+                }
+            }
+        }
+
+        /// Exactly 60 bytes with bcrypt's prefix and anything at all where the cost and
+        /// the salt begin: where a multi-byte character once split a byte index.
+        #[test]
+        fn hash_shaped_values_never_panic(
+            prefix in prop::sample::select(vec!["$2a$", "$2b$", "$2y$"]),
+            odd in prop::collection::vec(any::<char>(), 1..4),
+            pad in "[./A-Za-z0-9]{60}",
+        ) {
+            let mut raw: String = prefix.to_string();
+            raw.extend(odd);
+            raw.push_str(&pad[..60usize.saturating_sub(raw.len())]);
+            let _ = check_bcrypt_hash(&raw);
+        }
+
+        #[test]
+        fn value_checks_never_panic(raw in any::<String>()) {
+            let _ = check_bcrypt_hash(&raw);
+            let _ = parse_bool("is_active", &raw);
+            let _ = parse_time("created_at", &raw);
+        }
     }
 }

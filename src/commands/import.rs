@@ -584,3 +584,55 @@ pub fn items(args: ImportArgs, ctx: &Ctx) -> Result<()> {
         },
     )
 }
+
+/// The record checks on whatever the reader yields from any file: no panic, and a refused
+/// record is a reason, never a crash (a multi-byte character inside a hash's first bytes
+/// once ended in a caught panic).
+#[cfg(test)]
+mod props {
+    use super::*;
+    use crate::import::props::read_all;
+    use crate::import::Format;
+    use proptest::prelude::*;
+
+    fn cell() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-z0-9@._ -]{0,12}",
+            "[a-z]{1,8}@[a-z]{1,8}\\.com",
+            "\\$2[aby]\\$[0-9€é]{1,3}\\$[./A-Za-z0-9€]{50,56}",
+            "-?[0-9]{0,9}(\\.[0-9]{0,3})?",
+            any::<String>(),
+        ]
+    }
+
+    fn csv(columns: &[&str], rows: &[Vec<String>]) -> Vec<u8> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(columns).expect("in memory");
+        for r in rows {
+            let mut r = r.clone();
+            r.resize(columns.len(), String::new());
+            w.write_record(&r).expect("in memory");
+        }
+        w.into_inner().expect("in memory")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(crate::proptest_cases() / 3))]
+
+        #[test]
+        fn user_records_are_checked_without_panic(rows in prop::collection::vec(prop::collection::vec(cell(), 10), 1..4)) {
+            for r in read_all(&csv(USER_COLUMNS, &rows), Format::Csv, USER_COLUMNS).expect("a CSV with a header").into_iter().flatten() {
+                let _ = user_in(&r);
+            }
+        }
+
+        #[test]
+        fn item_records_are_checked_without_panic(rows in prop::collection::vec(prop::collection::vec(cell(), 9), 1..4)) {
+            let owners = Owners { ids: Default::default(), emails: Default::default() };
+            let mut out = Vec::new();
+            for r in read_all(&csv(ITEM_COLUMNS, &rows), Format::Csv, ITEM_COLUMNS).expect("a CSV with a header").into_iter().flatten() {
+                let _ = item_line(&r, &owners, Utc::now(), &mut out);
+            }
+        }
+    }
+}

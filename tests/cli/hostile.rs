@@ -431,3 +431,31 @@ fn two_hundred_hostile_inputs_change_nothing() {
     }
     assert_eq!(db.checksum_all(), before);
 }
+
+/// A hash with a multi-byte character inside its first bytes is a bad row (exit 2, its line
+/// named), not a caught panic (it was `internal error: end byte index 6 is not a char
+/// boundary`, exit 1).
+#[test]
+fn an_import_hash_with_a_multibyte_character_is_a_bad_row() {
+    let db = TestDb::new();
+    let before = db.checksum_all();
+    let tail = "a".repeat(53);
+    for (name, body) in [
+        (
+            "u.csv",
+            format!("email,username,hashed_password\nok@example.com,okuser,$2b$€{tail}\n"),
+        ),
+        (
+            "u.ndjson",
+            format!("{{\"email\":\"ok@example.com\",\"username\":\"okuser\",\"hashed_password\":\"$2b$1é{tail}\"}}\n"),
+        ),
+    ] {
+        let file = db.dir.path().join(name);
+        std::fs::write(&file, body).unwrap();
+        let r = db.run(&["user", "import", file.to_str().unwrap()]).fails(2);
+        assert!(r.stderr.contains("line "), "{r:#?}");
+        assert!(r.stderr.contains("not a bcrypt hash"), "{r:#?}");
+        assert!(!r.stderr.contains("internal error"), "{r:#?}");
+    }
+    assert_eq!(db.checksum_all(), before);
+}
