@@ -1,9 +1,19 @@
 //! The PostgreSQL harness. One cluster per test run (TEST_DATABASE_URL, or a throwaway
 //! cluster from the machine's server binaries), a migrated template database made once
 //! by the real binary, and a fresh copy of it for each test. A failed test keeps its
-//! database for inspection.
+//! database for inspection. On demand: a PgBouncer per pool mode in front of that server
+//! (bouncer.rs), a hot standby of it (standby.rs), a second cluster with TLS on, and the
+//! Python venv with the application's libraries (python.rs).
 
 #![allow(dead_code)]
+
+mod bouncer;
+mod python;
+mod standby;
+
+pub use bouncer::{pgbouncer, Bouncer, PoolMode};
+pub use python::python;
+pub use standby::standby;
 
 use std::io::Write;
 use std::net::TcpListener;
@@ -149,19 +159,7 @@ fn start_cluster_in(name: &str, extra: &str, prep: &dyn Fn(&Path)) -> Server {
              or set TEST_DATABASE_URL to a server the tests may create databases on."
         )
     });
-    let dir = std::env::temp_dir().join(format!("stackctl-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create cluster directory");
-    prep(&dir);
-    if is_root() {
-        let ok = Command::new("chown")
-            .args(["-R", "postgres:postgres"])
-            .arg(&dir)
-            .status()
-            .expect("chown")
-            .success();
-        assert!(ok, "cannot give {} to the postgres account", dir.display());
-    }
+    let dir = server_dir(name, prep);
     let data = dir.join("data");
     let out = pg_command(&bindir.join("initdb"))
         .arg("-D")
@@ -183,10 +181,46 @@ fn start_cluster_in(name: &str, extra: &str, prep: &dyn Fn(&Path)) -> Server {
         "initdb failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let port = TcpListener::bind("127.0.0.1:0")
+    let port = free_port();
+    pg_start(&bindir, &dir, &data, port, extra);
+    Server {
+        base: format!("postgresql://postgres@127.0.0.1:{port}"),
+        query: String::new(),
+        psql: bindir.join("psql"),
+        own: Some((dir, port)),
+    }
+}
+
+/// A fresh directory `<tmp>/stackctl-test-<name>-<pid>` for a server of ours, owned by the
+/// account the servers run as; `prep` fills it first.
+fn server_dir(name: &str, prep: &dyn Fn(&Path)) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("stackctl-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create a server directory");
+    prep(&dir);
+    if is_root() {
+        let ok = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(&dir)
+            .status()
+            .expect("chown")
+            .success();
+        assert!(ok, "cannot give {} to the postgres account", dir.display());
+    }
+    dir
+}
+
+/// A port nobody listens on right now.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("free port")
-        .port();
+        .port()
+}
+
+/// Start the cluster in `data` on `port` (sockets and log in `dir`), and a watchdog that
+/// stops it and removes `dir` once this test process is gone.
+fn pg_start(bindir: &Path, dir: &Path, data: &Path, port: u16, extra: &str) {
     let opts = format!(
         "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
          -c full_page_writes=off -c max_connections=200 {extra}",
@@ -194,7 +228,7 @@ fn start_cluster_in(name: &str, extra: &str, prep: &dyn Fn(&Path)) -> Server {
     );
     let out = pg_command(&bindir.join("pg_ctl"))
         .arg("-D")
-        .arg(&data)
+        .arg(data)
         .args(["-w", "-t", "60", "-l"])
         .arg(dir.join("server.log"))
         .args(["-o", &opts, "start"])
@@ -207,19 +241,24 @@ fn start_cluster_in(name: &str, extra: &str, prep: &dyn Fn(&Path)) -> Server {
         String::from_utf8_lossy(&out.stderr),
         std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
     );
-    // A watchdog stops the cluster and removes it once this test process is gone.
     let prefix = if is_root() {
         "runuser -u postgres -- "
     } else {
         ""
     };
-    let script = format!(
-        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
-         {prefix}'{pg_ctl}' -D '{data}' -m immediate stop >/dev/null 2>&1; rm -rf '{dir}'",
-        pid = std::process::id(),
+    watchdog(&format!(
+        "{prefix}'{pg_ctl}' -D '{data}' -m immediate stop >/dev/null 2>&1; rm -rf '{dir}'",
         pg_ctl = bindir.join("pg_ctl").display(),
         data = data.display(),
         dir = dir.display(),
+    ));
+}
+
+/// Run the shell command `cleanup` once this test process is gone (however it ends).
+fn watchdog(cleanup: &str) {
+    let script = format!(
+        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {cleanup}",
+        pid = std::process::id(),
     );
     use std::os::unix::process::CommandExt;
     // It must outlive this process, so it is never waited for.
@@ -231,13 +270,37 @@ fn start_cluster_in(name: &str, extra: &str, prep: &dyn Fn(&Path)) -> Server {
         .stderr(Stdio::null())
         .process_group(0)
         .spawn()
-        .expect("start the cluster watchdog");
-    Server {
-        base: format!("postgresql://postgres@127.0.0.1:{port}"),
-        query: String::new(),
-        psql: bindir.join("psql"),
-        own: Some((dir, port)),
+        .expect("start a watchdog");
+}
+
+/// Install Debian packages as root: `apt-get install`, and once more after `apt-get
+/// update` if that failed (a fresh machine has no package lists). False when not root
+/// or apt cannot get them.
+fn apt_install(packages: &[&str]) -> bool {
+    static APT: Mutex<()> = Mutex::new(());
+    if !is_root() {
+        return false;
     }
+    let _guard = APT.lock().unwrap_or_else(|e| e.into_inner());
+    let install = || {
+        Command::new("apt-get")
+            .args(["install", "-y", "-qq"])
+            .args(packages)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if install() {
+        return true;
+    }
+    let _ = Command::new("apt-get")
+        .args(["update", "-qq"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    install()
 }
 
 /// A second cluster of our own with TLS on: a CA and a server certificate for
@@ -363,6 +426,16 @@ fn make_template(server: &Server) {
     );
 }
 
+/// Run SQL at any URL with the harness's psql; psql's unaligned, tuples-only output.
+pub fn psql(url: &str, sql: &str) -> String {
+    psql_at(server(), url, sql)
+}
+
+/// The harness's psql (from the server binaries' directory when there is one).
+pub fn psql_bin() -> PathBuf {
+    server().psql.clone()
+}
+
 fn psql_at(server: &Server, url: &str, sql: &str) -> String {
     let out = Command::new(&server.psql)
         .args([
@@ -447,6 +520,32 @@ impl TestDb {
         let mut c = Cmd::bare(self.dir.path());
         c.cmd.env("DATABASE_URL", &self.url);
         c
+    }
+
+    /// stackctl in this test's directory, aimed at `url` through DATABASE_URL (this
+    /// database through a pooler or on the standby, say).
+    pub fn cmd_url(&self, url: &str) -> Cmd {
+        let mut c = Cmd::bare(self.dir.path());
+        c.cmd.env("DATABASE_URL", url);
+        c
+    }
+
+    /// This database's URL through `bouncer`.
+    pub fn via(&self, bouncer: &Bouncer) -> String {
+        bouncer.url(&self.name)
+    }
+
+    /// stackctl aimed at this database through `bouncer` (DATABASE_URL).
+    pub fn cmd_via(&self, bouncer: &Bouncer) -> Cmd {
+        self.cmd_url(&self.via(bouncer))
+    }
+
+    /// stackctl aimed at this database on the standby, once the standby has replayed
+    /// everything written on the primary so far.
+    pub fn cmd_standby(&self) -> Cmd {
+        let standby = standby();
+        standby.catch_up(&self.name);
+        self.cmd_url(&standby.url(&self.name))
     }
 
     /// Run stackctl with these arguments.
@@ -542,6 +641,7 @@ impl Cmd {
             .env_remove("STACKCTL_DATA_DIR")
             .env_remove("STACKCTL_PG_BIN")
             .env_remove("DATABASE_URL")
+            .env_remove("DIRECT_DATABASE_URL")
             .env_remove("DATABASE_SSL_MODE")
             .env_remove("RUST_BACKTRACE")
             .env("STACKCTL_BCRYPT_COST", "4")
