@@ -1,17 +1,17 @@
 //! The benchmark script runs end to end (at a tiny size; its timings are not checked).
 
-use crate::support::BIN;
+use crate::support::{python, BIN};
 
 #[test]
 fn benchmark_script_smoke_run() {
     let dir = tempfile::tempdir().unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/bench.py");
-    let out = std::process::Command::new("python3")
+    let out = std::process::Command::new(python())
         .args([script, "--smoke", "--bin", BIN, "--data-dir"])
         .arg(dir.path().join("pg"))
         .env_remove("DATABASE_URL")
         .output()
-        .expect("python3 is a test prerequisite");
+        .expect("run the test venv's python");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

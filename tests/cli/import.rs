@@ -343,10 +343,10 @@ fn imported_passwords_verify_in_passlib() {
     assert!(stored.starts_with("$2b$04$"), "{stored}");
     let script = "import sys\nfrom passlib.context import CryptContext\n\
                   print(CryptContext(schemes=['bcrypt']).verify(sys.argv[1], sys.argv[2]))";
-    let out = std::process::Command::new("python3")
+    let out = std::process::Command::new(crate::support::python())
         .args(["-c", script, "plain, \"quoted\" pw", &stored])
         .output()
-        .expect("python3 is a test prerequisite");
+        .expect("run the test venv's python");
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
         "True",
