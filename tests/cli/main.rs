@@ -40,5 +40,8 @@ mod secrets;
 mod status;
 /// TLS: verify-full with a test CA, require against a server without TLS.
 mod tls;
+/// Production topologies: a real PgBouncer (transaction and session pooling) in front of
+/// the server, and a real hot standby.
+mod topology;
 /// user add/list/show/update/deactivate/activate/set-password/delete.
 mod user;
