@@ -4,6 +4,7 @@ use clap::Parser;
 
 use stackctl::cli::Cli;
 use stackctl::error::{redact, Kind};
+use stackctl::output::terminal_safe;
 
 fn main() -> ExitCode {
     // A bug must still end in one `error:` line and exit 1, never a backtrace.
@@ -52,14 +53,15 @@ fn main() -> ExitCode {
                 .collect::<Vec<_>>()
                 .join(" ");
             // The contract's shape first (error, then hint); an import's bad rows follow.
-            eprintln!("{red}error:{reset} {message}");
+            // A message may quote a value the application stored: shown terminal-safe.
+            eprintln!("{red}error:{reset} {}", terminal_safe(&message));
             let hint = err.hint.as_deref().map(redact);
             if let Some(hint) = &hint {
-                eprintln!("{yellow}hint:{reset} {hint}");
+                eprintln!("{yellow}hint:{reset} {}", terminal_safe(hint));
             }
             let details: Vec<String> = err.details.iter().map(|d| redact(d)).collect();
             for d in &details {
-                eprintln!("  {d}");
+                eprintln!("  {}", terminal_safe(d));
             }
             if json_errors {
                 print_json_error(

@@ -55,14 +55,20 @@ impl Ctx {
     /// Informational message on stderr, unless `-q`.
     pub fn info(&self, msg: impl AsRef<str>) {
         if !self.global.quiet {
-            eprintln!("{}", crate::error::redact(msg.as_ref()));
+            eprintln!(
+                "{}",
+                crate::output::terminal_safe(&crate::error::redact(msg.as_ref()))
+            );
         }
     }
 
     /// Diagnostic shown with `-v`.
     pub fn debug(&self, msg: impl AsRef<str>) {
         if self.global.verbose > 0 {
-            eprintln!("debug: {}", crate::error::redact(msg.as_ref()));
+            eprintln!(
+                "debug: {}",
+                crate::output::terminal_safe(&crate::error::redact(msg.as_ref()))
+            );
         }
     }
 

@@ -32,6 +32,36 @@ fn cell(v: Option<&Value>) -> String {
     }
 }
 
+/// Text bound for a terminal with every control character (C0 but newline, DEL, C1) and
+/// every bidirectional override shown escaped (`\x1b`, `\u{202e}`): a value the
+/// application stored must not retitle the window, clear the screen or set the clipboard.
+/// Tables and messages go through this; JSON escapes on its own and CSV stays exact.
+pub fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        (c.is_control() && c != '\n')
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if !unsafe_char(c) {
+            out.push(c);
+        } else if (c as u32) < 0x100 {
+            out.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// A table cell: `cell`, made safe for a terminal.
+fn table_cell(v: Option<&Value>) -> String {
+    terminal_safe(&cell(v)).into_owned()
+}
+
 fn new_table(columns: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED)
@@ -93,8 +123,12 @@ impl<W: Write> ListWriter<W> {
             }
             Sink::Plain(_) => {
                 let obj = to_object(row)?;
-                self.table
-                    .push(self.columns.iter().map(|c| cell(obj.get(*c))).collect());
+                self.table.push(
+                    self.columns
+                        .iter()
+                        .map(|c| table_cell(obj.get(*c)))
+                        .collect(),
+                );
                 if self.table.len() >= TABLE_CHUNK {
                     self.flush_table()?;
                 }
@@ -178,13 +212,13 @@ pub fn render_one<T: Serialize>(
                 match obj.get(*c) {
                     Some(Value::Array(a)) => nested.push((*c, a)),
                     v => {
-                        t.add_row(vec![c.to_string(), cell(v)]);
+                        t.add_row(vec![c.to_string(), table_cell(v)]);
                     }
                 }
             }
             for (k, v) in &obj {
                 if k == "password" {
-                    t.add_row(vec![k.clone(), cell(Some(v))]);
+                    t.add_row(vec![k.clone(), table_cell(Some(v))]);
                 }
             }
             writeln!(out, "{t}")?;
@@ -201,7 +235,11 @@ pub fn render_one<T: Serialize>(
                 let mut t = Table::new();
                 t.load_preset(UTF8_FULL_CONDENSED).set_header(cols.clone());
                 for r in rows {
-                    t.add_row(cols.iter().map(|c| cell(r.get(c))).collect::<Vec<_>>());
+                    t.add_row(
+                        cols.iter()
+                            .map(|c| table_cell(r.get(c)))
+                            .collect::<Vec<_>>(),
+                    );
                 }
                 writeln!(out, "{t}")?;
             }
@@ -213,6 +251,15 @@ pub fn render_one<T: Serialize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn terminal_safe_escapes_controls_but_newline() {
+        assert_eq!(terminal_safe("plain\ntext"), "plain\ntext");
+        assert_eq!(
+            terminal_safe("\u{1b}]0;t\u{7}|\u{9b}|\u{7f}|a\u{202e}b|\t"),
+            "\\x1b]0;t\\x07|\\x9b|\\x7f|a\\u{202e}b|\\x09"
+        );
+    }
     use crate::db::models::User;
 
     fn csv_of(users: &[User], flat: bool) -> String {

@@ -38,6 +38,8 @@ mod safety;
 mod secrets;
 /// status output.
 mod status;
+/// Stored control sequences: escaped in tables and messages, exact in JSON and CSV.
+mod terminal;
 /// TLS: verify-full with a test CA, require against a server without TLS.
 mod tls;
 /// Production topologies: a real PgBouncer (transaction and session pooling) in front of
