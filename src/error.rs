@@ -153,9 +153,7 @@ fn read_only(msg: &str) -> Error {
     Error::refused(format!(
         "the server is read-only ({msg}): nothing was changed"
     ))
-    .with_hint(
-        "run writes against the primary; with a multi-host URL add target_session_attrs=read-write",
-    )
+    .with_hint(crate::db::server::READ_ONLY_HINT)
 }
 
 /// A statement refused for a missing privilege: name the object and the GRANT that fixes it.

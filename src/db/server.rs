@@ -79,9 +79,23 @@ pub fn explain_refusal(conn: &mut PgConnection, err: Error) -> Error {
         Ok(Role::ReadOnly) => "the server is read-only (default_transaction_read_only = on)",
         _ => return err,
     };
-    let hint = err.hint.clone().unwrap_or_default();
-    Error::refused(format!("{cause}: nothing was changed")).with_hint(hint)
+    Error::refused(format!("{cause}: nothing was changed")).with_hint(READ_ONLY_HINT)
 }
+
+/// Refuse up front, before an external tool (pg_restore, psql) writes anything, when the
+/// server cannot take writes: exit 7 naming the cause, as a refused statement would.
+pub fn ensure_writable(conn: &mut PgConnection) -> Result<()> {
+    let cause = match role(conn)? {
+        Role::Primary => return Ok(()),
+        Role::Standby => "the server is a read-only hot standby",
+        Role::ReadOnly => "the server is read-only (default_transaction_read_only = on)",
+    };
+    Err(Error::refused(format!("{cause}: nothing was changed")).with_hint(READ_ONLY_HINT))
+}
+
+/// What to do about a read-only server.
+pub const READ_ONLY_HINT: &str =
+    "run writes against the primary; with a multi-host URL add target_session_attrs=read-write";
 
 #[derive(QueryableByName)]
 struct Pid {
