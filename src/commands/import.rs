@@ -313,12 +313,26 @@ pub fn users(args: ImportArgs, ctx: &Ctx) -> Result<()> {
             })
             .collect();
         crate::db::lock_user_identities(conn)?;
+        let clash = q::clashing(conn, &resolved)?;
+        let resolved: Vec<ImportedUser> = match args.on_conflict {
+            OnConflict::Fail if !clash.is_empty() => {
+                return Err(Error::conflict(format!(
+                    "{name}: {} user(s) in the file were added by another command while this import ran",
+                    clash.len()
+                ))
+                .with_hint("nothing was imported; run it again (--on-conflict skip keeps the existing users)"));
+            }
+            _ => resolved.into_iter().filter(|u| !clash.contains(&u.id)).collect(),
+        };
+        let skipped = skipped + clash.len();
         let n = q::insert_users(conn, &resolved)?;
         let change = Change::other("import", "users", &name)
             .with_after(serde_json::json!({"rows": n, "skipped": skipped}));
-        Ok((n, vec![change]))
+        Ok(((n, skipped), vec![change]))
     })?;
-    let Some(imported) = done else { return Ok(()) };
+    let Some((imported, skipped)) = done else {
+        return Ok(());
+    };
     finish(
         ctx,
         "user import",

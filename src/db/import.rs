@@ -61,6 +61,37 @@ pub fn item_ids(conn: &mut PgConnection) -> Result<HashSet<Uuid>> {
         .collect::<QueryResult<HashSet<Uuid>>>()?)
 }
 
+/// Which of `rows` clash with a user that exists now, by id, or by email or username
+/// compared case-insensitively: asked again under the identity lock, since hashing the
+/// file's passwords can take minutes in which another command adds a user.
+pub fn clashing(conn: &mut PgConnection, rows: &[ImportedUser]) -> Result<HashSet<Uuid>> {
+    use super::lower_text;
+    let ids: Vec<Uuid> = rows.iter().map(|u| u.id).collect();
+    let emails: Vec<String> = rows.iter().map(|u| u.email.to_lowercase()).collect();
+    let names: Vec<String> = rows.iter().map(|u| u.username.to_lowercase()).collect();
+    let existing: Vec<(Uuid, String, String)> = users::table
+        .select((users::id, users::email, users::username))
+        .filter(
+            users::id
+                .eq_any(&ids)
+                .or(lower_text(users::email).eq_any(&emails))
+                .or(lower_text(users::username).eq_any(&names)),
+        )
+        .load(conn)?;
+    let taken_ids: HashSet<Uuid> = existing.iter().map(|e| e.0).collect();
+    let taken_emails: HashSet<String> = existing.iter().map(|e| e.1.to_lowercase()).collect();
+    let taken_names: HashSet<String> = existing.iter().map(|e| e.2.to_lowercase()).collect();
+    Ok(rows
+        .iter()
+        .filter(|u| {
+            taken_ids.contains(&u.id)
+                || taken_emails.contains(&u.email.to_lowercase())
+                || taken_names.contains(&u.username.to_lowercase())
+        })
+        .map(|u| u.id)
+        .collect())
+}
+
 /// Insert users in batches of 1,000 rows per statement.
 pub fn insert_users(conn: &mut PgConnection, rows: &[ImportedUser]) -> Result<usize> {
     let mut n = 0;

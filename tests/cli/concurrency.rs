@@ -196,3 +196,41 @@ fn sixteen_writers_leave_a_consistent_database() {
     assert_eq!(audited - audit_before - audited_deactivations, writes);
     assert!(audited_deactivations <= deactivations && audited_deactivations <= 4);
 }
+
+/// `user import` checks uniqueness before hashing, which takes seconds here; a `user add`
+/// of the same email in another letter case during the hashing must not leave two users
+/// who differ only in case: the import checks again under the identity lock, in its
+/// writing transaction, and exits 4 having written nothing.
+#[test]
+fn an_add_during_a_slow_import_leaves_one_user_per_identity() {
+    let db = TestDb::new();
+    let file = db.dir.path().join("users.csv");
+    let mut csv = String::from("email,username,password\nada@example.com,ada,password-ada\n");
+    for i in 0..40 {
+        csv.push_str(&format!("user{i}@example.com,user{i},password-{i:04}\n"));
+    }
+    std::fs::write(&file, csv).unwrap();
+    let import = db.cmd().env("STACKCTL_BCRYPT_COST", "12").args(&[
+        "user",
+        "import",
+        file.to_str().unwrap(),
+    ]);
+    let started = std::time::Instant::now();
+    let handle = std::thread::spawn(move || import.run());
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    db.user_add("ADA@EXAMPLE.COM", "ada_upper", "password123\n")
+        .run()
+        .success();
+    let r = handle.join().unwrap();
+    assert!(
+        started.elapsed() > std::time::Duration::from_millis(1500),
+        "the import was too quick for the add to land during its hashing"
+    );
+    let r = r.fails(4);
+    assert!(r.stderr.contains("while this import ran"), "{r:#?}");
+    assert_eq!(
+        db.sql("SELECT count(*) FROM users WHERE lower(email) = 'ada@example.com'"),
+        "1"
+    );
+    assert_eq!(db.sql("SELECT count(*) FROM users"), "1");
+}
