@@ -33,6 +33,8 @@ const SUPERUSER: &str = "stackctl";
 const PORT: u16 = 5432;
 /// Seconds `pg_ctl` waits for the server to accept connections.
 const START_TIMEOUT_SECS: u32 = 60;
+/// The PATH the server tools run with (`runuser` and the shell pg_ctl uses are found there).
+const SERVER_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// Longest Unix socket path the kernel accepts (sun_path less its NUL).
 const MAX_SOCKET_PATH: usize = 107;
 
@@ -272,10 +274,17 @@ impl Instance {
             }
             None => Command::new(exe),
         };
+        // The server keeps the environment it starts with for as long as it runs, readable
+        // in /proc by its account: it gets only what it needs, never the caller's
+        // DATABASE_URL, notify URL or cloud credentials.
         c.current_dir(&self.dir)
             .stdin(Stdio::null())
-            .env_remove("PGDATA")
+            .env_clear()
+            .env("PATH", SERVER_PATH)
             .env("LC_ALL", "C");
+        if let Some(tz) = std::env::var_os("TZ") {
+            c.env("TZ", tz);
+        }
         c
     }
 

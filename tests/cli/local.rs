@@ -130,6 +130,37 @@ fn no_url_means_a_private_instance_that_keeps_its_data_across_restarts() {
     assert_eq!(home.log().matches("ready to accept connections").count(), 2);
 }
 
+/// The embedded server keeps the environment it was started with for as long as it runs,
+/// readable in /proc by its account: it must hold none of the caller's secrets.
+#[test]
+fn the_embedded_server_inherits_no_secret_from_the_environment() {
+    let home = Home::new();
+    let sentinel = "Sentinel-Env-Secret-5521";
+    home.cmd()
+        .env(
+            "STACKCTL_NOTIFY_URL",
+            &format!("https://hc.example/{sentinel}"),
+        )
+        .env("AWS_SECRET_ACCESS_KEY", sentinel)
+        .env("STACKCTL_TEST_SENTINEL", sentinel)
+        .args(&["local", "start"])
+        .run()
+        .success();
+    let pid = home.json(&["local", "status"])["pid"].as_u64().unwrap();
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    let environ = String::from_utf8_lossy(&environ).replace('\0', "\n");
+    assert!(!environ.contains(sentinel), "{environ}");
+    assert!(environ.contains("PATH="), "{environ}");
+    // Its children (the checkpointer, walwriter, ...) inherit the same clean environment.
+    for line in std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+    {
+        let child = std::fs::read(format!("/proc/{line}/environ")).unwrap_or_default();
+        assert!(!String::from_utf8_lossy(&child).contains(sentinel));
+    }
+}
+
 #[test]
 fn local_start_and_backup_of_the_embedded_instance() {
     let home = Home::new();
