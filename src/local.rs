@@ -86,13 +86,32 @@ pub const STATE_COLUMNS: &[&str] = &[
 ];
 
 /// `--data-dir` / `STACKCTL_DATA_DIR`, else `$XDG_DATA_HOME/stackctl`, else
-/// `~/.local/share/stackctl`; made absolute against the current directory.
+/// `~/.local/share/stackctl` (as root: `/var/lib/stackctl`, which the `postgres` account
+/// reaches without stackctl changing the permissions of anything outside it); made
+/// absolute against the current directory.
 pub fn data_dir(flag: Option<&Path>, env: &dyn Fn(&str) -> Option<String>) -> Result<PathBuf> {
+    data_dir_for(flag, env, is_root())
+}
+
+/// The directory root's embedded instance lives in when nothing else is configured.
+pub const ROOT_DATA_DIR: &str = "/var/lib/stackctl";
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn data_dir_for(
+    flag: Option<&Path>,
+    env: &dyn Fn(&str) -> Option<String>,
+    root: bool,
+) -> Result<PathBuf> {
     let nonempty = |k: &str| env(k).filter(|v| !v.is_empty());
     let dir = match flag.filter(|p| !p.as_os_str().is_empty()) {
         Some(p) => p.to_path_buf(),
         None => match nonempty("XDG_DATA_HOME").filter(|v| Path::new(v).is_absolute()) {
             Some(xdg) => Path::new(&xdg).join("stackctl"),
+            None if root => PathBuf::from(ROOT_DATA_DIR),
             None => match nonempty("HOME") {
                 Some(home) => Path::new(&home).join(".local/share/stackctl"),
                 None => {
@@ -112,8 +131,7 @@ pub fn data_dir(flag: Option<&Path>, env: &dyn Fn(&str) -> Option<String>) -> Re
 }
 
 fn server_account() -> Result<Option<Account>> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if !is_root() {
         return Ok(None);
     }
     let name = CString::new("postgres").expect("no NUL");
@@ -214,7 +232,7 @@ impl Instance {
                 self.dir.display()
             ));
             if let Some(a) = &account {
-                grant_reach(&self.dir, a, info)?;
+                check_reach(&self.dir, a)?;
             }
             self.initdb(&bin, account.as_ref())?;
         }
@@ -228,12 +246,17 @@ impl Instance {
 
     fn lock(&self) -> Result<File> {
         let path = self.dir.join(".lock");
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| Error::failure(format!("cannot open {}: {e}", path.display())))?;
+        let file = {
+            use std::os::unix::fs::OpenOptionsExt;
+            OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&path)
+                .map_err(|e| refuse_link(&path, e))?
+        };
         file.lock()
             .map_err(|e| Error::failure(format!("cannot lock {}: {e}", path.display())))?;
         Ok(file)
@@ -252,7 +275,15 @@ impl Instance {
             _ => {}
         }
         if let Some(a) = account {
-            std::os::unix::fs::chown(dir, Some(a.uid), Some(a.gid)).map_err(|e| {
+            use std::os::unix::fs::OpenOptionsExt;
+            // An existing entry may have been replaced by a link: open it without
+            // following one, then change the ownership of what was opened.
+            let opened = OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_DIRECTORY)
+                .open(dir)
+                .map_err(|e| refuse_link(dir, e))?;
+            std::os::unix::fs::fchown(&opened, Some(a.uid), Some(a.gid)).map_err(|e| {
                 Error::failure(format!(
                     "cannot give {} to the {} account: {e}",
                     dir.display(),
@@ -314,17 +345,18 @@ impl Instance {
             "--no-locale",
         ]);
         self.run_tool(c, "initdb")?;
-        std::fs::write(
-            scratch.join("pg_hba.conf"),
+        write_private(
+            &scratch.join("pg_hba.conf"),
             "# stackctl: only the instance's own Unix socket (in a 0700 directory) is accepted.\n\
              local all all trust\n",
+            false,
+            account,
         )?;
-        let mut conf = OpenOptions::new()
-            .append(true)
-            .open(scratch.join("postgresql.conf"))?;
-        writeln!(
-            conf,
-            "\n# stackctl rewrites stackctl.conf before each start.\ninclude_if_exists = 'stackctl.conf'"
+        write_private(
+            &scratch.join("postgresql.conf"),
+            "\n# stackctl rewrites stackctl.conf before each start.\ninclude_if_exists = 'stackctl.conf'\n",
+            true,
+            account,
         )?;
         std::fs::rename(&scratch, &self.pgdata)?;
         Ok(())
@@ -332,10 +364,9 @@ impl Instance {
 
     fn start(&self, bin: &Binaries, account: Option<&Account>) -> Result<()> {
         self.make_dir(&self.socket_dir, account)?;
-        let conf = self.pgdata.join("stackctl.conf");
-        std::fs::write(
-            &conf,
-            format!(
+        write_private(
+            &self.pgdata.join("stackctl.conf"),
+            &format!(
                 "# Written by stackctl before each start.\n\
                  listen_addresses = ''\n\
                  unix_socket_directories = '{}'\n\
@@ -343,10 +374,9 @@ impl Instance {
                  port = {PORT}\n",
                 self.socket_str()
             ),
+            false,
+            account,
         )?;
-        if let Some(a) = account {
-            std::os::unix::fs::chown(&conf, Some(a.uid), Some(a.gid))?;
-        }
         let mut c = self.tool(bin, "pg_ctl", account);
         c.arg("start")
             .arg("-D")
@@ -530,17 +560,11 @@ pub fn find_binaries(data_major: Option<u32>) -> Result<Binaries> {
     }
 }
 
-/// As root, make sure the server account can reach the data directory: where a parent
-/// directory (say a 0700 home) stops it, add an ACL entry giving that account search
-/// permission there and nothing more.
-fn grant_reach(dir: &Path, account: &Account, info: &dyn Fn(&str)) -> Result<()> {
-    for parent in dir
-        .ancestors()
-        .skip(1)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-    {
+/// As root, the server account must be able to reach the data directory through every
+/// parent. stackctl never changes the permissions of anything outside the data directory to
+/// make it so: it says which directory stops the account and what to use instead.
+fn check_reach(dir: &Path, account: &Account) -> Result<()> {
+    for parent in dir.ancestors().skip(1) {
         let meta = std::fs::metadata(parent)?;
         let mode = meta.mode();
         let searchable = if meta.uid() == account.uid {
@@ -550,79 +574,85 @@ fn grant_reach(dir: &Path, account: &Account, info: &dyn Fn(&str)) -> Result<()>
         } else {
             mode & 0o001 != 0
         };
-        if searchable {
-            continue;
-        }
-        add_search_acl(parent, mode, account).map_err(|e| {
-            Error::unreachable(format!(
-                "the {} account cannot reach {} and an ACL granting it could not be set: {e}",
+        if !searchable {
+            return Err(Error::unreachable(format!(
+                "the {} account, which runs the embedded server, cannot enter {} to reach {}",
                 account.name,
-                parent.display()
+                parent.display(),
+                dir.display()
             ))
-            .with_hint("set STACKCTL_DATA_DIR to a directory the postgres account can reach, e.g. /var/lib/stackctl")
-        })?;
-        info(&format!(
-            "gave the {} account search permission (ACL user:{}:--x) on {} so the server can reach its data",
-            account.name,
-            account.name,
-            parent.display()
-        ));
+            .with_hint(format!(
+                "leave --data-dir / STACKCTL_DATA_DIR / XDG_DATA_HOME unset to use {ROOT_DATA_DIR}, or choose a directory the {} account can reach",
+                account.name
+            )));
+        }
     }
     Ok(())
 }
 
-/// Write a POSIX access ACL equal to the directory's mode plus `user:<account>:--x`.
-/// A directory that already carries an ACL is left alone (reported as an error).
-fn add_search_acl(path: &Path, mode: u32, account: &Account) -> std::io::Result<()> {
-    const NAME: &[u8] = b"system.posix_acl_access\0";
-    const UNDEFINED: u32 = u32::MAX;
-    let c_path = CString::new(path.as_os_str().as_encoded_bytes())?;
-    // SAFETY: both strings are NUL-terminated; a zero-sized buffer only asks the size.
-    let existing = unsafe {
-        libc::getxattr(
-            c_path.as_ptr(),
-            NAME.as_ptr().cast(),
-            std::ptr::null_mut(),
-            0,
-        )
-    };
-    if existing > 0 {
-        return Err(std::io::Error::other("it already has an ACL"));
-    }
-    let group = (mode >> 3) & 7;
-    let entries: [(u16, u32, u32); 5] = [
-        (0x01, (mode >> 6) & 7, UNDEFINED), // owner
-        (0x02, 1, account.uid),             // the server account: search only
-        (0x04, group, UNDEFINED),           // owning group
-        (0x10, group | 1, UNDEFINED),       // mask
-        (0x20, mode & 7, UNDEFINED),        // others
-    ];
-    let mut buf = 2u32.to_le_bytes().to_vec();
-    for (tag, perm, id) in entries {
-        buf.extend(tag.to_le_bytes());
-        buf.extend((perm as u16).to_le_bytes());
-        buf.extend(id.to_le_bytes());
-    }
-    // SAFETY: valid NUL-terminated strings and a buffer of the length given.
-    let rc = unsafe {
-        libc::setxattr(
-            c_path.as_ptr(),
-            NAME.as_ptr().cast(),
-            buf.as_ptr().cast(),
-            buf.len(),
-            0,
-        )
-    };
-    if rc == 0 {
-        Ok(())
+/// Open `path` for writing inside a directory another account owns (the cluster's, as
+/// root), never following a symbolic link there, and give the file to `account`: a link
+/// planted by whoever can act as that account must not make root write or take over any
+/// other file.
+fn write_private(
+    path: &Path,
+    contents: &str,
+    append: bool,
+    account: Option<&Account>,
+) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut opts = OpenOptions::new();
+    opts.write(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW);
+    if append {
+        opts.append(true);
     } else {
-        Err(std::io::Error::last_os_error())
+        opts.truncate(true);
+    }
+    let mut file = opts.open(path).map_err(|e| refuse_link(path, e))?;
+    if let Some(a) = account {
+        std::os::unix::fs::fchown(&file, Some(a.uid), Some(a.gid))?;
+    }
+    file.write_all(contents.as_bytes())?;
+    Ok(())
+}
+
+/// A symbolic link where stackctl expected its own file or directory: refused.
+fn refuse_link(path: &Path, e: std::io::Error) -> Error {
+    if e.raw_os_error() == Some(libc::ELOOP) || e.raw_os_error() == Some(libc::ENOTDIR) {
+        Error::failure(format!(
+            "{} is a symbolic link, or not what stackctl made there: refusing to follow it",
+            path.display()
+        ))
+        .with_hint("remove it, then run the command again")
+    } else {
+        Error::failure(format!("cannot open {}: {e}", path.display()))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn root_defaults_to_var_lib_stackctl() {
+        let home = |k: &str| (k == "HOME").then(|| "/root".to_string());
+        assert_eq!(
+            data_dir_for(None, &home, true).unwrap(),
+            PathBuf::from(ROOT_DATA_DIR)
+        );
+        assert_eq!(
+            data_dir_for(None, &|_| None, true).unwrap(),
+            PathBuf::from(ROOT_DATA_DIR)
+        );
+        let xdg = |k: &str| (k == "XDG_DATA_HOME").then(|| "/srv/x".to_string());
+        assert_eq!(
+            data_dir_for(None, &xdg, true).unwrap(),
+            PathBuf::from("/srv/x/stackctl")
+        );
+    }
 
     #[test]
     fn data_dir_follows_the_contract_order() {
@@ -632,19 +662,24 @@ mod tests {
             _ => None,
         };
         assert_eq!(
-            data_dir(Some(Path::new("/srv/s")), &env).unwrap(),
+            data_dir_for(Some(Path::new("/srv/s")), &env, false).unwrap(),
             PathBuf::from("/srv/s")
         );
         assert_eq!(
-            data_dir(None, &env).unwrap(),
+            data_dir_for(None, &env, false).unwrap(),
             PathBuf::from("/x/data/stackctl")
         );
         let no_xdg = |k: &str| (k == "HOME").then(|| "/home/op".to_string());
         assert_eq!(
-            data_dir(None, &no_xdg).unwrap(),
+            data_dir_for(None, &no_xdg, false).unwrap(),
             PathBuf::from("/home/op/.local/share/stackctl")
         );
-        assert_eq!(data_dir(None, &|_| None).unwrap_err().exit_code(), 2);
+        assert_eq!(
+            data_dir_for(None, &|_| None, false)
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
     }
 
     #[test]

@@ -14,20 +14,31 @@ struct Home {
 }
 
 impl Home {
+    /// As root the server runs as `postgres`, which must be able to enter the temporary
+    /// directory (stackctl changes no permission outside its data directory), and root's
+    /// default data directory is /var/lib/stackctl: these tests keep theirs in
+    /// XDG_DATA_HOME under the temporary directory.
     fn new() -> Home {
-        Home {
-            dir: tempfile::tempdir().expect("temp dir"),
-            xdg: None,
-        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let xdg = if crate::support::is_root() {
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+            Some(dir.path().join("xdg"))
+        } else {
+            None
+        };
+        Home { dir, xdg }
     }
 
     fn path(&self) -> &Path {
         self.dir.path()
     }
 
-    /// Where the contract puts the data without XDG_DATA_HOME.
+    /// Where the contract puts the data: under XDG_DATA_HOME when set, else HOME.
     fn data_dir(&self) -> PathBuf {
-        self.path().join(".local/share/stackctl")
+        match &self.xdg {
+            Some(x) => x.join("stackctl"),
+            None => self.path().join(".local/share/stackctl"),
+        }
     }
 
     fn cmd(&self) -> Cmd {
@@ -214,7 +225,10 @@ fn concurrent_first_runs_create_and_start_one_server() {
     );
     let created = std::fs::read_dir(xdg.join("stackctl")).unwrap().count();
     assert!(created >= 3, "pgdata, socket, server.log expected");
-    assert!(!home.data_dir().exists(), "XDG_DATA_HOME beats HOME");
+    assert!(
+        !home.path().join(".local/share/stackctl").exists(),
+        "XDG_DATA_HOME beats HOME"
+    );
     assert_eq!(home.json(&["local", "stop"])["state"], "stopped");
 }
 
@@ -238,4 +252,83 @@ fn missing_server_binaries_are_exit_5_with_an_install_hint() {
     );
     assert!(r.stdout.is_empty());
     assert!(!home.data_dir().join("pgdata").exists());
+}
+
+/// As root, stackctl writes and changes the ownership of files inside a data directory that
+/// belongs to `postgres`: a symbolic link planted there (by anyone who can act as
+/// `postgres`) must never make root overwrite or take over the file it points to.
+#[test]
+fn as_root_links_planted_in_the_data_directory_are_never_followed() {
+    if !crate::support::is_root() {
+        eprintln!("as_root_links_planted_in_the_data_directory_are_never_followed: checks root's behaviour; run the tests as root to exercise it");
+        return;
+    }
+    let home = Home::new();
+    home.run(&["local", "start"]).success();
+    home.run(&["local", "stop"]).success();
+    let victim_dir = home.path().join("victim");
+    std::fs::create_dir(&victim_dir).unwrap();
+    let victim = victim_dir.join("important.conf");
+    std::fs::write(&victim, "root's own\n").unwrap();
+    let conf = home.data_dir().join("pgdata/stackctl.conf");
+    std::fs::remove_file(&conf).unwrap();
+    std::os::unix::fs::symlink(&victim, &conf).unwrap();
+    let r = home.run(&["local", "start"]).fails(1);
+    assert!(r.stderr.contains("symbolic link"), "{r:#?}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "root's own\n");
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(std::fs::metadata(&victim).unwrap().uid(), 0);
+    // The socket directory replaced by a link to a directory of root's: not taken over.
+    std::fs::remove_file(&conf).unwrap();
+    let socket = home.data_dir().join("socket");
+    std::fs::remove_dir_all(&socket).unwrap();
+    std::os::unix::fs::symlink(&victim_dir, &socket).unwrap();
+    let r = home.run(&["local", "start"]).fails(1);
+    assert!(r.stderr.contains("symbolic link"), "{r:#?}");
+    assert_eq!(std::fs::metadata(&victim_dir).unwrap().uid(), 0);
+    assert_eq!(std::fs::metadata(&victim).unwrap().uid(), 0);
+}
+
+/// As root, a data directory the `postgres` account cannot reach is refused with a hint,
+/// and nothing outside it changes: no ACL entry is added to the directory that stops it.
+#[test]
+fn as_root_an_unreachable_data_directory_is_refused_without_changing_its_parents() {
+    if !crate::support::is_root() {
+        eprintln!("as_root_an_unreachable_data_directory_is_refused_without_changing_its_parents: checks root's behaviour; run the tests as root to exercise it");
+        return;
+    }
+    let home = Home::new();
+    let closed = home.path().join("closed");
+    std::fs::create_dir(&closed).unwrap();
+    std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let r = home
+        .cmd()
+        .env("STACKCTL_DATA_DIR", closed.join("data").to_str().unwrap())
+        .args(&["user", "list"])
+        .run()
+        .fails(5);
+    assert!(r.stderr.contains("cannot enter"), "{r:#?}");
+    assert!(r.stderr.contains("/var/lib/stackctl"), "{r:#?}");
+    let out = std::process::Command::new(crate::support::python())
+        .args([
+            "-c",
+            "import os, sys; print(','.join(os.listxattr(sys.argv[1])))",
+            closed.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("posix_acl"),
+        "an ACL was added: {out:?}"
+    );
+    assert_eq!(
+        std::fs::metadata(&closed).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    // Root's default, when nothing is configured, is /var/lib/stackctl (shown, not made).
+    let mut c = Cmd::bare(home.path()).args(&["-o", "json", "local", "status"]);
+    c.cmd.env_remove("HOME");
+    let st = c.run().success().json();
+    assert_eq!(st["data_dir"], "/var/lib/stackctl");
 }
