@@ -1,5 +1,6 @@
 //! stackctl: administer the PostgreSQL database of a StackWizard application.
 
+pub mod backup;
 pub mod change;
 pub mod cli;
 pub mod commands;

@@ -153,7 +153,7 @@ fn human_age(secs: i64) -> String {
 
 fn backup_checks(dir: &Path, database: &str, max_age: chrono::TimeDelta, out: &mut Vec<Check>) {
     let max = max_age.num_seconds();
-    let newest = super::backup::newest_backup(dir, database);
+    let newest = crate::backup::catalog::newest_backup(dir, database);
     let newest_size = newest.as_ref().map(|(_, m)| m.size).unwrap_or(0);
     out.push(match &newest {
         None => check(
@@ -338,7 +338,7 @@ fn probe(
     let name = db::current_database(&mut conn)?;
     *database = Some(name.clone());
     schema_checks(&mut conn, checks)?;
-    if let Some(dir) = super::backup::backup_dir_or_env(args.backup_dir.as_deref()) {
+    if let Some(dir) = crate::backup::catalog::dir_or_env(args.backup_dir.as_deref()) {
         backup_checks(&dir, &name, max_age, checks);
     }
     Ok(())

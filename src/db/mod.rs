@@ -9,6 +9,7 @@ pub mod locks;
 pub mod models;
 pub mod schema;
 pub mod server;
+pub mod snapshot;
 pub mod users;
 
 pub use locks::lock_user_identities;

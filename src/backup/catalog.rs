@@ -1,0 +1,219 @@
+//! The backup directory: where it is, what in it is a backup, its lock, and the private
+//! files written into it.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::manifest::{self, Manifest};
+use super::{verify, Log};
+use crate::error::{Error, Result};
+
+const LOCK_FILE: &str = ".stackctl-backup.lock";
+pub(crate) const PARTIAL_SUFFIX: &str = ".partial";
+
+/// `--dir`/`--backup-dir`, else STACKCTL_BACKUP_DIR: `None` when neither is set.
+pub fn dir_or_env(flag: Option<&Path>) -> Option<PathBuf> {
+    flag.map(Path::to_path_buf).or_else(|| {
+        std::env::var_os("STACKCTL_BACKUP_DIR")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    })
+}
+
+/// `--dir`, else STACKCTL_BACKUP_DIR, else ./backups.
+pub fn dir(flag: Option<&Path>) -> PathBuf {
+    dir_or_env(flag).unwrap_or_else(|| PathBuf::from("backups"))
+}
+
+/// An existing backup directory, else exit 3.
+pub fn existing_dir(flag: Option<&Path>) -> Result<PathBuf> {
+    let dir = dir(flag);
+    if !dir.is_dir() {
+        return Err(Error::not_found(format!(
+            "backup directory {} not found",
+            dir.display()
+        )));
+    }
+    Ok(dir)
+}
+
+/// `<database>-<yyyymmddTHHMMSSZ>.dump|.sql`: only such files are ever deleted.
+pub fn is_backup_name(name: &str, database: Option<&str>) -> bool {
+    let Some(stem) = name
+        .strip_suffix(".dump")
+        .or_else(|| name.strip_suffix(".sql"))
+    else {
+        return false;
+    };
+    if stem.len() < 18 {
+        return false;
+    }
+    let (db, ts) = stem.split_at(stem.len() - 16);
+    let Some(db) = db.strip_suffix('-') else {
+        return false;
+    };
+    let ts_ok = ts.len() == 16
+        && ts.as_bytes()[8] == b'T'
+        && ts.ends_with('Z')
+        && ts[..8].bytes().all(|b| b.is_ascii_digit())
+        && ts[9..15].bytes().all(|b| b.is_ascii_digit());
+    ts_ok && !db.is_empty() && database.is_none_or(|d| d == db)
+}
+
+/// The names in `dir` that are backups (of `database`, when given), sorted.
+pub fn backup_names(dir: &Path, database: Option<&str>) -> Result<Vec<String>> {
+    let mut names: Vec<String> = fs::read_dir(dir)?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| is_backup_name(n, database))
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// Create the directory (0700) when it does not exist.
+pub fn ensure_dir(dir: &Path) -> Result<()> {
+    if !dir.exists() {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    Ok(())
+}
+
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
+/// The directory's backup lock, held until dropped.
+pub struct DirLock {
+    _file: File,
+}
+
+/// Take the directory's backup lock, or exit 4 at once.
+pub fn lock(dir: &Path) -> Result<DirLock> {
+    let f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(dir.join(LOCK_FILE))?;
+    match f.try_lock() {
+        Ok(()) => Ok(DirLock { _file: f }),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::conflict(format!(
+            "another backup is running in {}",
+            dir.display()
+        ))
+        .with_hint("wait for it to finish; two backups never run in one directory at once")),
+        Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
+    }
+}
+
+/// Remove the leftovers of killed runs; the caller holds the lock, so no run is writing them.
+pub fn remove_leftovers(dir: &Path, _lock: &DirLock, log: &dyn Log) -> Result<()> {
+    for e in fs::read_dir(dir)?.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') && name.ends_with(PARTIAL_SUFFIX) {
+            log.debug(format!("removing leftover {name}"));
+            fs::remove_file(e.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// Write `bytes` to `path` atomically (temp file, fsync, rename), mode 0600.
+pub fn write_private_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(PARTIAL_SUFFIX);
+    let tmp = PathBuf::from(tmp);
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+/// The newest backup of `database` in `dir` that has a manifest.
+pub fn newest_backup(dir: &Path, database: &str) -> Option<(PathBuf, Manifest)> {
+    backup_names(dir, Some(database))
+        .ok()?
+        .into_iter()
+        .filter_map(|n| {
+            let p = dir.join(&n);
+            manifest::read(&p).ok().flatten().map(|m| (p, m))
+        })
+        .max_by_key(|(_, m)| m.started_at)
+}
+
+/// One line of `backup list`.
+#[derive(Serialize)]
+pub struct Entry {
+    pub file: String,
+    pub started_at: Option<DateTime<Utc>>,
+    pub size: u64,
+    pub database: Option<String>,
+    pub users: Option<i64>,
+    pub items: Option<i64>,
+    pub checksum_ok: Option<bool>,
+}
+
+pub const ENTRY_COLUMNS: &[&str] = &[
+    "file",
+    "started_at",
+    "size",
+    "database",
+    "users",
+    "items",
+    "checksum_ok",
+];
+
+/// Every backup-named file in `dir` with what its manifest says and whether its checksum
+/// holds, handed to `each` in name order (the checksum of each is read as it comes).
+pub fn list(dir: &Path, mut each: impl FnMut(Entry) -> Result<()>) -> Result<()> {
+    for name in backup_names(dir, None)? {
+        let path = dir.join(&name);
+        let m = manifest::read(&path).ok().flatten();
+        let (sha, size) = verify::sha256_file(&path)?;
+        each(Entry {
+            file: name,
+            started_at: m.as_ref().map(|m| m.started_at),
+            size,
+            database: m.as_ref().map(|m| m.database.clone()),
+            users: m.as_ref().and_then(|m| m.row_counts.users),
+            items: m.as_ref().and_then(|m| m.row_counts.items),
+            checksum_ok: m.as_ref().map(|m| m.sha256 == sha && m.size == size),
+        })?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backup_names() {
+        assert!(is_backup_name("app-20261122T213430Z.dump", Some("app")));
+        assert!(is_backup_name(
+            "my-app-20261122T213430Z.sql",
+            Some("my-app")
+        ));
+        assert!(!is_backup_name("app-20261122T213430Z.dump", Some("other")));
+        assert!(!is_backup_name("notes.txt", None));
+        assert!(!is_backup_name("app-2026112XT213430Z.dump", None));
+        assert!(!is_backup_name(".app-20261122T213430Z.dump.partial", None));
+        assert!(!is_backup_name("-20261122T213430Z.dump", None));
+    }
+}

@@ -1,0 +1,230 @@
+//! Taking a backup: pg_dump in the snapshot the manifest's counts were read in, written
+//! privately and atomically, checked by reading it back, then retention.
+
+use std::fs::{self, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use diesel::PgConnection;
+
+use super::catalog::{self, PARTIAL_SUFFIX};
+use super::manifest::{self, Format, Manifest};
+use super::retention::{self, Rules};
+use super::{verify, Log};
+use crate::db::{self, snapshot::RowCounts};
+use crate::error::{Error, Result};
+use crate::pgtools::{self, Tools};
+use crate::url::PgUrl;
+
+/// What to take.
+pub struct Request {
+    pub dir: PathBuf,
+    pub format: Format,
+    /// Restore the new backup into a scratch database and compare every table.
+    pub verify_restore: bool,
+    /// Applied once the new backup verified (when any rule is set).
+    pub rules: Rules,
+    /// `--pg-dump`.
+    pub pg_dump: Option<PathBuf>,
+}
+
+/// A backup written, verified and described.
+pub struct Created {
+    pub path: PathBuf,
+    pub manifest: Manifest,
+}
+
+/// What the database looked like in the dump's snapshot.
+struct Snapshot {
+    id: String,
+    row_counts: RowCounts,
+    checksums: Option<std::collections::BTreeMap<String, String>>,
+}
+
+/// Take a backup of the database `conn` and `url` reach (`database` by name). `progress`
+/// is told how many bytes pg_dump has written, about five times a second.
+pub fn create(
+    mut conn: PgConnection,
+    url: &PgUrl,
+    database: &str,
+    req: &Request,
+    log: &dyn Log,
+    progress: &dyn Fn(u64),
+) -> Result<Created> {
+    let server_version = db::server_version(&mut conn)?;
+    let tools = pgtools::find(
+        req.pg_dump.as_deref(),
+        db::snapshot::server_major(&mut conn)?,
+    )?;
+    let schema_version = db::applied_versions(&mut conn)?.into_iter().next_back();
+    catalog::ensure_dir(&req.dir)?;
+    let lock = catalog::lock(&req.dir)?;
+    catalog::remove_leftovers(&req.dir, &lock, log)?;
+    let (started_at, final_path) = reserve_name(&req.dir, database, req.format);
+    let file_name = file_name(&final_path);
+    let tmp_path = req.dir.join(format!(".{file_name}{PARTIAL_SUFFIX}"));
+
+    let snapshot = take_snapshot(&mut conn, req.verify_restore)?;
+    let clock = Instant::now();
+    let dumped = dump(&tools, url, req.format, &snapshot.id, &tmp_path, progress);
+    db::snapshot::release(&mut conn);
+    drop(conn);
+    dumped?;
+    fs::rename(&tmp_path, &final_path)?;
+    catalog::sync_dir(&req.dir)?;
+    let duration_ms = clock.elapsed().as_millis() as u64;
+
+    let (sha256, size) = verify::sha256_file(&final_path)?;
+    let manifest = Manifest {
+        file: file_name,
+        database: database.to_string(),
+        server_version,
+        pg_dump_version: tools.version.clone(),
+        format: req.format,
+        size,
+        sha256,
+        started_at,
+        duration_ms,
+        row_counts: snapshot.row_counts,
+        stackctl_version: env!("CARGO_PKG_VERSION").to_string(),
+        schema_version,
+        table_checksums: snapshot.checksums,
+    };
+    catalog::write_private_atomic(
+        &manifest::path_for(&final_path),
+        &serde_json::to_vec_pretty(&manifest)?,
+    )?;
+    catalog::sync_dir(&req.dir)?;
+
+    verify_new(&final_path, &manifest, &tools, url, req.verify_restore, log)?;
+    if req.rules.any() {
+        retention::apply(&req.dir, &lock, database, &req.rules, false, log)?;
+    }
+    Ok(Created {
+        path: final_path,
+        manifest,
+    })
+}
+
+/// `<database>-<yyyymmddTHHMMSSZ>.<ext>`, one name per second: wait for the next second
+/// rather than overwrite.
+fn reserve_name(dir: &Path, database: &str, format: Format) -> (DateTime<Utc>, PathBuf) {
+    loop {
+        let now = Utc::now();
+        let p = dir.join(format!(
+            "{database}-{}.{}",
+            now.format("%Y%m%dT%H%M%SZ"),
+            format.extension()
+        ));
+        if !p.exists() {
+            return (now, p);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Export the snapshot pg_dump will dump and read the counts (and checksums) in it; the
+/// transaction stays open until pg_dump is done.
+fn take_snapshot(conn: &mut PgConnection, checksums: bool) -> Result<Snapshot> {
+    let id = db::snapshot::export(conn)?;
+    let row_counts = db::snapshot::row_counts(conn)?;
+    let checksums = if checksums {
+        Some(db::snapshot::table_checksums(conn)?)
+    } else {
+        None
+    };
+    Ok(Snapshot {
+        id,
+        row_counts,
+        checksums,
+    })
+}
+
+/// Run pg_dump into `tmp` (created here, mode 0600, fsynced); on failure `tmp` is removed.
+fn dump(
+    tools: &Tools,
+    url: &PgUrl,
+    format: Format,
+    snapshot: &str,
+    tmp: &Path,
+    progress: &dyn Fn(u64),
+) -> Result<()> {
+    let out = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(tmp)?;
+    let (mut cmd, safe_url) = pgtools::command(&tools.pg_dump, url);
+    match format {
+        Format::Custom => {
+            cmd.arg("--format=custom");
+        }
+        Format::Plain => {
+            cmd.args([
+                "--format=plain",
+                "--clean",
+                "--if-exists",
+                "--no-owner",
+                "--no-privileges",
+            ]);
+        }
+    }
+    cmd.arg(format!("--snapshot={snapshot}"))
+        .arg(format!("--dbname={safe_url}"))
+        .stdout(out.try_clone()?)
+        .stdin(std::process::Stdio::null());
+    let watched = pgtools::run_watching(cmd, "pg_dump", |_| {
+        progress(out.metadata().map(|m| m.len()).unwrap_or(0))
+    });
+    if let Err(e) = watched {
+        drop(out);
+        let _ = fs::remove_file(tmp);
+        return Err(e);
+    }
+    out.sync_all()?;
+    Ok(())
+}
+
+/// A new backup is successful only once it reads back (and, when asked, restores to the
+/// same rows).
+fn verify_new(
+    path: &Path,
+    manifest: &Manifest,
+    tools: &Tools,
+    url: &PgUrl,
+    test_restore: bool,
+    log: &dyn Log,
+) -> Result<()> {
+    if let Err(e) = verify::check(path, Some(manifest), tools) {
+        return Err(Error::failure(format!(
+            "the backup {} did not verify: {}",
+            path.display(),
+            e.message
+        )));
+    }
+    if !test_restore {
+        return Ok(());
+    }
+    let report = verify::test_restore(path, manifest, tools, url, log)?;
+    if !report.ok {
+        return Err(Error::failure(format!(
+            "the backup {} did not restore to the same rows: {}",
+            path.display(),
+            report.detail
+        )));
+    }
+    log.info(format!(
+        "test restore of {}: {}",
+        path.display(),
+        report.detail
+    ));
+    Ok(())
+}

@@ -1,0 +1,156 @@
+//! Is a backup what its manifest says, can it be read back, and does it restore to the
+//! same rows?
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use super::manifest::{Format, Manifest};
+use super::{restore, Log};
+use crate::db::{self, snapshot::ScratchDatabase};
+use crate::error::{Error, Result};
+use crate::pgtools::{self, Tools};
+use crate::url::PgUrl;
+
+/// The file's sha256 (lowercase hex) and size, read in 64 KiB blocks.
+pub fn sha256_file(path: &Path) -> Result<(String, u64)> {
+    let mut f = File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut size = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        h.update(&buf[..n]);
+    }
+    let digest = h.finalize();
+    Ok((digest.iter().map(|b| format!("{b:02x}")).collect(), size))
+}
+
+/// The format the manifest records, else the one the file's name suggests.
+pub fn format_of(file: &Path, manifest: Option<&Manifest>) -> Format {
+    manifest.map_or_else(|| Format::guess(file), |m| m.format)
+}
+
+/// The checksum matches the manifest and pg_restore can read the file.
+pub fn check(file: &Path, manifest: Option<&Manifest>, tools: &Tools) -> Result<()> {
+    if let Some(m) = manifest {
+        check_checksum(file, m)?;
+    }
+    match format_of(file, manifest) {
+        Format::Plain => check_plain_complete(file),
+        Format::Custom => {
+            let mut c = std::process::Command::new(&tools.pg_restore);
+            c.arg("--list").arg(file);
+            pgtools::run(c, "pg_restore --list").map(|_| ())
+        }
+    }
+}
+
+fn check_checksum(file: &Path, m: &Manifest) -> Result<()> {
+    let (sha, size) = sha256_file(file)?;
+    if sha != m.sha256 || size != m.size {
+        return Err(Error::failure(format!(
+            "checksum mismatch: the manifest says sha256 {} ({} bytes), the file has {sha} ({size} bytes)",
+            m.sha256, m.size
+        )));
+    }
+    Ok(())
+}
+
+/// A plain dump ends with pg_dump's completion line.
+fn check_plain_complete(file: &Path) -> Result<()> {
+    let text = std::fs::read(file)?;
+    let tail = String::from_utf8_lossy(&text[text.len().saturating_sub(200)..]).into_owned();
+    if !tail.contains("PostgreSQL database dump complete") {
+        return Err(Error::failure("the SQL dump is incomplete"));
+    }
+    Ok(())
+}
+
+/// What a test restore found.
+pub struct RestoreReport {
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// Restore `file` into a scratch database (created here, dropped here whatever happens) on
+/// the server `url` reaches, then compare its row counts, and its table checksums when the
+/// manifest has them.
+pub fn test_restore(
+    file: &Path,
+    manifest: &Manifest,
+    tools: &Tools,
+    url: &PgUrl,
+    log: &dyn Log,
+) -> Result<RestoreReport> {
+    let scratch = ScratchDatabase::create(url)?;
+    log.debug(format!(
+        "test restore into scratch database {}",
+        scratch.name
+    ));
+    let outcome = restore_and_compare(file, manifest, tools, &scratch.url);
+    let name = scratch.name.clone();
+    if let Err(e) = scratch.remove() {
+        log.info(format!(
+            "warning: could not drop the scratch database {name}: {e}"
+        ));
+    }
+    outcome
+}
+
+fn restore_and_compare(
+    file: &Path,
+    manifest: &Manifest,
+    tools: &Tools,
+    scratch_url: &PgUrl,
+) -> Result<RestoreReport> {
+    restore::restore_into(file, manifest.format, tools, scratch_url, false)?;
+    let mut conn = db::connect(scratch_url.libpq())?;
+    let got = db::snapshot::row_counts(&mut conn)?;
+    let mut problems = Vec::new();
+    for (table, want, have) in [
+        ("users", manifest.row_counts.users, got.users),
+        ("items", manifest.row_counts.items, got.items),
+    ] {
+        if want != have {
+            problems.push(format!(
+                "{table}: {} row(s) in the manifest, {} restored",
+                want.map_or("no table".into(), |n| n.to_string()),
+                have.map_or("no table".into(), |n| n.to_string())
+            ));
+        }
+    }
+    let compared = match &manifest.table_checksums {
+        Some(want) => {
+            let have = db::snapshot::table_checksums(&mut conn)?;
+            for (table, sum) in want {
+                match have.get(table) {
+                    Some(h) if h == sum => {}
+                    Some(h) => {
+                        problems.push(format!("{table}: checksum {h}, the manifest says {sum}"))
+                    }
+                    None => problems.push(format!("{table}: missing after the restore")),
+                }
+            }
+            format!("row counts and checksums of {} table(s) match", want.len())
+        }
+        None => "row counts match (the manifest has no table checksums)".into(),
+    };
+    Ok(if problems.is_empty() {
+        RestoreReport {
+            ok: true,
+            detail: compared,
+        }
+    } else {
+        RestoreReport {
+            ok: false,
+            detail: problems.join("; "),
+        }
+    })
+}
