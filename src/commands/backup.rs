@@ -276,6 +276,8 @@ fn restore_cmd(
     let target = ctx.direct_target()?;
     ctx.refuse_pooled_tools(&target, "backup restore")?;
     let (mut conn, target) = ctx.connect_target(target)?;
+    // pg_restore and psql would fail half-way on a standby: refuse before they start.
+    db::server::ensure_writable(&mut conn)?;
     let tools = server_tools(&mut conn, pg_dump)?;
     verify::check(file, manifest.as_ref(), &tools).map_err(|e| {
         Error::failure(format!(

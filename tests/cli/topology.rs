@@ -490,3 +490,79 @@ fn standby_user_add_is_refused_with_7() {
     );
     assert_eq!(db.checksum_all(), before);
 }
+
+/// Every kind of write on the standby stops before changing anything, naming the standby
+/// (exit 7); reads, checks and an up-to-date `migrate` work there.
+#[test]
+fn standby_refuses_every_write_and_serves_every_read() {
+    let db = TestDb::new();
+    let alice = db.add_user("a@example.com", "alice");
+    let item = db
+        .ok(&[
+            "-o", "json", "item", "add", "--owner", "alice", "--title", "Lamp",
+        ])
+        .json();
+    let dir = db.dir.path().join("b");
+    let dir_s = dir.to_str().expect("utf-8 path");
+    db.ok(&["backup", "--dir", dir_s]);
+    let file = backups(&dir).pop().expect("a backup");
+    let file_s = file.to_str().expect("utf-8 path");
+    let items_csv = db.dir.path().join("items.csv");
+    std::fs::write(&items_csv, "title,owner_email\nChair,a@example.com\n").unwrap();
+    let before = db.checksum_all();
+    let writes: Vec<Vec<&str>> = vec![
+        vec!["item", "add", "--owner", "alice", "--title", "Desk"],
+        vec!["user", "deactivate", "alice"],
+        vec!["user", "update", "alice", "--full-name", "A"],
+        vec!["item", "delete", item["id"].as_str().unwrap(), "--yes"],
+        vec!["user", "delete", alice["id"].as_str().unwrap(), "--yes"],
+        vec!["item", "import", items_csv.to_str().unwrap()],
+        vec!["migrate", "revert", "--yes"],
+        vec!["backup", "restore", file_s, "--yes"],
+    ];
+    for args in &writes {
+        let r = db.cmd_standby().args(args).run().fails(7);
+        assert!(r.stderr.contains("hot standby"), "{args:?}: {r:#?}");
+        assert!(
+            r.stderr.contains("hint: run writes against the primary"),
+            "{args:?}: {r:#?}"
+        );
+    }
+    assert_eq!(
+        db.checksum_all(),
+        before,
+        "a refused write changed the primary"
+    );
+    for args in [
+        vec!["migrate"],
+        vec!["migrate", "status"],
+        vec!["status", "--check"],
+        vec!["item", "list", "--all", "-o", "csv"],
+        vec!["audit", "list"],
+        vec!["backup", "verify", file_s],
+    ] {
+        db.cmd_standby().args(&args).run().success();
+    }
+}
+
+/// A multi-host URL goes to libpq as it is: `target_session_attrs` picks the primary for
+/// writes even when the standby is listed first, and the standby for reports.
+#[test]
+fn multi_host_urls_pick_the_server_by_its_role() {
+    let db = TestDb::new();
+    let standby = crate::support::standby();
+    standby.catch_up(&db.name);
+    let primary_port = db.url.split(':').nth(2).unwrap().split('/').next().unwrap();
+    let both = format!(
+        "postgresql://postgres@127.0.0.1:{},127.0.0.1:{primary_port}/{}",
+        standby.port, db.name
+    );
+    let rw = format!("{both}?target_session_attrs=read-write");
+    user_add(db.cmd_url(&rw), "m@example.com", "multi")
+        .run()
+        .success();
+    assert_eq!(db.sql("SELECT username FROM users"), "multi");
+    assert_eq!(json(db.cmd_url(&rw), &["status"])["role"], "primary");
+    let ro = format!("{both}?target_session_attrs=standby");
+    assert_eq!(json(db.cmd_url(&ro), &["status"])["role"], "standby");
+}
