@@ -42,7 +42,29 @@ pub fn existing_dir(flag: Option<&Path>) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// `<database>-<yyyymmddTHHMMSSZ>.dump|.sql`: only such files are ever deleted.
+/// The database's name as it appears in a backup's file name: `A-Z a-z 0-9 . _ -` kept,
+/// anything else (a `/`, a space, any non-ASCII character) becomes `_`, and so do leading
+/// dots, so the name is one visible path component that can only land in its directory.
+pub fn file_stem(database: &str) -> String {
+    let mut stem: String = database
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let dots = stem.len() - stem.trim_start_matches('.').len();
+    stem.replace_range(..dots, &"_".repeat(dots));
+    if stem.is_empty() {
+        stem.push('_');
+    }
+    stem
+}
+
+/// `<file_stem(database)>-<yyyymmddTHHMMSSZ>.dump|.sql`: only such files are ever deleted.
 pub fn is_backup_name(name: &str, database: Option<&str>) -> bool {
     let Some(stem) = name
         .strip_suffix(".dump")
@@ -62,7 +84,7 @@ pub fn is_backup_name(name: &str, database: Option<&str>) -> bool {
         && ts.ends_with('Z')
         && ts[..8].bytes().all(|b| b.is_ascii_digit())
         && ts[9..15].bytes().all(|b| b.is_ascii_digit());
-    ts_ok && !db.is_empty() && database.is_none_or(|d| d == db)
+    ts_ok && !db.is_empty() && database.is_none_or(|d| file_stem(d) == db)
 }
 
 /// The names in `dir` that are backups (of `database`, when given), sorted.
@@ -154,6 +176,8 @@ pub fn newest_backup(dir: &Path, database: &str) -> Option<(PathBuf, Manifest)> 
             let p = dir.join(&n);
             manifest::read(&p).ok().flatten().map(|m| (p, m))
         })
+        // Two names may share a file stem (`a/b`, `a_b`): the manifest says whose it is.
+        .filter(|(_, m)| m.database == database)
         .max_by_key(|(_, m)| m.started_at)
 }
 
@@ -215,5 +239,25 @@ mod tests {
         assert!(!is_backup_name("app-2026112XT213430Z.dump", None));
         assert!(!is_backup_name(".app-20261122T213430Z.dump.partial", None));
         assert!(!is_backup_name("-20261122T213430Z.dump", None));
+        assert!(is_backup_name("a_b-20261122T213430Z.dump", Some("a/b")));
+    }
+
+    #[test]
+    fn file_stems_stay_in_their_directory() {
+        assert_eq!(file_stem("app"), "app");
+        assert_eq!(file_stem("my-app_2.0"), "my-app_2.0");
+        assert_eq!(file_stem("a/b"), "a_b");
+        assert_eq!(file_stem("../esc"), "___esc");
+        assert_eq!(file_stem(".."), "__");
+        assert_eq!(file_stem("."), "_");
+        assert_eq!(file_stem(""), "_");
+        assert_eq!(file_stem("caf\u{e9} \\x"), "caf___x");
+        for db in ["a/b", "..", "../../etc", "/abs", "x\0y", "\u{202e}evil"] {
+            let name = format!("{}-20261122T213430Z.dump", file_stem(db));
+            let p = Path::new("dir").join(&name);
+            assert_eq!(p.parent(), Some(Path::new("dir")), "{db:?}");
+            assert!(!name.starts_with('.'), "{db:?}");
+            assert!(is_backup_name(&name, Some(db)), "{db:?}");
+        }
     }
 }

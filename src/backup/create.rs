@@ -108,13 +108,14 @@ pub fn create(
     })
 }
 
-/// `<database>-<yyyymmddTHHMMSSZ>.<ext>`, one name per second: wait for the next second
+/// `<file_stem(database)>-<yyyymmddTHHMMSSZ>.<ext>`, one name per second: wait for the next second
 /// rather than overwrite.
 fn reserve_name(dir: &Path, database: &str, format: Format) -> (DateTime<Utc>, PathBuf) {
     loop {
         let now = Utc::now();
         let p = dir.join(format!(
-            "{database}-{}.{}",
+            "{}-{}.{}",
+            catalog::file_stem(database),
             now.format("%Y%m%dT%H%M%SZ"),
             format.extension()
         ));

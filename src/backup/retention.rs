@@ -95,6 +95,8 @@ fn candidates(dir: &Path, database: &str) -> Result<Vec<(DateTime<Utc>, String)>
             manifest::read(&dir.join(&n))
                 .ok()
                 .flatten()
+                // Two names may share a file stem (`a/b`, `a_b`): the manifest says whose.
+                .filter(|m| m.database == database)
                 .map(|m| (m.started_at, n))
         })
         .collect();

@@ -304,3 +304,71 @@ fn backup_dir_from_the_environment_and_default() {
     db.ok(&["-q", "backup"]);
     assert_eq!(backups(&db.dir.path().join("backups")).len(), 1);
 }
+
+/// A database of its own named `name` on the test server (dropped by the caller), and the
+/// URL reaching it, its name percent-encoded.
+fn odd_database(db: &TestDb, name: &str) -> String {
+    db.sql(&format!("CREATE DATABASE \"{name}\" TEMPLATE template0"));
+    let encoded: String = name
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    db.url
+        .replacen(&format!("/{}", db.name), &format!("/{encoded}"), 1)
+}
+
+#[test]
+fn database_names_become_safe_file_names_inside_the_directory() {
+    let db = TestDb::new();
+    let dir = db.dir.path().join("b");
+    let d = dir.to_str().unwrap();
+    for (name, stem) in [
+        (format!("../{}", db.name), format!("___{}", db.name)),
+        (format!("{}/b", db.name), format!("{}_b", db.name)),
+    ] {
+        let url = odd_database(&db, &name);
+        let run = |args: &[&str]| db.cmd_url(&url).args(args).run();
+        let m = run(&["-o", "json", "backup", "--dir", d]).success().json();
+        let file = m["file"].as_str().unwrap().to_string();
+        assert!(file.starts_with(&format!("{stem}-")), "{file}");
+        assert!(dir.join(&file).is_file(), "{file} is not in {d}");
+        assert_eq!(m["database"], name.as_str());
+        // Nothing lands beside the directory.
+        let beside: Vec<_> = std::fs::read_dir(db.dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "b")
+            .collect();
+        assert!(beside.is_empty(), "{beside:?}");
+        run(&["backup", "verify", dir.join(&file).to_str().unwrap()]).success();
+        // The catalog finds it under that database: list, --keep and status --check.
+        run(&["backup", "--dir", d, "--keep", "1"]).success();
+        let ours: Vec<_> = backups(&dir)
+            .into_iter()
+            .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with(&stem))
+            .collect();
+        assert_eq!(ours.len(), 1, "{ours:?}");
+        let list = run(&["-o", "json", "backup", "list", "--dir", d])
+            .success()
+            .json();
+        assert!(list
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["database"] == name.as_str() && r["checksum_ok"] == true));
+        let check = run(&["-o", "json", "status", "--check", "--backup-dir", d]).json();
+        let age = check["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "backup_age")
+            .unwrap()
+            .clone();
+        assert_eq!(age["state"], "OK", "{check:#}");
+        db.sql(&format!("DROP DATABASE \"{name}\""));
+    }
+}
