@@ -92,33 +92,29 @@ impl Ctx {
     /// The server without a pooler in between, for backups, restores and migrations: the
     /// direct URL when one is configured, else the main target.
     pub fn direct_target(&self) -> Result<Target> {
-        let env = |k: &str| std::env::var(k).ok();
-        match config::resolve_direct(
-            self.global.direct_url.as_deref(),
-            self.global.env_file.as_deref(),
-            &env,
-        )? {
+        match self.configured_direct()? {
             Some(target) => Ok(target),
             None => self.target(),
         }
     }
 
-    /// Whether a direct URL is configured.
-    pub fn has_direct_url(&self) -> Result<bool> {
+    /// The direct URL, when one is configured.
+    fn configured_direct(&self) -> Result<Option<Target>> {
         let env = |k: &str| std::env::var(k).ok();
-        Ok(config::resolve_direct(
+        config::resolve_direct(
             self.global.direct_url.as_deref(),
             self.global.env_file.as_deref(),
             &env,
-        )?
-        .is_some())
+        )
     }
 
     /// Refuse to run a client tool (pg_dump, pg_restore, psql) through a transaction
     /// pooler: their session settings (`search_path = ''` among them) would apply to only
     /// some of their statements and stay on pooled server connections for other clients.
     pub fn refuse_pooled_tools(&self, target: &Target, what: &str) -> Result<()> {
-        if matches!(target.source, config::Source::Embedded(_)) || self.has_direct_url()? {
+        if matches!(target.source, config::Source::Embedded(_))
+            || self.configured_direct()?.is_some()
+        {
             return Ok(());
         }
         if db::server::behind_transaction_pooler(target.url.libpq())? {

@@ -167,22 +167,28 @@ pub fn inspect(conn: &mut PgConnection) -> Result<Verdict> {
 /// Record the initial migration as applied and add missing indexes, in one transaction.
 pub fn adopt(conn: &mut PgConnection, initial_version: &str) -> Result<()> {
     conn.transaction::<_, Error, _>(|conn| {
-        conn.batch_execute(
-            "CREATE TABLE IF NOT EXISTS __diesel_schema_migrations (
-                 version VARCHAR(50) PRIMARY KEY NOT NULL,
-                 run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
-             );",
-        )?;
         for stmt in INDEXES {
             conn.batch_execute(stmt)?;
         }
-        diesel::sql_query(
-            "INSERT INTO __diesel_schema_migrations (version) VALUES ($1) ON CONFLICT DO NOTHING",
-        )
-        .bind::<Text, _>(initial_version)
-        .execute(conn)?;
+        record_applied(conn, initial_version)?;
         Ok(())
     })
+}
+
+/// Record `version` as applied in Diesel's own table (made when missing, as Diesel makes it).
+fn record_applied(conn: &mut PgConnection, version: &str) -> Result<()> {
+    conn.batch_execute(
+        "CREATE TABLE IF NOT EXISTS __diesel_schema_migrations (
+             version VARCHAR(50) PRIMARY KEY NOT NULL,
+             run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
+         );",
+    )?;
+    diesel::sql_query(
+        "INSERT INTO __diesel_schema_migrations (version) VALUES ($1) ON CONFLICT DO NOTHING",
+    )
+    .bind::<Text, _>(version)
+    .execute(conn)?;
+    Ok(())
 }
 
 /// Whether the `uuid-ossp` extension the initial migration creates can be created here
@@ -205,17 +211,7 @@ pub fn create_without_uuid_ossp(conn: &mut PgConnection, initial_version: &str) 
         .replace("uuid_generate_v4()", "gen_random_uuid()");
     conn.transaction::<_, Error, _>(|conn| {
         conn.batch_execute(&sql)?;
-        conn.batch_execute(
-            "CREATE TABLE IF NOT EXISTS __diesel_schema_migrations (
-                 version VARCHAR(50) PRIMARY KEY NOT NULL,
-                 run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
-             );",
-        )?;
-        diesel::sql_query(
-            "INSERT INTO __diesel_schema_migrations (version) VALUES ($1) ON CONFLICT DO NOTHING",
-        )
-        .bind::<Text, _>(initial_version)
-        .execute(conn)?;
+        record_applied(conn, initial_version)?;
         Ok(())
     })
 }

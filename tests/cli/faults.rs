@@ -2,35 +2,10 @@
 //! over --statement-timeout. Each ends in exit 5, one error line, and nothing half-written.
 
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::{Cmd, Run, TestDb};
-
-/// Another session that takes `lock` and sleeps, in one transaction.
-fn hold(db: &TestDb, lock: &str, secs: u32) -> Child {
-    let child = Command::new("psql")
-        .args(["-X", "-q", "-d", &db.url, "-c"])
-        .arg(format!("BEGIN; {lock}; SELECT pg_sleep({secs}); COMMIT;"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("psql");
-    // Wait until the lock is really held.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while db.sql(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
-         AND query LIKE '%pg_sleep%' AND state = 'active' AND pid <> pg_backend_pid()",
-    ) == "0"
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the locking session never started"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child
-}
+use crate::support::{hold, Cmd, Run, TestDb};
 
 /// Terminate the newest backend of this test's database (not ours) that matches
 /// `condition` on pg_stat_activity, once it appears; returns whether one was found.

@@ -63,7 +63,7 @@ fn no_database_and_no_home_for_the_embedded_one_is_a_usage_error() {
         // Root needs no home: its embedded instance lives in /var/lib/stackctl (shown by
         // local status, which creates nothing).
         let mut c = Cmd::bare(dir.path()).args(&["-o", "json", "local", "status"]);
-        c.cmd.env_remove("HOME");
+        c.cmd.env_remove("HOME").env_remove("XDG_DATA_HOME");
         assert_eq!(c.run().success().json()["data_dir"], "/var/lib/stackctl");
         assert!(!std::path::Path::new("/var/lib/stackctl/pgdata").exists());
         return;

@@ -14,19 +14,11 @@ struct Home {
 }
 
 impl Home {
-    /// As root the server runs as `postgres`, which must be able to enter the temporary
-    /// directory (stackctl changes no permission outside its data directory), and root's
-    /// default data directory is /var/lib/stackctl: these tests keep theirs in
-    /// XDG_DATA_HOME under the temporary directory.
     fn new() -> Home {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let xdg = if crate::support::is_root() {
-            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
-            Some(dir.path().join("xdg"))
-        } else {
-            None
-        };
-        Home { dir, xdg }
+        Home {
+            dir: tempfile::tempdir().expect("temp dir"),
+            xdg: None,
+        }
     }
 
     fn path(&self) -> &Path {
@@ -328,7 +320,7 @@ fn as_root_an_unreachable_data_directory_is_refused_without_changing_its_parents
     );
     // Root's default, when nothing is configured, is /var/lib/stackctl (shown, not made).
     let mut c = Cmd::bare(home.path()).args(&["-o", "json", "local", "status"]);
-    c.cmd.env_remove("HOME");
+    c.cmd.env_remove("HOME").env_remove("XDG_DATA_HOME");
     let st = c.run().success().json();
     assert_eq!(st["data_dir"], "/var/lib/stackctl");
 }

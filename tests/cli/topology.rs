@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{pgbouncer, psql_bin, standby, Bouncer, Cmd, PoolMode, Run, TestDb};
+use crate::support::{hold, pgbouncer, psql_bin, standby, Bouncer, Cmd, PoolMode, Run, TestDb};
 
 fn transaction() -> &'static Bouncer {
     pgbouncer(PoolMode::Transaction)
@@ -102,31 +102,6 @@ impl Drop for Session {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// A direct session that takes `lock` and sleeps `secs`, in one transaction; returned
-/// once the lock is held.
-fn hold(db: &TestDb, lock: &str, secs: u32) -> Child {
-    let child = Command::new(psql_bin())
-        .args(["-X", "-q", "-d", &db.url, "-c"])
-        .arg(format!("BEGIN; {lock}; SELECT pg_sleep({secs}); COMMIT;"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("psql");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while db.sql(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
-         AND query LIKE '%pg_sleep%' AND state = 'active' AND pid <> pg_backend_pid()",
-    ) == "0"
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the locking session never started"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child
 }
 
 fn backups(dir: &Path) -> Vec<PathBuf> {

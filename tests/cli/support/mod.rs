@@ -635,9 +635,19 @@ impl Cmd {
     /// and HOME set to `dir` so an embedded instance never lands in the real home.
     pub fn bare(dir: &Path) -> Cmd {
         let mut cmd = Command::new(BIN);
+        if is_root() {
+            // Root's embedded instance defaults to /var/lib/stackctl, and its server runs as
+            // `postgres`, which stackctl never lets through a parent's permissions: a test's
+            // instance lives where a user's would (HOME/.local/share/stackctl, named
+            // through XDG_DATA_HOME), in a directory that account may enter.
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o711));
+            cmd.env("XDG_DATA_HOME", dir.join(".local/share"));
+        } else {
+            cmd.env_remove("XDG_DATA_HOME");
+        }
         cmd.current_dir(dir)
             .env("HOME", dir)
-            .env_remove("XDG_DATA_HOME")
             .env_remove("STACKCTL_DATA_DIR")
             .env_remove("STACKCTL_PG_BIN")
             .env_remove("DATABASE_URL")
@@ -748,4 +758,29 @@ impl Run {
             .collect();
         (header, rows)
     }
+}
+
+/// Another session (straight to the server) that takes `lock` and sleeps `secs` in one
+/// transaction; returned once the lock is held.
+pub fn hold(db: &TestDb, lock: &str, secs: u32) -> std::process::Child {
+    let child = Command::new(psql_bin())
+        .args(["-X", "-q", "-d", &db.url, "-c"])
+        .arg(format!("BEGIN; {lock}; SELECT pg_sleep({secs}); COMMIT;"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("psql");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while db.sql(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+         AND query LIKE '%pg_sleep%' AND state = 'active' AND pid <> pg_backend_pid()",
+    ) == "0"
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the locking session never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child
 }
