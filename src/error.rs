@@ -133,7 +133,7 @@ impl From<DieselError> for Error {
                     DatabaseErrorKind::ClosedConnection => {
                         Error::unreachable(format!("lost the connection to the database: {msg}"))
                     }
-                    _ if is_connection_failure(&msg) => {
+                    _ if is_connection_lost(&msg) => {
                         Error::unreachable(format!("database connection failed: {msg}"))
                     }
                     _ if msg.contains("canceling statement due to statement timeout") => {
@@ -162,14 +162,22 @@ fn missing_privilege(msg: &str) -> Error {
     Error::refused(format!("the server refused: {msg}")).with_hint(hint)
 }
 
-fn is_connection_failure(msg: &str) -> bool {
+/// Whether libpq's (or a client tool's) message says the server was lost or never
+/// reached: the one list both stackctl's own errors and pg_dump/pg_restore/psql's use.
+pub fn is_connection_lost(msg: &str) -> bool {
+    const LOST: &[&str] = &[
+        "server closed the connection",
+        "terminating connection",
+        "connection to server",
+        "no connection to the server",
+        "could not receive data",
+        "could not send data",
+        "could not connect",
+        "connection refused",
+        "connection timed out",
+    ];
     let m = msg.to_ascii_lowercase();
-    m.contains("server closed the connection")
-        || m.contains("terminating connection")
-        || m.contains("connection to server")
-        || m.contains("no connection to the server")
-        || m.contains("could not receive data")
-        || m.contains("could not send data")
+    LOST.iter().any(|l| m.contains(l))
 }
 
 impl From<ConnectionError> for Error {

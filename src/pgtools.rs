@@ -181,15 +181,7 @@ pub(crate) fn check_status(out: std::process::Output, what: &str) -> Result<std:
             .unwrap_or("no message");
         let message = format!("{what} failed ({}): {}", out.status, redact(last.trim()));
         // The tool lost (or never had) its server: that is exit 5, as for stackctl itself.
-        let lost = [
-            "server closed the connection",
-            "terminating connection",
-            "connection to server",
-            "could not connect",
-            "Connection refused",
-            "connection timed out",
-        ];
-        if lost.iter().any(|l| stderr.contains(l)) {
+        if crate::error::is_connection_lost(&stderr) {
             return Err(Error::unreachable(message));
         }
         return Err(Error::failure(message));
