@@ -2,15 +2,15 @@
 //! files written into it.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::manifest::{self, Manifest};
-use super::{verify, Log};
+use super::{files, Log};
 use crate::error::{Error, Result};
 
 const LOCK_FILE: &str = ".stackctl-backup.lock";
@@ -117,18 +117,32 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
 /// The directory's backup lock, held until dropped.
 pub struct DirLock {
     _file: File,
+    /// When it was taken: a partial file older than this is no run's work in progress.
+    taken_at: SystemTime,
 }
 
-/// Take the directory's backup lock, or exit 4 at once.
-pub fn lock(dir: &Path) -> Result<DirLock> {
+/// Take the directory's backup lock, or exit 4 at once. The lock file is never reached
+/// through a symbolic link, and a directory others can write to is warned about first.
+pub fn lock(dir: &Path, log: &dyn Log) -> Result<DirLock> {
+    warn_if_unsafe(dir, log);
+    let path = dir.join(LOCK_FILE);
     let f = OpenOptions::new()
+        .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .mode(0o600)
-        .open(dir.join(LOCK_FILE))?;
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(&path)
+        .map_err(|e| not_ours(&path, e))?;
+    if !f.metadata()?.is_file() {
+        return Err(not_ours(&path, std::io::Error::other("not a regular file")));
+    }
     match f.try_lock() {
-        Ok(()) => Ok(DirLock { _file: f }),
+        Ok(()) => Ok(DirLock {
+            _file: f,
+            taken_at: SystemTime::now(),
+        }),
         Err(std::fs::TryLockError::WouldBlock) => Err(Error::conflict(format!(
             "another backup is running in {}",
             dir.display()
@@ -138,32 +152,75 @@ pub fn lock(dir: &Path) -> Result<DirLock> {
     }
 }
 
-/// Remove the leftovers of killed runs; the caller holds the lock, so no run is writing them.
-pub fn remove_leftovers(dir: &Path, _lock: &DirLock, log: &dyn Log) -> Result<()> {
-    for e in fs::read_dir(dir)?.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') && name.ends_with(PARTIAL_SUFFIX) {
-            log.debug(format!("removing leftover {name}"));
-            fs::remove_file(e.path())?;
-        }
-    }
-    Ok(())
+/// The lock path holds something stackctl did not put there (a link, a FIFO, ...).
+fn not_ours(path: &Path, e: std::io::Error) -> Error {
+    let what = if e.raw_os_error() == Some(libc::ELOOP) {
+        "is a symbolic link".to_string()
+    } else {
+        format!("cannot be opened: {e}")
+    };
+    Error::failure(format!(
+        "the backup lock {} {what}; refusing to use it",
+        path.display()
+    ))
+    .with_hint("remove it and check who can write to the backup directory")
 }
 
-/// Write `bytes` to `path` atomically (temp file, fsync, rename), mode 0600.
-pub fn write_private_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(PARTIAL_SUFFIX);
-    let tmp = PathBuf::from(tmp);
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    fs::rename(&tmp, path)?;
+/// Warn (even with -q) about a directory anyone but us can write to: whoever can plant
+/// or replace files there can replace a backup.
+fn warn_if_unsafe(dir: &Path, log: &dyn Log) {
+    let Ok(meta) = fs::metadata(dir) else {
+        return;
+    };
+    let mode = meta.mode() & 0o7777;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if mode & 0o022 != 0 {
+        log.warn(format!(
+            "backup directory {} is writable by {} (mode {mode:04o}): anyone who can write there can replace a backup; chmod 0700 it",
+            dir.display(),
+            if mode & 0o002 != 0 { "everyone" } else { "its group" },
+        ));
+    }
+    if meta.uid() != me {
+        log.warn(format!(
+            "backup directory {} belongs to uid {}, not to this user (uid {me}): its owner can replace a backup",
+            dir.display(),
+            meta.uid()
+        ));
+    }
+}
+
+/// A leftover of ours: a killed run's partial dump or manifest (`.<name>.<random>.partial`),
+/// or an older stackctl's manifest temp file (`<backup>.manifest.json.partial`).
+fn is_leftover_name(name: &str) -> bool {
+    let Some(stem) = name.strip_suffix(PARTIAL_SUFFIX) else {
+        return false;
+    };
+    name.starts_with('.')
+        || stem
+            .strip_suffix(".manifest.json")
+            .is_some_and(|b| is_backup_name(b, None))
+}
+
+/// Remove our leftovers written before the lock was taken: the lock holder is the only
+/// writer, so they belong to killed runs. Links are removed, never followed.
+pub fn remove_leftovers(dir: &Path, lock: &DirLock, log: &dyn Log) -> Result<()> {
+    for e in fs::read_dir(dir)?.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !is_leftover_name(&name) {
+            continue;
+        }
+        let Ok(meta) = fs::symlink_metadata(e.path()) else {
+            continue;
+        };
+        let stale = meta.modified().is_ok_and(|t| t < lock.taken_at);
+        if meta.is_dir() || !stale {
+            continue;
+        }
+        log.debug(format!("removing leftover {name}"));
+        fs::remove_file(e.path())?;
+    }
     Ok(())
 }
 
@@ -209,7 +266,7 @@ pub fn list(dir: &Path, mut each: impl FnMut(Entry) -> Result<()>) -> Result<()>
     for name in backup_names(dir, None)? {
         let path = dir.join(&name);
         let m = manifest::read(&path).ok().flatten();
-        let (sha, size) = verify::sha256_file(&path)?;
+        let (sha, size) = files::sha256_file(&path)?;
         each(Entry {
             file: name,
             started_at: m.as_ref().map(|m| m.started_at),

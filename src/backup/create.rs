@@ -1,18 +1,17 @@
 //! Taking a backup: pg_dump in the snapshot the manifest's counts were read in, written
 //! privately and atomically, checked by reading it back, then retention.
 
-use std::fs::{self, OpenOptions};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 
-use super::catalog::{self, PARTIAL_SUFFIX};
+use super::catalog;
 use super::manifest::{self, Format, Manifest};
 use super::retention::{self, Rules};
-use super::{verify, Log};
+use super::{files, verify, Log};
 use crate::db::{self, snapshot::RowCounts};
 use crate::error::{Error, Result};
 use crate::pgtools::{self, Tools};
@@ -60,23 +59,30 @@ pub fn create(
     )?;
     let schema_version = db::applied_versions(&mut conn)?.into_iter().next_back();
     catalog::ensure_dir(&req.dir)?;
-    let lock = catalog::lock(&req.dir)?;
+    let lock = catalog::lock(&req.dir, log)?;
     catalog::remove_leftovers(&req.dir, &lock, log)?;
     let (started_at, final_path) = reserve_name(&req.dir, database, req.format);
     let file_name = file_name(&final_path);
-    let tmp_path = req.dir.join(format!(".{file_name}{PARTIAL_SUFFIX}"));
+    let tmp = files::private_temp(&req.dir, &file_name)?;
 
     let snapshot = take_snapshot(&mut conn, req.verify_restore)?;
     let clock = Instant::now();
-    let dumped = dump(&tools, url, req.format, &snapshot.id, &tmp_path, progress);
+    let dumped = dump(
+        &tools,
+        url,
+        req.format,
+        &snapshot.id,
+        tmp.as_file(),
+        progress,
+    );
     db::snapshot::release(&mut conn);
     drop(conn);
     dumped?;
-    fs::rename(&tmp_path, &final_path)?;
+    files::persist(tmp, &final_path)?;
     catalog::sync_dir(&req.dir)?;
     let duration_ms = clock.elapsed().as_millis() as u64;
 
-    let (sha256, size) = verify::sha256_file(&final_path)?;
+    let (sha256, size) = files::sha256_file(&final_path)?;
     let manifest = Manifest {
         file: file_name,
         database: database.to_string(),
@@ -92,7 +98,8 @@ pub fn create(
         schema_version,
         table_checksums: snapshot.checksums,
     };
-    catalog::write_private_atomic(
+    files::write_private_atomic(
+        &req.dir,
         &manifest::path_for(&final_path),
         &serde_json::to_vec_pretty(&manifest)?,
     )?;
@@ -119,7 +126,8 @@ fn reserve_name(dir: &Path, database: &str, format: Format) -> (DateTime<Utc>, P
             now.format("%Y%m%dT%H%M%SZ"),
             format.extension()
         ));
-        if !p.exists() {
+        // Anything at the name, even a dangling link, takes it.
+        if p.symlink_metadata().is_err() {
             return (now, p);
         }
         std::thread::sleep(Duration::from_millis(200));
@@ -149,20 +157,15 @@ fn take_snapshot(conn: &mut PgConnection, checksums: bool) -> Result<Snapshot> {
     })
 }
 
-/// Run pg_dump into `tmp` (created here, mode 0600, fsynced); on failure `tmp` is removed.
+/// Run pg_dump into `out` and fsync it.
 fn dump(
     tools: &Tools,
     url: &PgUrl,
     format: Format,
     snapshot: &str,
-    tmp: &Path,
+    out: &File,
     progress: &dyn Fn(u64),
 ) -> Result<()> {
-    let out = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(tmp)?;
     let (mut cmd, safe_url) = pgtools::command(&tools.pg_dump, url);
     match format {
         Format::Custom => {
@@ -182,14 +185,9 @@ fn dump(
         .arg(format!("--dbname={safe_url}"))
         .stdout(out.try_clone()?)
         .stdin(std::process::Stdio::null());
-    let watched = pgtools::run_watching(cmd, "pg_dump", |_| {
+    pgtools::run_watching(cmd, "pg_dump", |_| {
         progress(out.metadata().map(|m| m.len()).unwrap_or(0))
-    });
-    if let Err(e) = watched {
-        drop(out);
-        let _ = fs::remove_file(tmp);
-        return Err(e);
-    }
+    })?;
     out.sync_all()?;
     Ok(())
 }

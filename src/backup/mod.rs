@@ -5,6 +5,7 @@
 
 pub mod catalog;
 pub mod create;
+pub mod files;
 pub mod manifest;
 pub mod restore;
 pub mod retention;
@@ -18,4 +19,6 @@ pub trait Log {
     fn info(&self, msg: String);
     /// A diagnostic (shown with `-v`).
     fn debug(&self, msg: String);
+    /// Something the operator must see, `-q` or not (printed as `warning: ...`).
+    fn warn(&self, msg: String);
 }

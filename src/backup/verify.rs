@@ -1,36 +1,14 @@
 //! Is a backup what its manifest says, can it be read back, and does it restore to the
 //! same rows?
 
-use std::fs::File;
-use std::io::Read;
 use std::path::Path;
 
-use sha2::{Digest, Sha256};
-
 use super::manifest::{Format, Manifest};
-use super::{restore, Log};
+use super::{files, restore, Log};
 use crate::db::{self, snapshot::ScratchDatabase};
 use crate::error::{Error, Result};
 use crate::pgtools::{self, Tools};
 use crate::url::PgUrl;
-
-/// The file's sha256 (lowercase hex) and size, read in 64 KiB blocks.
-pub fn sha256_file(path: &Path) -> Result<(String, u64)> {
-    let mut f = File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut size = 0u64;
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        size += n as u64;
-        h.update(&buf[..n]);
-    }
-    let digest = h.finalize();
-    Ok((digest.iter().map(|b| format!("{b:02x}")).collect(), size))
-}
 
 /// The format the manifest records, else the one the file's name suggests.
 pub fn format_of(file: &Path, manifest: Option<&Manifest>) -> Format {
@@ -53,7 +31,7 @@ pub fn check(file: &Path, manifest: Option<&Manifest>, tools: &Tools) -> Result<
 }
 
 fn check_checksum(file: &Path, m: &Manifest) -> Result<()> {
-    let (sha, size) = sha256_file(file)?;
+    let (sha, size) = files::sha256_file(file)?;
     if sha != m.sha256 || size != m.size {
         return Err(Error::failure(format!(
             "checksum mismatch: the manifest says sha256 {} ({} bytes), the file has {sha} ({size} bytes)",

@@ -23,6 +23,12 @@ impl Log for Ctx {
     fn debug(&self, msg: String) {
         Ctx::debug(self, msg);
     }
+    fn warn(&self, msg: String) {
+        eprintln!(
+            "warning: {}",
+            crate::output::terminal_safe(&crate::error::redact(&msg))
+        );
+    }
 }
 
 pub fn run(args: BackupArgs, ctx: &Ctx) -> Result<()> {
@@ -151,7 +157,7 @@ fn prune_cmd(dir: &BackupDir, r: &Retention, database: Option<String>, ctx: &Ctx
             db::current_database(&mut conn)?
         }
     };
-    let lock = catalog::lock(&dir)?;
+    let lock = catalog::lock(&dir, ctx)?;
     let dry_run = ctx.global.dry_run;
     let decisions = retention::apply(&dir, &lock, &database, &rules, dry_run, ctx)?;
     let mut out = ListWriter::new(ctx.format(), retention::DECISION_COLUMNS, ctx.stdout());

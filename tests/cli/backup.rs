@@ -372,3 +372,108 @@ fn database_names_become_safe_file_names_inside_the_directory() {
         db.sql(&format!("DROP DATABASE \"{name}\""));
     }
 }
+
+/// `<stem>-<yyyymmddTHHMMSSZ>.dump` for each of the next `secs` seconds.
+fn next_names(stem: &str, secs: i64) -> Vec<String> {
+    let now = chrono::Utc::now();
+    (0..secs)
+        .map(|s| {
+            let t = now + chrono::TimeDelta::seconds(s);
+            format!("{stem}-{}.dump", t.format("%Y%m%dT%H%M%SZ"))
+        })
+        .collect()
+}
+
+#[test]
+fn links_planted_in_the_backup_directory_are_never_followed() {
+    use std::os::unix::fs::symlink;
+    let db = seeded();
+    let dir = db.dir.path().join("b");
+    let d = dir.to_str().unwrap();
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let victim = db.dir.path().join("victim.txt");
+    std::fs::write(&victim, "precious").unwrap();
+
+    // A link at the lock file's path, to an existing file and to a missing one: refused,
+    // and neither target is opened or created.
+    let missing = db.dir.path().join("created-through-the-lock");
+    for target in [&victim, &missing] {
+        let lock = dir.join(".stackctl-backup.lock");
+        let _ = std::fs::remove_file(&lock);
+        symlink(target, &lock).unwrap();
+        let r = db.run(&["backup", "--dir", d]).fails(1);
+        assert!(
+            r.stderr.contains("symbolic link") && r.stderr.lines().count() <= 3,
+            "{r:#?}"
+        );
+        std::fs::remove_file(&lock).unwrap();
+    }
+    assert!(!missing.exists());
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    assert!(backups(&dir).is_empty());
+
+    // Links at every temporary name the next seconds' backup could have used (a manifest's
+    // temp file was `<backup>.manifest.json.partial`): the victim stays as it was.
+    for name in next_names(&db.name, 20) {
+        symlink(&victim, dir.join(format!("{name}.manifest.json.partial"))).unwrap();
+        symlink(&victim, dir.join(format!(".{name}.partial"))).unwrap();
+    }
+    db.ok(&["backup", "--dir", d]);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    let files = backups(&dir);
+    assert_eq!(files.len(), 1);
+    db.ok(&["backup", "verify", files[0].to_str().unwrap()]);
+}
+
+#[test]
+fn leftovers_of_killed_runs_are_removed_under_the_lock() {
+    let db = seeded();
+    let dir = db.dir.path().join("b");
+    let d = dir.to_str().unwrap();
+    db.ok(&["backup", "--dir", d]);
+    let old = format!("{}-20200101T000000Z.dump", db.name);
+    let leftovers = [
+        format!(".{old}.Ab12Cd.partial"),
+        format!(".{old}.manifest.json.Xy34Zw.partial"),
+        // What an older stackctl left when killed while writing a manifest.
+        format!("{old}.manifest.json.partial"),
+    ];
+    for l in &leftovers {
+        std::fs::write(dir.join(l), "half").unwrap();
+    }
+    std::fs::write(dir.join("operator.partial"), "not ours").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    db.ok(&["backup", "--dir", d]);
+    for l in &leftovers {
+        assert!(!dir.join(l).exists(), "{l} is left");
+    }
+    assert!(dir.join("operator.partial").exists());
+    assert_eq!(backups(&dir).len(), 2);
+}
+
+#[test]
+fn a_directory_others_can_write_to_gets_a_warning() {
+    let db = seeded();
+    let dir = db.dir.path().join("b");
+    let d = dir.to_str().unwrap();
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let r = db.ok(&["backup", "--dir", d]);
+    assert!(!r.stderr.contains("warning"), "{r:#?}");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    // Even with -q: cron mails it.
+    let r = db.ok(&["-q", "backup", "--dir", d]);
+    let warnings: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("warning: "))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{r:#?}");
+    assert!(
+        warnings[0].contains(d) && warnings[0].contains("0777"),
+        "{r:#?}"
+    );
+    let r = db.ok(&["backup", "prune", "--dir", d, "--keep", "1"]);
+    assert!(r.stderr.contains("warning: backup directory"), "{r:#?}");
+}
