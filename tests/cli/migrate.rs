@@ -278,3 +278,28 @@ fn mismatched_application_tables_are_refused_and_kept() {
         "t"
     );
 }
+
+/// A run that waits longer than --lock-timeout for another run's migration lock exits 4,
+/// naming the holder (its application_name says which stackctl), and applies nothing.
+#[test]
+fn a_held_migration_lock_times_out_with_exit_4_naming_the_holder() {
+    let db = TestDb::empty();
+    let holder = crate::support::hold(
+        &db,
+        "SET LOCAL application_name = 'stackctl op@deploy-1 pid 4242'; \
+         SELECT pg_advisory_xact_lock(8319381491291485292)",
+        20,
+    );
+    let started = std::time::Instant::now();
+    let r = db.run(&["migrate", "--lock-timeout", "1s"]).fails(4);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert!(
+        r.stderr
+            .contains("the migration lock is held by stackctl op@deploy-1 pid 4242"),
+        "{r:#?}"
+    );
+    assert_eq!(db.sql("SELECT to_regclass('users') IS NULL"), "t");
+    let mut holder = holder;
+    let _ = holder.kill();
+    let _ = holder.wait();
+}
