@@ -1,20 +1,15 @@
-//! The backup directory: where it is, what in it is a backup, its lock, and the private
-//! files written into it.
+//! What is in the backup directory: where it is, which files are backups (and whose), which
+//! of them can be counted on, the newest one, the listing.
 
-use std::fs::{self, File, OpenOptions};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::files;
 use super::manifest::{self, Manifest};
-use super::{files, Log};
 use crate::error::{Error, Result};
-
-const LOCK_FILE: &str = ".stackctl-backup.lock";
-pub(crate) const PARTIAL_SUFFIX: &str = ".partial";
 
 /// `--dir`/`--backup-dir`, else STACKCTL_BACKUP_DIR: `None` when neither is set.
 pub fn dir_or_env(flag: Option<&Path>) -> Option<PathBuf> {
@@ -64,6 +59,15 @@ pub fn file_stem(database: &str) -> String {
     stem
 }
 
+/// The time in a backup's name.
+fn name_time(name: &str) -> Option<DateTime<Utc>> {
+    let stem = name.rsplit_once('.')?.0;
+    let ts = stem.get(stem.len().checked_sub(16)?..)?;
+    chrono::NaiveDateTime::parse_from_str(ts, "%Y%m%dT%H%M%SZ")
+        .ok()
+        .map(|t| t.and_utc())
+}
+
 /// `<file_stem(database)>-<yyyymmddTHHMMSSZ>.dump|.sql`: only such files are ever deleted.
 pub fn is_backup_name(name: &str, database: Option<&str>) -> bool {
     let Some(stem) = name
@@ -98,144 +102,76 @@ pub fn backup_names(dir: &Path, database: Option<&str>) -> Result<Vec<String>> {
     Ok(names)
 }
 
-/// Create the directory (0700) when it does not exist.
-pub fn ensure_dir(dir: &Path) -> Result<()> {
-    if !dir.exists() {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)?;
-    }
-    Ok(())
+/// Whether a backup can be counted on: its manifest parses and its checksum holds.
+pub enum Standing {
+    Verified(Box<Manifest>),
+    /// No manifest: nothing to check it against, so nothing counts it (nor deletes it).
+    NoManifest,
+    /// An unreadable or invalid manifest, or a file that is not what its manifest says.
+    Failed(String),
 }
 
-pub fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)?.sync_all()?;
-    Ok(())
-}
-
-/// The directory's backup lock, held until dropped.
-pub struct DirLock {
-    _file: File,
-    /// When it was taken: a partial file older than this is no run's work in progress.
-    taken_at: SystemTime,
-}
-
-/// Take the directory's backup lock, or exit 4 at once. The lock file is never reached
-/// through a symbolic link, and a directory others can write to is warned about first.
-pub fn lock(dir: &Path, log: &dyn Log) -> Result<DirLock> {
-    warn_if_unsafe(dir, log);
-    let path = dir.join(LOCK_FILE);
-    let f = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(&path)
-        .map_err(|e| not_ours(&path, e))?;
-    if !f.metadata()?.is_file() {
-        return Err(not_ours(&path, std::io::Error::other("not a regular file")));
-    }
-    match f.try_lock() {
-        Ok(()) => Ok(DirLock {
-            _file: f,
-            taken_at: SystemTime::now(),
-        }),
-        Err(std::fs::TryLockError::WouldBlock) => Err(Error::conflict(format!(
-            "another backup is running in {}",
-            dir.display()
-        ))
-        .with_hint("wait for it to finish; two backups never run in one directory at once")),
-        Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
-    }
-}
-
-/// The lock path holds something stackctl did not put there (a link, a FIFO, ...).
-fn not_ours(path: &Path, e: std::io::Error) -> Error {
-    let what = if e.raw_os_error() == Some(libc::ELOOP) {
-        "is a symbolic link".to_string()
-    } else {
-        format!("cannot be opened: {e}")
+/// Check one backup file against its manifest (size first, then sha256, streamed).
+pub fn standing(path: &Path) -> Result<Standing> {
+    let m = match manifest::read(path) {
+        Ok(Some(m)) => m,
+        Ok(None) => return Ok(Standing::NoManifest),
+        Err(e) => return Ok(Standing::Failed(e.message)),
     };
-    Error::failure(format!(
-        "the backup lock {} {what}; refusing to use it",
-        path.display()
+    let size = fs::metadata(path)?.len();
+    if size == m.size {
+        let (sha, size) = files::sha256_file(path)?;
+        if sha == m.sha256 && size == m.size {
+            return Ok(Standing::Verified(Box::new(m)));
+        }
+    }
+    Ok(Standing::Failed(
+        "its checksum does not match its manifest".into(),
     ))
-    .with_hint("remove it and check who can write to the backup directory")
 }
 
-/// Warn (even with -q) about a directory anyone but us can write to: whoever can plant
-/// or replace files there can replace a backup.
-fn warn_if_unsafe(dir: &Path, log: &dyn Log) {
-    let Ok(meta) = fs::metadata(dir) else {
-        return;
-    };
-    let mode = meta.mode() & 0o7777;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
-    if mode & 0o022 != 0 {
-        log.warn(format!(
-            "backup directory {} is writable by {} (mode {mode:04o}): anyone who can write there can replace a backup; chmod 0700 it",
-            dir.display(),
-            if mode & 0o002 != 0 { "everyone" } else { "its group" },
-        ));
-    }
-    if meta.uid() != me {
-        log.warn(format!(
-            "backup directory {} belongs to uid {}, not to this user (uid {me}): its owner can replace a backup",
-            dir.display(),
-            meta.uid()
-        ));
-    }
+/// The newest backup of a database that can be counted on, and the names of the newer ones
+/// that cannot.
+pub struct Newest {
+    pub verified: Option<(PathBuf, Manifest)>,
+    pub failed: Vec<String>,
 }
 
-/// A leftover of ours: a killed run's partial dump or manifest (`.<name>.<random>.partial`),
-/// or an older stackctl's manifest temp file (`<backup>.manifest.json.partial`).
-fn is_leftover_name(name: &str) -> bool {
-    let Some(stem) = name.strip_suffix(PARTIAL_SUFFIX) else {
-        return false;
-    };
-    name.starts_with('.')
-        || stem
-            .strip_suffix(".manifest.json")
-            .is_some_and(|b| is_backup_name(b, None))
-}
-
-/// Remove our leftovers written before the lock was taken: the lock holder is the only
-/// writer, so they belong to killed runs. Links are removed, never followed.
-pub fn remove_leftovers(dir: &Path, lock: &DirLock, log: &dyn Log) -> Result<()> {
-    for e in fs::read_dir(dir)?.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if !is_leftover_name(&name) {
-            continue;
-        }
-        let Ok(meta) = fs::symlink_metadata(e.path()) else {
-            continue;
-        };
-        let stale = meta.modified().is_ok_and(|t| t < lock.taken_at);
-        if meta.is_dir() || !stale {
-            continue;
-        }
-        log.debug(format!("removing leftover {name}"));
-        fs::remove_file(e.path())?;
-    }
-    Ok(())
-}
-
-/// The newest backup of `database` in `dir` that has a manifest.
-pub fn newest_backup(dir: &Path, database: &str) -> Option<(PathBuf, Manifest)> {
-    backup_names(dir, Some(database))
-        .ok()?
+/// The newest verified backup of `database` in `dir`: candidates are read newest first
+/// and only until one's checksum holds.
+pub fn newest_backup(dir: &Path, database: &str) -> Newest {
+    let names = backup_names(dir, Some(database)).unwrap_or_default();
+    let mut candidates: Vec<(String, Option<DateTime<Utc>>)> = names
         .into_iter()
-        .filter_map(|n| {
-            let p = dir.join(&n);
-            manifest::read(&p).ok().flatten().map(|m| (p, m))
+        .filter_map(|n| match manifest::read(&dir.join(&n)) {
+            // Two names may share a file stem (`a/b`, `a_b`): the manifest says whose it is.
+            Ok(Some(m)) => (m.database == database).then_some((n, Some(m.started_at))),
+            Ok(None) => None,
+            // A manifest that cannot be read: as old as its name says.
+            Err(_) => {
+                let t = name_time(&n);
+                Some((n, t))
+            }
         })
-        // Two names may share a file stem (`a/b`, `a_b`): the manifest says whose it is.
-        .filter(|(_, m)| m.database == database)
-        .max_by_key(|(_, m)| m.started_at)
+        .collect();
+    candidates.sort_by_key(|c| std::cmp::Reverse(c.1));
+    let mut failed = Vec::new();
+    for (name, _) in candidates {
+        let path = dir.join(&name);
+        match standing(&path) {
+            Ok(Standing::Verified(m)) => {
+                return Newest {
+                    verified: Some((path, *m)),
+                    failed,
+                }
+            }
+            _ => failed.push(name),
+        }
+    }
+    Newest {
+        verified: None,
+        failed,
+    }
 }
 
 /// One line of `backup list`.
@@ -265,7 +201,11 @@ pub const ENTRY_COLUMNS: &[&str] = &[
 pub fn list(dir: &Path, mut each: impl FnMut(Entry) -> Result<()>) -> Result<()> {
     for name in backup_names(dir, None)? {
         let path = dir.join(&name);
-        let m = manifest::read(&path).ok().flatten();
+        // An invalid manifest is a failed backup, not a missing manifest.
+        let (m, invalid) = match manifest::read(&path) {
+            Ok(m) => (m, false),
+            Err(_) => (None, true),
+        };
         let (sha, size) = files::sha256_file(&path)?;
         each(Entry {
             file: name,
@@ -274,7 +214,10 @@ pub fn list(dir: &Path, mut each: impl FnMut(Entry) -> Result<()>) -> Result<()>
             database: m.as_ref().map(|m| m.database.clone()),
             users: m.as_ref().and_then(|m| m.row_counts.users),
             items: m.as_ref().and_then(|m| m.row_counts.items),
-            checksum_ok: m.as_ref().map(|m| m.sha256 == sha && m.size == size),
+            checksum_ok: match &m {
+                Some(m) => Some(m.sha256 == sha && m.size == size),
+                None => invalid.then_some(false),
+            },
         })?;
     }
     Ok(())
@@ -297,6 +240,10 @@ mod tests {
         assert!(!is_backup_name(".app-20261122T213430Z.dump.partial", None));
         assert!(!is_backup_name("-20261122T213430Z.dump", None));
         assert!(is_backup_name("a_b-20261122T213430Z.dump", Some("a/b")));
+        assert_eq!(
+            name_time("a-b-20261122T213430Z.sql").map(|t| t.to_rfc3339()),
+            Some("2026-11-22T21:34:30+00:00".into())
+        );
     }
 
     #[test]

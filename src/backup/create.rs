@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 
-use super::catalog;
 use super::manifest::{self, Format, Manifest};
 use super::retention::{self, Rules};
+use super::{catalog, directory};
 use super::{files, verify, Log};
 use crate::db::{self, snapshot::RowCounts};
 use crate::error::{Error, Result};
@@ -43,7 +43,9 @@ struct Snapshot {
 }
 
 /// Take a backup of the database `conn` and `url` reach (`database` by name). `progress`
-/// is told how many bytes pg_dump has written, about five times a second.
+/// is told how many bytes pg_dump has written, about five times a second. The dump is
+/// checked while it is still a private temporary file: only a verified backup ever carries
+/// a final name (its manifest first, then the dump), so nothing counts a failed one.
 pub fn create(
     mut conn: PgConnection,
     url: &PgUrl,
@@ -58,9 +60,9 @@ pub fn create(
         db::snapshot::server_major(&mut conn)?,
     )?;
     let schema_version = db::applied_versions(&mut conn)?.into_iter().next_back();
-    catalog::ensure_dir(&req.dir)?;
-    let lock = catalog::lock(&req.dir, log)?;
-    catalog::remove_leftovers(&req.dir, &lock, log)?;
+    directory::ensure_dir(&req.dir)?;
+    let lock = directory::lock(&req.dir, log)?;
+    directory::remove_leftovers(&req.dir, &lock, log)?;
     let (started_at, final_path) = reserve_name(&req.dir, database, req.format);
     let file_name = file_name(&final_path);
     let tmp = files::private_temp(&req.dir, &file_name)?;
@@ -78,11 +80,9 @@ pub fn create(
     db::snapshot::release(&mut conn);
     drop(conn);
     dumped?;
-    files::persist(tmp, &final_path)?;
-    catalog::sync_dir(&req.dir)?;
     let duration_ms = clock.elapsed().as_millis() as u64;
 
-    let (sha256, size) = files::sha256_file(&final_path)?;
+    let (sha256, size) = files::sha256_file(tmp.path())?;
     let manifest = Manifest {
         file: file_name,
         database: database.to_string(),
@@ -98,14 +98,18 @@ pub fn create(
         schema_version,
         table_checksums: snapshot.checksums,
     };
+    let checked = Checked {
+        tmp: tmp.path(),
+        named: &final_path,
+    };
+    verify_new(&checked, &manifest, &tools, url, req.verify_restore, log)?;
     files::write_private_atomic(
         &req.dir,
         &manifest::path_for(&final_path),
         &serde_json::to_vec_pretty(&manifest)?,
     )?;
-    catalog::sync_dir(&req.dir)?;
-
-    verify_new(&final_path, &manifest, &tools, url, req.verify_restore, log)?;
+    files::persist(tmp, &final_path)?;
+    directory::sync_dir(&req.dir)?;
     if req.rules.any() {
         retention::apply(&req.dir, &lock, database, &req.rules, false, log)?;
     }
@@ -192,37 +196,43 @@ fn dump(
     Ok(())
 }
 
+/// A dump being checked: where it is, and the name it will have (for messages).
+struct Checked<'a> {
+    tmp: &'a Path,
+    named: &'a Path,
+}
+
 /// A new backup is successful only once it reads back (and, when asked, restores to the
-/// same rows).
+/// same rows). On failure the temporary file is dropped, so no final name is ever given.
 fn verify_new(
-    path: &Path,
+    dump: &Checked,
     manifest: &Manifest,
     tools: &Tools,
     url: &PgUrl,
     test_restore: bool,
     log: &dyn Log,
 ) -> Result<()> {
-    if let Err(e) = verify::check(path, Some(manifest), tools) {
+    if let Err(e) = verify::check(dump.tmp, Some(manifest), tools) {
         return Err(Error::failure(format!(
-            "the backup {} did not verify: {}",
-            path.display(),
+            "the backup {} did not verify, so it was not kept: {}",
+            dump.named.display(),
             e.message
         )));
     }
     if !test_restore {
         return Ok(());
     }
-    let report = verify::test_restore(path, manifest, tools, url, log)?;
+    let report = verify::test_restore(dump.tmp, manifest, tools, url, log)?;
     if !report.ok {
         return Err(Error::failure(format!(
-            "the backup {} did not restore to the same rows: {}",
-            path.display(),
+            "the backup {} did not restore to the same rows, so it was not kept: {}",
+            dump.named.display(),
             report.detail
         )));
     }
     log.info(format!(
         "test restore of {}: {}",
-        path.display(),
+        dump.named.display(),
         report.detail
     ));
     Ok(())

@@ -9,7 +9,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 use tempfile::NamedTempFile;
 
-use super::catalog::PARTIAL_SUFFIX;
+use super::directory::PARTIAL_SUFFIX;
 use crate::error::{Error, Result};
 
 /// A new file `.<name>.<random>.partial` in `dir`, mode 0600, created exclusively and

@@ -5,6 +5,7 @@
 
 pub mod catalog;
 pub mod create;
+pub mod directory;
 pub mod files;
 pub mod manifest;
 pub mod restore;

@@ -7,7 +7,8 @@ use std::path::Path;
 use chrono::{DateTime, Datelike, Utc};
 use serde::Serialize;
 
-use super::catalog::{self, DirLock};
+use super::catalog::{self, Standing};
+use super::directory::{self, DirLock};
 use super::{manifest, Log};
 use crate::error::Result;
 
@@ -86,20 +87,22 @@ pub struct Decision {
 
 pub const DECISION_COLUMNS: &[&str] = &["file", "started_at", "keep", "reason"];
 
-/// This database's backups that retention counts (stackctl's names with a manifest),
-/// newest first.
-fn candidates(dir: &Path, database: &str) -> Result<Vec<(DateTime<Utc>, String)>> {
-    let mut backups: Vec<(DateTime<Utc>, String)> = catalog::backup_names(dir, Some(database))?
-        .into_iter()
-        .filter_map(|n| {
-            manifest::read(&dir.join(&n))
-                .ok()
-                .flatten()
-                // Two names may share a file stem (`a/b`, `a_b`): the manifest says whose.
-                .filter(|m| m.database == database)
-                .map(|m| (m.started_at, n))
-        })
-        .collect();
+/// This database's backups that retention counts (stackctl's names, a manifest naming
+/// this database, a checksum that holds), newest first. Failed ones are not counted, so
+/// they never push a good backup out, and are left in place with a warning.
+fn candidates(dir: &Path, database: &str, log: &dyn Log) -> Result<Vec<(DateTime<Utc>, String)>> {
+    let mut backups = Vec::new();
+    for name in catalog::backup_names(dir, Some(database))? {
+        match catalog::standing(&dir.join(&name))? {
+            // Two names may share a file stem (`a/b`, `a_b`): the manifest says whose.
+            Standing::Verified(m) if m.database == database => backups.push((m.started_at, name)),
+            Standing::Verified(_) | Standing::NoManifest => {}
+            Standing::Failed(why) => log.warn(format!(
+                "backup {} is not counted by retention and is left in place: {why}",
+                dir.join(&name).display()
+            )),
+        }
+    }
     backups.sort_by(|a, b| b.cmp(a));
     Ok(backups)
 }
@@ -114,7 +117,7 @@ pub fn apply(
     dry_run: bool,
     log: &dyn Log,
 ) -> Result<Vec<Decision>> {
-    let backups = candidates(dir, database)?;
+    let backups = candidates(dir, database, log)?;
     let times: Vec<DateTime<Utc>> = backups.iter().map(|(t, _)| *t).collect();
     let why = retained(&times, rules);
     let mut decisions = Vec::new();
@@ -140,7 +143,7 @@ pub fn apply(
         });
     }
     if !dry_run {
-        catalog::sync_dir(dir)?;
+        directory::sync_dir(dir)?;
     }
     Ok(decisions)
 }

@@ -7,7 +7,9 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::Ctx;
-use crate::backup::{catalog, create, manifest, restore, retention, verify, Format, Log};
+use crate::backup::{
+    catalog, create, directory, manifest, restore, retention, verify, Format, Log,
+};
 use crate::change::Change;
 use crate::cli::{BackupArgs, BackupCmd, BackupCreate, BackupDir, DumpFormat, Retention};
 use crate::db;
@@ -157,7 +159,7 @@ fn prune_cmd(dir: &BackupDir, r: &Retention, database: Option<String>, ctx: &Ctx
             db::current_database(&mut conn)?
         }
     };
-    let lock = catalog::lock(&dir, ctx)?;
+    let lock = directory::lock(&dir, ctx)?;
     let dry_run = ctx.global.dry_run;
     let decisions = retention::apply(&dir, &lock, &database, &rules, dry_run, ctx)?;
     let mut out = ListWriter::new(ctx.format(), retention::DECISION_COLUMNS, ctx.stdout());
@@ -201,14 +203,21 @@ fn verify_cmd(file: &Path, restore: bool, pg_dump: Option<&Path>, ctx: &Ctx) -> 
     require_file(file)?;
     // Client tools for a file-only check: no server to match, so the newest found.
     let tools = pgtools::find(pg_dump, 0)?;
-    let manifest = manifest::read(file).ok().flatten();
-    if manifest.is_none() {
-        ctx.info(format!(
-            "note: {} has no manifest; only pg_restore's check is possible",
-            file.display()
-        ));
+    // A manifest that cannot be read or parsed makes the backup a failed one.
+    let (manifest, has_manifest, mut result) = match manifest::read(file) {
+        Ok(Some(m)) => (Some(m), true, Ok(())),
+        Ok(None) => {
+            ctx.info(format!(
+                "note: {} has no manifest; only pg_restore's check is possible",
+                file.display()
+            ));
+            (None, false, Ok(()))
+        }
+        Err(e) => (None, true, Err(e)),
+    };
+    if result.is_ok() {
+        result = verify::check(file, manifest.as_ref(), &tools);
     }
-    let mut result = verify::check(file, manifest.as_ref(), &tools);
     if restore && result.is_ok() {
         let Some(m) = &manifest else {
             return Err(Error::usage(format!(
@@ -221,7 +230,7 @@ fn verify_cmd(file: &Path, restore: bool, pg_dump: Option<&Path>, ctx: &Ctx) -> 
     let row = VerifyResult {
         file: file.display().to_string(),
         ok: result.is_ok(),
-        manifest: manifest.is_some(),
+        manifest: has_manifest,
         detail: match &result {
             Ok(()) if restore => "checksum, structure and a test restore verified".into(),
             Ok(()) => "checksum and structure verified".into(),
@@ -277,7 +286,13 @@ fn restore_cmd(
     ctx: &Ctx,
 ) -> Result<()> {
     require_file(file)?;
-    let manifest = manifest::read(file).ok().flatten();
+    let manifest = manifest::read(file).map_err(|e| {
+        Error::failure(format!(
+            "refusing to restore a damaged backup: {}",
+            e.message
+        ))
+        .with_hint("a backup is restored only with a valid manifest or with none at all")
+    })?;
     restore::check_schema_version(file, manifest.as_ref(), force)?;
     let target = ctx.direct_target()?;
     ctx.refuse_pooled_tools(&target, "backup restore")?;

@@ -153,7 +153,22 @@ fn human_age(secs: i64) -> String {
 
 fn backup_checks(dir: &Path, database: &str, max_age: chrono::TimeDelta, out: &mut Vec<Check>) {
     let max = max_age.num_seconds();
-    let newest = crate::backup::catalog::newest_backup(dir, database);
+    let found = crate::backup::catalog::newest_backup(dir, database);
+    // Backups newer than the newest good one that fail their check: a WARNING at least.
+    let failed = if found.failed.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; newer backup(s) failing their checksum or manifest: {}",
+            found.failed.join(", ")
+        )
+    };
+    let floor = if failed.is_empty() {
+        State::Ok
+    } else {
+        State::Warning
+    };
+    let newest = found.verified;
     let newest_size = newest.as_ref().map(|(_, m)| m.size).unwrap_or(0);
     out.push(match &newest {
         None => check(
@@ -161,7 +176,10 @@ fn backup_checks(dir: &Path, database: &str, max_age: chrono::TimeDelta, out: &m
             State::Critical,
             Value::Null,
             json!({"warning_s": max, "critical_s": 2 * max}),
-            format!("no backup of {database} in {}", dir.display()),
+            format!(
+                "no verified backup of {database} in {}{failed}",
+                dir.display()
+            ),
         ),
         Some((path, m)) => {
             let age = (Utc::now() - m.started_at).num_seconds().max(0);
@@ -171,7 +189,8 @@ fn backup_checks(dir: &Path, database: &str, max_age: chrono::TimeDelta, out: &m
                 State::Warning
             } else {
                 State::Ok
-            };
+            }
+            .max(floor);
             Check {
                 perf: Some(format!("backup_age={age}s;{max};{};0", 2 * max)),
                 ..check(
@@ -180,7 +199,7 @@ fn backup_checks(dir: &Path, database: &str, max_age: chrono::TimeDelta, out: &m
                     json!(age),
                     json!({"warning_s": max, "critical_s": 2 * max}),
                     format!(
-                        "newest backup {} is {} old",
+                        "newest backup {} is {} old{failed}",
                         path.file_name().unwrap_or_default().to_string_lossy(),
                         human_age(age)
                     ),

@@ -477,3 +477,150 @@ fn a_directory_others_can_write_to_gets_a_warning() {
     let r = db.ok(&["backup", "prune", "--dir", d, "--keep", "1"]);
     assert!(r.stderr.contains("warning: backup directory"), "{r:#?}");
 }
+
+fn manifest_path(file: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.manifest.json", file.display()))
+}
+
+/// Move a backup's manifest time `hours` into the past.
+fn age_backup(file: &Path, hours: i64) {
+    let p = manifest_path(file);
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    m["started_at"] = (chrono::Utc::now() - chrono::TimeDelta::hours(hours))
+        .to_rfc3339()
+        .into();
+    std::fs::write(&p, m.to_string()).unwrap();
+}
+
+fn take(db: &TestDb, dir: &Path) -> PathBuf {
+    let m = db.json(&["backup", "--dir", dir.to_str().unwrap()]);
+    dir.join(m["file"].as_str().unwrap())
+}
+
+/// A `--pg-dump` that dumps (the real pg_dump, linked) but whose sibling `pg_restore`
+/// refuses `--list`, as it would a dump it cannot read.
+fn pg_dump_whose_dumps_fail_verification(db: &TestDb) -> PathBuf {
+    let bin = db.dir.path().join("tools");
+    std::fs::create_dir(&bin).unwrap();
+    let real = crate::support::find_bindir().unwrap().join("pg_dump");
+    std::os::unix::fs::symlink(real, bin.join("pg_dump")).unwrap();
+    let restore = bin.join("pg_restore");
+    std::fs::write(
+        &restore,
+        "#!/bin/sh\necho 'pg_restore: error: input file appears to be corrupt' >&2\nexit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&restore, std::fs::Permissions::from_mode(0o755)).unwrap();
+    bin.join("pg_dump")
+}
+
+fn status_check(db: &TestDb, dir: &Path) -> crate::support::Run {
+    db.run(&[
+        "status",
+        "--check",
+        "--backup-dir",
+        dir.to_str().unwrap(),
+        "--max-backup-age",
+        "24h",
+    ])
+}
+
+#[test]
+fn a_backup_that_fails_verification_never_carries_a_final_name() {
+    let db = seeded();
+    let dir = db.dir.path().join("b");
+    let d = dir.to_str().unwrap();
+    let good = take(&db, &dir);
+    age_backup(&good, 30);
+    let bad = pg_dump_whose_dumps_fail_verification(&db);
+    let r = db
+        .run(&["backup", "--dir", d, "--pg-dump", bad.to_str().unwrap()])
+        .fails(1);
+    assert!(
+        r.stderr.contains("did not verify") && r.stderr.contains("corrupt"),
+        "{r:#?}"
+    );
+    // Nothing of it is left: no final name, no manifest, no partial file.
+    assert_eq!(backups(&dir), vec![good.clone()]);
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    // So status --check still sees the 30-hour-old backup as the newest: WARNING.
+    let r = status_check(&db, &dir);
+    assert_eq!(r.code, 1, "{r:#?}");
+    assert!(
+        r.stdout.starts_with("STACKCTL WARNING - newest backup"),
+        "{r:#?}"
+    );
+    let list = db.json(&["backup", "list", "--dir", d]);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    // And --keep 2 after the next good backup keeps the old good one.
+    db.ok(&["backup", "--dir", d, "--keep", "2"]);
+    assert!(good.exists());
+    assert_eq!(backups(&dir).len(), 2);
+}
+
+#[test]
+fn failed_backups_count_for_nothing() {
+    let db = seeded();
+    let dir = db.dir.path().join("b");
+    let d = dir.to_str().unwrap();
+    let good = take(&db, &dir);
+    age_backup(&good, 30);
+    // A newer backup whose manifest is not a manifest, and a newest one whose bytes changed.
+    let unreadable = take(&db, &dir);
+    std::fs::write(manifest_path(&unreadable), "{ not json").unwrap();
+    let damaged = take(&db, &dir);
+    let mut bytes = std::fs::read(&damaged).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&damaged, bytes).unwrap();
+    let name = |p: &Path| p.file_name().unwrap().to_str().unwrap().to_string();
+
+    // status --check: the newest good backup is 30 hours old, and the failed ones are named.
+    let r = status_check(&db, &dir);
+    assert_eq!(r.code, 1, "{r:#?}");
+    let first = r.stdout.lines().next().unwrap();
+    assert!(
+        first.contains(&format!("newest backup {}", name(&good)))
+            && first.contains(&name(&unreadable))
+            && first.contains(&name(&damaged)),
+        "{r:#?}"
+    );
+
+    // list: both fail their check; an unreadable manifest is not "no manifest".
+    let list = db.json(&["backup", "list", "--dir", d]);
+    let ok: Vec<&serde_json::Value> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["checksum_ok"])
+        .collect();
+    assert_eq!(ok, [true, false, false], "{list:#}");
+
+    // verify and restore refuse the one with the unreadable manifest.
+    let u = unreadable.to_str().unwrap();
+    let r = db.run(&["-o", "json", "backup", "verify", u]).fails(1);
+    assert_eq!(r.json()["ok"], false);
+    assert!(r.stderr.contains("not a valid manifest"), "{r:#?}");
+    let before = db.checksum();
+    db.sql("DELETE FROM items");
+    let r = db.run(&["backup", "restore", u, "--yes"]).fails(1);
+    assert!(r.stderr.contains("damaged"), "{r:#?}");
+    assert_eq!(db.sql("SELECT count(*) FROM items"), "0");
+
+    // Retention counts neither: --keep 1 keeps the good one and leaves the failed ones.
+    let r = db.ok(&["backup", "prune", "--dir", d, "--keep", "1"]);
+    assert_eq!(
+        r.stderr.matches("not counted by retention").count(),
+        2,
+        "{r:#?}"
+    );
+    assert_eq!(backups(&dir), vec![good.clone(), unreadable, damaged]);
+    db.ok(&["backup", "restore", good.to_str().unwrap(), "--yes"]);
+    assert_eq!(db.checksum(), before);
+}

@@ -213,18 +213,25 @@ fn restore_refuses_an_unknown_schema_version_unless_forced() {
     assert_eq!(db.sql("SELECT count(*) FROM users"), "1");
 }
 
-/// 60 daily backups, 02:00 UTC each, the newest on 2026-11-22; each with a manifest.
+/// 60 daily backups, 02:00 UTC each, the newest on 2026-11-22; each with a manifest whose
+/// checksum holds (retention counts no other).
 fn sixty_days(dir: &Path) -> Vec<chrono::DateTime<Utc>> {
+    use sha2::Digest;
     std::fs::create_dir_all(dir).unwrap();
     let newest = Utc.with_ymd_and_hms(2026, 11, 22, 2, 0, 0).unwrap();
+    let body = b"not a real dump";
+    let sha: String = sha2::Sha256::digest(body)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let mut times = Vec::new();
     for d in 0..60 {
         let t = newest - chrono::TimeDelta::days(d);
         let name = format!("appdb-{}.dump", t.format("%Y%m%dT%H%M%SZ"));
-        std::fs::write(dir.join(&name), b"not a real dump").unwrap();
+        std::fs::write(dir.join(&name), body).unwrap();
         let m = serde_json::json!({
             "file": name, "database": "appdb", "server_version": "15", "pg_dump_version": "15",
-            "format": "custom", "size": 15, "sha256": "x", "started_at": t.to_rfc3339(),
+            "format": "custom", "size": body.len(), "sha256": sha, "started_at": t.to_rfc3339(),
             "duration_ms": 1, "row_counts": {"users": 0, "items": 0}, "stackctl_version": "0.1.0"
         });
         std::fs::write(dir.join(format!("{name}.manifest.json")), m.to_string()).unwrap();
