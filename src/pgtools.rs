@@ -171,6 +171,68 @@ pub fn run_watching(
     check_status(out, what)
 }
 
+/// Run a tool whose stdin `feed` writes (psql reading a script). Should `feed` fail, the
+/// tool is killed before its stdin closes, so it never takes a cut-off input for the whole
+/// (psql would commit it); `feed`'s error is returned. stderr is drained as it comes.
+pub fn run_feeding(
+    mut c: Command,
+    what: &str,
+    feed: impl FnOnce(&mut std::process::ChildStdin) -> Result<()>,
+) -> Result<std::process::Output> {
+    let mut child = c
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::failure(format!("cannot run {what}: {e}")))?;
+    let mut stderr_pipe = child.stderr.take();
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(p) = stderr_pipe.as_mut() {
+            let _ = std::io::Read::read_to_end(p, &mut buf);
+        }
+        buf
+    });
+    let mut stdin = child.stdin.take();
+    let fed = match stdin.as_mut() {
+        Some(stdin) => feed(stdin),
+        None => Err(Error::failure(format!("cannot write to {what}"))),
+    };
+    if fed.is_err() {
+        let _ = child.kill();
+    }
+    drop(stdin);
+    let mut out = child.wait_with_output()?;
+    out.stderr = reader.join().unwrap_or_default();
+    fed?;
+    check_status(out, what)
+}
+
+/// psql's version as (major, minor), from `psql --version`.
+pub fn psql_version(psql: &Path) -> Option<(u32, u32)> {
+    let out = Command::new(psql).arg("--version").output().ok()?;
+    let (version, major) = parse_version(&String::from_utf8_lossy(&out.stdout))?;
+    // "18beta1" and other pre-releases count as .0.
+    let minor = version
+        .split('.')
+        .nth(1)
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    Some((major, minor))
+}
+
+/// Whether this psql has `\restrict` (the fix for CVE-2025-8714): 13.22, 14.19, 15.14,
+/// 16.10, 17.6, 18 and later.
+pub fn psql_can_restrict((major, minor): (u32, u32)) -> bool {
+    match major {
+        13 => minor >= 22,
+        14 => minor >= 19,
+        15 => minor >= 14,
+        16 => minor >= 10,
+        17 => minor >= 6,
+        m => m >= 18,
+    }
+}
+
 pub(crate) fn check_status(out: std::process::Output, what: &str) -> Result<std::process::Output> {
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -192,6 +254,23 @@ pub(crate) fn check_status(out: std::process::Output, what: &str) -> Result<std:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn psql_restricts_from_the_fixed_minors_on() {
+        for (v, ok) in [
+            ((15, 13), false),
+            ((15, 14), true),
+            ((15, 18), true),
+            ((16, 9), false),
+            ((16, 10), true),
+            ((17, 6), true),
+            ((18, 0), true),
+            ((12, 99), false),
+            ((13, 22), true),
+        ] {
+            assert_eq!(psql_can_restrict(v), ok, "{v:?}");
+        }
+    }
 
     #[test]
     fn versions_parse() {

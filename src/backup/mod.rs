@@ -8,6 +8,7 @@ pub mod create;
 pub mod directory;
 pub mod files;
 pub mod manifest;
+pub mod plain;
 pub mod restore;
 pub mod retention;
 pub mod verify;

@@ -1,8 +1,12 @@
 //! Restoring a dump: what may be restored, and running psql or pg_restore on it.
 
+use std::io::{BufWriter, Write};
 use std::path::Path;
 
+use rand::distr::{Alphanumeric, SampleString};
+
 use super::manifest::{Format, Manifest};
+use super::plain::{self, ScanError};
 use crate::db;
 use crate::error::{Error, Result};
 use crate::pgtools::{self, Tools};
@@ -40,7 +44,20 @@ pub fn restore_into(
     }
 }
 
+/// Refuse (exit 2) a plain dump that is not pg_dump's, or has a psql meta-command where
+/// pg_dump never writes one; read streaming, before anything runs.
+pub fn check_plain_script(file: &Path) -> Result<()> {
+    plain::scan(std::fs::File::open(file)?, |_| Ok(()))?;
+    Ok(())
+}
+
+/// psql reads the checked script on stdin after `\restrict <random key>`: no meta-command
+/// in the file can run, even one the line check cannot see (`SELECT 1; \! id`), and the
+/// key to leave that mode is not in the file.
 fn run_psql(file: &Path, tools: &Tools, url: &PgUrl) -> Result<()> {
+    require_restricting_psql(&tools.psql)?;
+    let script = std::fs::File::open(file)?;
+    let key = Alphanumeric.sample_string(&mut rand::rng(), 32);
     let (mut c, safe_url) = pgtools::command(&tools.psql, url);
     c.args([
         "-X",
@@ -51,11 +68,35 @@ fn run_psql(file: &Path, tools: &Tools, url: &PgUrl) -> Result<()> {
         "-d",
         &safe_url,
         "-f",
+        "-",
     ])
-    .arg(file)
     .stdout(std::process::Stdio::null());
-    pgtools::run(c, "psql")?;
+    pgtools::run_feeding(c, "psql", |stdin| {
+        let mut w = BufWriter::new(stdin);
+        let fed = writeln!(w, "\\restrict {key}")
+            .map_err(ScanError::Io)
+            .and_then(|()| plain::scan(script, |piece| w.write_all(piece)))
+            .and_then(|()| w.flush().map_err(ScanError::Io));
+        match fed {
+            // psql stopped reading (ON_ERROR_STOP): its exit status says why.
+            Err(ScanError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            other => other.map_err(Error::from),
+        }
+    })?;
     Ok(())
+}
+
+fn require_restricting_psql(psql: &Path) -> Result<()> {
+    let version = pgtools::psql_version(psql);
+    if version.is_some_and(pgtools::psql_can_restrict) {
+        return Ok(());
+    }
+    let shown = version.map_or("of unknown version".into(), |(m, n)| format!("{m}.{n}"));
+    Err(Error::failure(format!(
+        "{} is {shown}, too old to disable psql meta-commands (\\restrict), so it does not run plain dumps",
+        psql.display()
+    ))
+    .with_hint("install PostgreSQL client tools 13.22, 14.19, 15.14, 16.10, 17.6, 18 or later, or restore a custom-format backup"))
 }
 
 fn run_pg_restore(file: &Path, tools: &Tools, url: &PgUrl, clean: bool) -> Result<()> {

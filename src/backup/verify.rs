@@ -21,7 +21,10 @@ pub fn check(file: &Path, manifest: Option<&Manifest>, tools: &Tools) -> Result<
         check_checksum(file, m)?;
     }
     match format_of(file, manifest) {
-        Format::Plain => check_plain_complete(file),
+        Format::Plain => {
+            check_plain_complete(file)?;
+            restore::check_plain_script(file)
+        }
         Format::Custom => {
             let mut c = std::process::Command::new(&tools.pg_restore);
             c.arg("--list").arg(file);

@@ -294,6 +294,10 @@ fn restore_cmd(
         .with_hint("a backup is restored only with a valid manifest or with none at all")
     })?;
     restore::check_schema_version(file, manifest.as_ref(), force)?;
+    let format = verify::format_of(file, manifest.as_ref());
+    if format == Format::Plain {
+        restore::check_plain_script(file)?;
+    }
     let target = ctx.direct_target()?;
     ctx.refuse_pooled_tools(&target, "backup restore")?;
     let (mut conn, target) = ctx.connect_target(target)?;
@@ -332,7 +336,6 @@ fn restore_cmd(
     };
     prompt::confirm_destructive(yes, &what)?;
     let clock = Instant::now();
-    let format = verify::format_of(file, manifest.as_ref());
     restore::restore_into(file, format, &tools, &target.url, true)?;
     ctx.info(format!(
         "restored {} into {database} in {:.1}s",

@@ -624,3 +624,104 @@ fn failed_backups_count_for_nothing() {
     db.ok(&["backup", "restore", good.to_str().unwrap(), "--yes"]);
     assert_eq!(db.checksum(), before);
 }
+
+/// Make a backup's manifest agree with the file as it is now (size and sha256), as someone
+/// who tampered with both would.
+fn reseal(file: &Path) {
+    use sha2::Digest;
+    let bytes = std::fs::read(file).unwrap();
+    let sha: String = sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let p = manifest_path(file);
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    m["sha256"] = sha.into();
+    m["size"] = bytes.len().into();
+    std::fs::write(&p, m.to_string()).unwrap();
+}
+
+fn error_lines(r: &crate::support::Run) -> usize {
+    r.stderr.lines().filter(|l| l.starts_with("error:")).count()
+}
+
+#[test]
+fn a_plain_restore_runs_no_psql_meta_command() {
+    let db = seeded();
+    let dir = db.dir.path().join("b");
+    let m = db.json(&[
+        "backup",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--format",
+        "plain",
+    ]);
+    let file = dir.join(m["file"].as_str().unwrap());
+    let f = file.to_str().unwrap();
+    let text = std::fs::read_to_string(&file).unwrap();
+    let marker = db.dir.path().join("meta-command-ran");
+    let touch = format!("\\! touch {}", marker.display());
+    // pg_dump 15.14 and later put psql in restricted mode (`\restrict KEY`), but the key
+    // to leave it is in the file for anyone who edits it.
+    let unrestrict = text
+        .lines()
+        .find_map(|l| l.strip_prefix("\\restrict "))
+        .map(|key| format!("\\unrestrict {key}\n"))
+        .unwrap_or_default();
+    let before = db.checksum();
+    db.sql("DELETE FROM items");
+
+    // A meta-command line, with the manifest resealed so only the scan can catch it:
+    // exit 2, one error line, nothing run (not even the connection's first SQL).
+    let tampered = text.replacen(
+        "SET statement_timeout",
+        &format!("{unrestrict}{touch}\nSET statement_timeout"),
+        1,
+    );
+    assert_ne!(tampered, text);
+    std::fs::write(&file, &tampered).unwrap();
+    reseal(&file);
+    let r = db.run(&["backup", "restore", f, "--yes"]).fails(2);
+    assert!(
+        r.stderr.contains("meta-command") && error_lines(&r) == 1,
+        "{r:#?}"
+    );
+    assert!(!marker.exists(), "the meta-command ran");
+    let r = db.run(&["backup", "verify", f]).fails(1);
+    assert!(r.stderr.contains("meta-command"), "{r:#?}");
+
+    // Inside a line, where psql also takes it: psql runs in restricted mode and refuses it;
+    // the single transaction rolls back.
+    let tampered = text.replacen(
+        "SET statement_timeout = 0;",
+        &format!("{unrestrict}SET statement_timeout = 0; {touch}"),
+        1,
+    );
+    assert_ne!(tampered, text);
+    std::fs::write(&file, &tampered).unwrap();
+    reseal(&file);
+    let r = db.run(&["backup", "restore", f, "--yes"]).fails(1);
+    assert!(r.stderr.contains("restricted"), "{r:#?}");
+    assert!(!marker.exists(), "the meta-command ran");
+    assert_eq!(db.sql("SELECT count(*) FROM items"), "0");
+
+    // A file pg_dump did not write is not run at all.
+    let other = dir.join("script.sql");
+    std::fs::write(&other, format!("{touch}\nSELECT 1;\n")).unwrap();
+    let r = db
+        .run(&["backup", "restore", other.to_str().unwrap(), "--yes"])
+        .fails(2);
+    assert!(
+        r.stderr.contains("not a pg_dump") && error_lines(&r) == 1,
+        "{r:#?}"
+    );
+    assert!(!marker.exists(), "the meta-command ran");
+
+    // The dump as pg_dump wrote it restores (through the same checks).
+    std::fs::write(&file, &text).unwrap();
+    reseal(&file);
+    db.ok(&["backup", "restore", f, "--yes"]);
+    assert_eq!(db.checksum(), before);
+    db.ok(&["backup", "verify", f, "--restore"]);
+}
