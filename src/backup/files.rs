@@ -2,7 +2,7 @@
 //! complete, read in constant memory.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
@@ -53,6 +53,16 @@ pub fn write_private_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> Result<()>
     tmp.as_file().sync_all()?;
     persist(tmp, path)?;
     Ok(())
+}
+
+/// The last `n` bytes of a file (all of it when shorter), read from there.
+pub fn tail(path: &Path, n: u64) -> Result<Vec<u8>> {
+    let mut f = File::open(path)?;
+    let len = f.metadata()?.len();
+    f.seek(SeekFrom::Start(len.saturating_sub(n)))?;
+    let mut tail = Vec::with_capacity(n as usize);
+    f.take(n).read_to_end(&mut tail)?;
+    Ok(tail)
 }
 
 /// The file's sha256 (lowercase hex) and size, read in 64 KiB blocks.

@@ -1,6 +1,7 @@
 //! `<backup>.manifest.json`: what a backup holds and how to check it.
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -89,7 +90,7 @@ pub fn path_for(file: &Path) -> PathBuf {
 /// that cannot be read or parsed.
 pub fn read(file: &Path) -> Result<Option<Manifest>> {
     let path = path_for(file);
-    let text = match std::fs::read_to_string(&path) {
+    let text = match read_capped(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => {
@@ -99,12 +100,26 @@ pub fn read(file: &Path) -> Result<Option<Manifest>> {
             )))
         }
     };
-    serde_json::from_str(&text).map(Some).map_err(|e| {
+    serde_json::from_slice(&text).map(Some).map_err(|e| {
         Error::failure(format!(
             "the manifest {} is not a valid manifest: {e}",
             path.display()
         ))
     })
+}
+
+/// A manifest is a few hundred bytes; one over a mebibyte is not one, and is not read
+/// into memory whole.
+fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
+    const MAX: u64 = 1 << 20;
+    let mut text = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX + 1)
+        .read_to_end(&mut text)?;
+    if text.len() as u64 > MAX {
+        return Err(std::io::Error::other("larger than 1 MiB"));
+    }
+    Ok(text)
 }
 
 #[cfg(test)]

@@ -44,11 +44,10 @@ fn check_checksum(file: &Path, m: &Manifest) -> Result<()> {
     Ok(())
 }
 
-/// A plain dump ends with pg_dump's completion line.
+/// A plain dump ends with pg_dump's completion line (only its last bytes are read).
 fn check_plain_complete(file: &Path) -> Result<()> {
-    let text = std::fs::read(file)?;
-    let tail = String::from_utf8_lossy(&text[text.len().saturating_sub(200)..]).into_owned();
-    if !tail.contains("PostgreSQL database dump complete") {
+    let tail = files::tail(file, 200)?;
+    if !String::from_utf8_lossy(&tail).contains("PostgreSQL database dump complete") {
         return Err(Error::failure("the SQL dump is incomplete"));
     }
     Ok(())
@@ -134,4 +133,42 @@ fn restore_and_compare(
             detail: problems.join("; "),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Seek, SeekFrom, Write};
+
+    use super::*;
+
+    /// The most memory this process has used so far, in KiB.
+    fn max_rss_kib() -> i64 {
+        // SAFETY: getrusage fills the zeroed struct it is given.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+        usage.ru_maxrss
+    }
+
+    /// A gigabyte-long plain dump (sparse: one line of NUL bytes between pg_dump's header
+    /// and its completion line) is checked, scanned and hashed in constant memory.
+    #[test]
+    fn plain_dumps_are_checked_in_constant_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.sql");
+        let mut f = std::fs::File::create(&path).unwrap();
+        f.write_all(b"--\n-- PostgreSQL database dump\n--\n")
+            .unwrap();
+        f.set_len(1 << 30).unwrap();
+        f.seek(SeekFrom::End(0)).unwrap();
+        f.write_all(b"\n--\n-- PostgreSQL database dump complete\n--\n\n")
+            .unwrap();
+        drop(f);
+        let before = max_rss_kib();
+        check_plain_complete(&path).unwrap();
+        restore::check_plain_script(&path).unwrap();
+        let (_, size) = files::sha256_file(&path).unwrap();
+        assert!(size > 1 << 30);
+        let grown_mib = (max_rss_kib() - before) / 1024;
+        assert!(grown_mib < 128, "memory grew by {grown_mib} MiB");
+    }
 }
