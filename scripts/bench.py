@@ -253,6 +253,18 @@ class Bench:
             ([self.pg_dump, "-Fc", "-h", self.socket, "-U", "stackctl", "-d", "stackctl", "-f", dump], env),
             ("<=", 1.1), a.runs, before=clean)
         clean()
+        # A plain dump is text as large as the data: stackctl's peak memory must not grow
+        # with it (its checks read the file's tail and hash it streaming).
+        self.compare(
+            "backup --format plain (pg_dump -Fp, checksum, verify)",
+            (self.st("backup", "--format", "plain", "--dir", backups), env),
+            ([self.pg_dump, "-Fp", "-h", self.socket, "-U", "stackctl", "-d", "stackctl", "-f", dump], env),
+            ("<=", 1.1), a.runs, before=clean)
+        subprocess.run(self.st("backup", "--format", "plain", "--dir", backups), env=env,
+                       check=True, stdout=subprocess.DEVNULL)
+        plain = next(os.path.join(backups, f) for f in os.listdir(backups) if f.endswith(".sql"))
+        self.single("backup verify of that plain dump", self.st("backup", "verify", plain), a.runs)
+        clean()
 
     def report(self):
         cpu = platform.processor() or platform.machine()
