@@ -51,21 +51,14 @@ fn probe(pg_dump: &Path) -> Option<Tools> {
     })
 }
 
+/// Every pg_dump in the directories PostgreSQL's binaries may be in (the same search as
+/// the embedded instance's `initdb`); `find` picks by version.
 fn candidates() -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Some(path) = std::env::var_os("PATH") {
-        out.extend(std::env::split_paths(&path).map(|d| d.join("pg_dump")));
-    }
-    if let Ok(o) = Command::new("pg_config").arg("--bindir").output() {
-        if o.status.success() {
-            out.push(PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()).join("pg_dump"));
-        }
-    }
-    if let Ok(rd) = std::fs::read_dir("/usr/lib/postgresql") {
-        out.extend(rd.flatten().map(|e| e.path().join("bin").join("pg_dump")));
-    }
-    out.retain(|p| p.is_file());
-    out
+    crate::embedded::binaries::search_dirs()
+        .into_iter()
+        .map(|d| d.join("pg_dump"))
+        .filter(|p| p.is_file())
+        .collect()
 }
 
 /// Client tools whose major version is at least the server's: `--pg-dump` when given,
@@ -122,11 +115,12 @@ pub fn command(tool: &Path, url: &PgUrl) -> (Command, String) {
     if let Some(pw) = url.password() {
         c.env("PGPASSWORD", pw);
     }
-    // SAFETY: prctl is async-signal-safe; it asks the kernel to kill the child when
-    // stackctl dies, so a killed backup leaves no pg_dump writing behind it.
+    // SAFETY: the closure only makes the prctl system call (async-signal-safe, no
+    // allocation); it asks the kernel to kill the child when stackctl dies, so a killed
+    // backup leaves no pg_dump writing behind it.
     unsafe {
         c.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)?;
             Ok(())
         });
     }

@@ -88,8 +88,7 @@ fn warn_if_unsafe(dir: &Path, log: &dyn Log) {
         return;
     };
     let mode = meta.mode() & 0o7777;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
+    let me = nix::unistd::geteuid().as_raw();
     if mode & 0o022 != 0 {
         log.warn(format!(
             "backup directory {} is writable by {} (mode {mode:04o}): anyone who can write there can replace a backup; chmod 0700 it",

@@ -2,8 +2,8 @@
 
 use super::Ctx;
 use crate::cli::LocalCmd;
+use crate::embedded::STATE_COLUMNS;
 use crate::error::Result;
-use crate::local::STATE_COLUMNS;
 use crate::output::render_one;
 
 pub fn run(cmd: LocalCmd, ctx: &Ctx) -> Result<()> {

@@ -130,9 +130,9 @@ impl Ctx {
     }
 
     /// The embedded instance under the data directory.
-    pub fn instance(&self) -> Result<crate::local::Instance> {
+    pub fn instance(&self) -> Result<crate::embedded::Instance> {
         let env = |k: &str| std::env::var(k).ok();
-        crate::local::Instance::new(crate::local::data_dir(
+        crate::embedded::Instance::new(crate::embedded::data_dir(
             self.global.data_dir.as_deref(),
             &env,
         )?)
@@ -206,7 +206,7 @@ impl Ctx {
             Ok(conn) => conn,
             Err(e) => {
                 self.debug(format!("embedded instance not ready ({e}); starting it"));
-                crate::local::Instance::new(dir.clone())?.ensure_running(&|m| self.info(m))?;
+                crate::embedded::Instance::new(dir.clone())?.ensure_running(&|m| self.info(m))?;
                 db::connect(target.url.libpq())?
             }
         };
