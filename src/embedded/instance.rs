@@ -285,7 +285,7 @@ impl Instance {
         #[derive(QueryableByName)]
         struct Found {
             #[diesel(sql_type = Text)]
-            #[allow(dead_code)]
+            #[expect(dead_code, reason = "only its presence is asked")]
             datname: String,
         }
         let mut conn = self.probe().ok_or_else(|| {

@@ -7,7 +7,7 @@ use super::Instance;
 /// Whether the instance exists and runs; shown as `not created`, `running`, `stopped`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Running {
+pub enum Lifecycle {
     #[serde(rename = "not created")]
     NotCreated,
     Running,
@@ -17,7 +17,7 @@ pub enum Running {
 /// What `local status` reports.
 #[derive(Debug, serde::Serialize)]
 pub struct State {
-    pub state: Running,
+    pub state: Lifecycle,
     pub data_dir: String,
     pub socket: String,
     pub server_version: Option<String>,
@@ -38,17 +38,17 @@ impl Instance {
     pub fn state(&self) -> State {
         let conn = self.probe();
         let state = if !self.is_created() {
-            Running::NotCreated
+            Lifecycle::NotCreated
         } else if conn.is_some() {
-            Running::Running
+            Lifecycle::Running
         } else {
-            Running::Stopped
+            Lifecycle::Stopped
         };
         let server_version = match conn {
             Some(mut c) => crate::db::server_version(&mut c).ok(),
             None => self.data_major().map(|m| m.to_string()),
         };
-        let pid = (state == Running::Running)
+        let pid = (state == Lifecycle::Running)
             .then(|| std::fs::read_to_string(self.pgdata.join("postmaster.pid")).ok())
             .flatten()
             .and_then(|s| s.lines().next()?.trim().parse().ok());

@@ -1,5 +1,9 @@
 //! End-to-end tests: the real binary against a real PostgreSQL (see support/).
 //! One test binary, so it links once.
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test's harness fails loudly: an unwrap is its assertion"
+)]
 
 mod support;
 

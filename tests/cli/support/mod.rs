@@ -5,8 +5,6 @@
 //! (bouncer.rs), a hot standby of it (standby.rs), a second cluster with TLS on, and the
 //! Python venv with the application's libraries (python.rs).
 
-#![allow(dead_code)]
-
 mod bouncer;
 mod python;
 mod standby;
