@@ -16,6 +16,7 @@ pub mod password;
 pub mod pgtools;
 pub mod progress;
 pub mod prompt;
+pub mod session;
 pub mod url;
 pub mod validate;
 

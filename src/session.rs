@@ -1,0 +1,226 @@
+//! A command's way to its database: which URL (the main one, the direct one, or the
+//! embedded instance, started and migrated on the way), the schema gate, the transaction
+//! settings that hold behind a transaction pooler (`SET LOCAL`), and the write protocol
+//! (one transaction, audited, or rolled back for a dry run). Commands call these through
+//! the `Ctx` they are given; nothing here prints but through `Ctx`.
+
+use diesel::{Connection, PgConnection};
+
+use crate::change::Change;
+use crate::commands::Ctx;
+use crate::config::{self, Target};
+use crate::db;
+use crate::error::Result;
+
+impl Ctx {
+    /// The configured database, else the embedded instance.
+    pub fn target(&self) -> Result<Target> {
+        let env = |k: &str| std::env::var(k).ok();
+        match config::resolve(
+            self.global.database_url.as_deref(),
+            self.global.env_file.as_deref(),
+            &env,
+        )? {
+            Some(target) => Ok(target),
+            None => self.instance()?.target(),
+        }
+    }
+
+    /// The server without a pooler in between, for backups, restores and migrations: the
+    /// direct URL when one is configured, else the main target.
+    pub fn direct_target(&self) -> Result<Target> {
+        match self.configured_direct()? {
+            Some(target) => Ok(target),
+            None => self.target(),
+        }
+    }
+
+    /// The direct URL, when one is configured.
+    fn configured_direct(&self) -> Result<Option<Target>> {
+        let env = |k: &str| std::env::var(k).ok();
+        config::resolve_direct(
+            self.global.direct_url.as_deref(),
+            self.global.env_file.as_deref(),
+            &env,
+        )
+    }
+
+    /// Refuse to run a client tool (pg_dump, pg_restore, psql) through a transaction
+    /// pooler: their session settings (`search_path = ''` among them) would apply to only
+    /// some of their statements and stay on pooled server connections for other clients.
+    pub fn refuse_pooled_tools(&self, target: &Target, what: &str) -> Result<()> {
+        if matches!(target.source, config::Source::Embedded(_))
+            || self.configured_direct()?.is_some()
+        {
+            return Ok(());
+        }
+        if db::server::behind_transaction_pooler(target.url.libpq())? {
+            return Err(crate::error::Error::usage(format!(
+                "{what} cannot run through a transaction pooler: {} shares server connections between clients",
+                target.display
+            ))
+            .with_hint(
+                "set DIRECT_DATABASE_URL (or --direct-url) to a URL that reaches PostgreSQL directly",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The embedded instance under the data directory.
+    pub fn instance(&self) -> Result<crate::embedded::Instance> {
+        let env = |k: &str| std::env::var(k).ok();
+        crate::embedded::Instance::new(crate::embedded::data_dir(
+            self.global.data_dir.as_deref(),
+            &env,
+        )?)
+    }
+
+    /// Connect without checking the schema (migrate, status). The embedded instance
+    /// is created, started and (unless `auto_migrate` is off) migrated on the way.
+    pub fn connect_raw(&self) -> Result<(PgConnection, Target)> {
+        self.connect_target(self.target()?)
+    }
+
+    /// `connect_raw` for a given target.
+    pub fn connect_target(&self, target: Target) -> Result<(PgConnection, Target)> {
+        let (conn, target, _) = self.connect_inner(target)?;
+        Ok((conn, target))
+    }
+
+    /// `SET LOCAL statement_timeout` for the transaction just begun: a setting that lives
+    /// no longer than the transaction holds behind a transaction pooler and leaks nowhere.
+    pub fn limit_statements(&self, conn: &mut PgConnection) -> Result<()> {
+        use diesel::connection::SimpleConnection;
+        if let Some(ms) = self.statement_timeout_ms {
+            conn.batch_execute(&format!("SET LOCAL statement_timeout = {ms}"))?;
+        }
+        Ok(())
+    }
+
+    /// With `--statement-timeout`, begin the transaction that the command's reads run in, so
+    /// that the limit applies to them (`write` ends it before writing and begins another).
+    /// Without it, reads run as they always did, one statement at a time.
+    pub fn begin_reads(&self, conn: &mut PgConnection) -> Result<()> {
+        use diesel::connection::{AnsiTransactionManager, TransactionManager};
+        if self.statement_timeout_ms.is_some() {
+            AnsiTransactionManager::begin_transaction(conn)?;
+            self.limit_statements(conn)?;
+        }
+        Ok(())
+    }
+
+    /// End the reads' transaction begun by `begin_reads` (it wrote nothing).
+    fn end_reads(&self, conn: &mut PgConnection) -> Result<bool> {
+        use diesel::connection::{AnsiTransactionManager, TransactionManager};
+        if self.statement_timeout_ms.is_none()
+            || AnsiTransactionManager::transaction_manager_status_mut(conn)
+                .transaction_depth()
+                .ok()
+                .flatten()
+                .is_none()
+        {
+            return Ok(false);
+        }
+        AnsiTransactionManager::rollback_transaction(conn)?;
+        Ok(true)
+    }
+
+    /// Connect; for the embedded instance also start it and (with `auto_migrate`) migrate
+    /// it, returning the schema state read on the way so the gate need not read it again.
+    fn connect_inner(
+        &self,
+        target: Target,
+    ) -> Result<(PgConnection, Target, Option<db::SchemaState>)> {
+        self.debug(format!(
+            "connecting to {} (from {})",
+            target.display, target.source
+        ));
+        let config::Source::Embedded(dir) = &target.source else {
+            let conn = db::connect(target.url.libpq())?;
+            return Ok((conn, target, None));
+        };
+        let mut conn = match db::connect(target.url.libpq()) {
+            Ok(conn) => conn,
+            Err(e) => {
+                self.debug(format!("embedded instance not ready ({e}); starting it"));
+                crate::embedded::Instance::new(dir.clone())?.ensure_running(&|m| self.info(m))?;
+                db::connect(target.url.libpq())?
+            }
+        };
+        if !self.auto_migrate {
+            return Ok((conn, target, None));
+        }
+        let state = db::SchemaState::read(&mut conn)?;
+        if state.pending().is_empty() || !state.unknown().is_empty() {
+            return Ok((conn, target, Some(state)));
+        }
+        let applied = db::locks::with_migration_lock(
+            &mut conn,
+            db::locks::LockMode::Transaction,
+            std::time::Duration::from_secs(60),
+            db::run_pending,
+        )?;
+        for name in applied {
+            self.info(format!("applied migration {name} to the embedded instance"));
+        }
+        Ok((conn, target, None))
+    }
+
+    /// Connect to a database whose schema is at this binary's version.
+    pub fn connect(&self) -> Result<PgConnection> {
+        let (mut conn, _, state) = self.connect_inner(self.target()?)?;
+        match state {
+            Some(state) => db::check_ready(&state)?,
+            None => db::ensure_ready(&mut conn)?,
+        }
+        self.begin_reads(&mut conn)?;
+        Ok(conn)
+    }
+    /// One write: `f` makes the change in a transaction and says what it changed. The
+    /// audit rows go into the same transaction. With `--dry-run` everything is rolled back,
+    /// the plan is printed, and `None` tells the caller to print nothing else.
+    pub fn write<T>(
+        &self,
+        conn: &mut PgConnection,
+        command: &str,
+        f: impl FnOnce(&mut PgConnection) -> Result<(T, Vec<Change>)>,
+    ) -> Result<Option<T>> {
+        let reading = self.end_reads(conn)?;
+        let outcome = if self.global.dry_run {
+            db::rolled_back(conn, |conn| {
+                self.limit_statements(conn)?;
+                f(conn)
+            })
+            .map(|(_, changes)| (None, changes))
+        } else {
+            conn.transaction::<_, crate::error::Error, _>(|conn| {
+                self.limit_statements(conn)?;
+                let (value, changes) = f(conn)?;
+                db::audit::record(conn, command, &changes)?;
+                Ok((Some(value), Vec::new()))
+            })
+        };
+        let (value, plan) = outcome.map_err(|e| db::server::explain_refusal(conn, e))?;
+        if reading {
+            self.begin_reads(conn)?;
+        }
+        if self.global.dry_run {
+            self.print_plan(&plan)?;
+        }
+        Ok(value)
+    }
+
+    /// Audit changes made outside one transaction of ours (migrations, restores),
+    /// when the audit table exists.
+    pub fn audit_after(
+        &self,
+        conn: &mut PgConnection,
+        command: &str,
+        changes: &[Change],
+    ) -> Result<()> {
+        if db::table_exists(conn, "public.stackctl_audit")? {
+            db::audit::record(conn, command, changes)?;
+        }
+        Ok(())
+    }
+}
