@@ -6,6 +6,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod db;
+pub mod drift;
 pub mod embedded;
 pub mod error;
 pub mod grant;

@@ -3,6 +3,7 @@
 
 pub mod adopt;
 pub mod audit;
+pub mod drift;
 pub mod import;
 pub mod items;
 pub mod locks;

@@ -1,0 +1,150 @@
+//! What the applied migrations say `users` and `items` look like. Only the initial
+//! migration shapes them; a later migration that changes them adds its changes here.
+//!
+//! Two origins are accepted, because stackctl makes the tables in two ways: its own
+//! initial migration (ids default to `uuid_generate_v4()`, or `gen_random_uuid()` where
+//! `uuid-ossp` could not be created), or adoption of what SQLAlchemy's `create_all`
+//! made (no server default but `created_at`'s, the unique email and username as unique
+//! indexes `ix_users_*`, an unnamed foreign key); adoption then adds the `idx_*` indexes.
+
+use std::collections::BTreeSet;
+
+/// The version of the migration that creates `users` and `items`.
+pub const INITIAL: &str = "20261122000001";
+
+/// How the tables came to be, which decides the defaults and constraint names expected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Created by stackctl's initial migration.
+    Migrated,
+    /// Made by the application (`create_all`) and adopted by `stackctl migrate`.
+    Adopted,
+}
+
+impl Origin {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Origin::Migrated => "the initial migration",
+            Origin::Adopted => "the adopted create_all schema",
+        }
+    }
+}
+
+/// A column default as the migrations write it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Default {
+    None,
+    /// `uuid_generate_v4()` or `gen_random_uuid()`: either makes the same ids.
+    NewUuid,
+    /// An expression as `pg_get_expr` prints it.
+    Expr(&'static str),
+}
+
+/// One column: (table, name, type as `format_type` prints it, NOT NULL).
+#[derive(Debug, Clone, Copy)]
+pub struct ColumnSpec {
+    pub table: &'static str,
+    pub name: &'static str,
+    pub ty: &'static str,
+    pub not_null: bool,
+}
+
+/// The tables in creation order (`items` refers to `users`).
+pub const TABLES: &[&str] = &["users", "items"];
+
+pub const COLUMNS: &[ColumnSpec] = &[
+    col("users", "id", "uuid", true),
+    col("users", "email", "character varying(255)", true),
+    col("users", "username", "character varying(100)", true),
+    col("users", "hashed_password", "character varying(255)", true),
+    col("users", "full_name", "character varying(255)", false),
+    col("users", "is_active", "boolean", false),
+    col("users", "is_superuser", "boolean", false),
+    col("users", "created_at", "timestamp with time zone", false),
+    col("users", "updated_at", "timestamp with time zone", false),
+    col("items", "id", "uuid", true),
+    col("items", "title", "character varying(255)", true),
+    col("items", "description", "text", false),
+    col("items", "price", "numeric(10,2)", false),
+    col("items", "owner_id", "uuid", false),
+    col("items", "is_available", "boolean", false),
+    col("items", "created_at", "timestamp with time zone", false),
+    col("items", "updated_at", "timestamp with time zone", false),
+];
+
+const fn col(
+    table: &'static str,
+    name: &'static str,
+    ty: &'static str,
+    not_null: bool,
+) -> ColumnSpec {
+    ColumnSpec {
+        table,
+        name,
+        ty,
+        not_null,
+    }
+}
+
+/// The default a column has when the tables came from `origin`.
+pub fn default_of(origin: Origin, table: &str, column: &str) -> Default {
+    match (origin, column) {
+        (_, "created_at") => Default::Expr("now()"),
+        (Origin::Adopted, _) => Default::None,
+        (Origin::Migrated, "id") => Default::NewUuid,
+        (Origin::Migrated, "updated_at") => Default::Expr("now()"),
+        (Origin::Migrated, "is_active") if table == "users" => Default::Expr("true"),
+        (Origin::Migrated, "is_superuser") if table == "users" => Default::Expr("false"),
+        (Origin::Migrated, "price") if table == "items" => Default::Expr("0.00"),
+        (Origin::Migrated, "is_available") if table == "items" => Default::Expr("true"),
+        _ => Default::None,
+    }
+}
+
+/// A single-column index of ours: (table, name, column).
+pub const INDEXES: &[(&str, &str, &str)] = &[
+    ("users", "idx_users_email", "email"),
+    ("users", "idx_users_username", "username"),
+    ("users", "idx_users_is_active", "is_active"),
+    ("items", "idx_items_owner_id", "owner_id"),
+    ("items", "idx_items_is_available", "is_available"),
+    ("items", "idx_items_created_at", "created_at"),
+];
+
+/// Columns of `users` that are unique.
+pub const UNIQUE: &[&str] = &["email", "username"];
+
+/// The name a unique column's constraint (migrated) or unique index (adopted) has.
+pub fn unique_name(origin: Origin, column: &str) -> String {
+    match origin {
+        Origin::Migrated => format!("users_{column}_key"),
+        Origin::Adopted => format!("ix_users_{column}"),
+    }
+}
+
+/// The foreign key's name: the migration names it; `create_all` leaves it to the server.
+pub fn foreign_key_name(origin: Origin) -> &'static str {
+    match origin {
+        Origin::Migrated => "fk_items_owner",
+        Origin::Adopted => "items_owner_id_fkey",
+    }
+}
+
+/// The foreign key as `pg_get_constraintdef` prints it (with no schema before `users`).
+pub const FOREIGN_KEY: &str = "FOREIGN KEY (owner_id) REFERENCES users(id) ON DELETE CASCADE";
+
+/// Whether the applied migrations define `users` and `items` at all: before the initial
+/// migration is applied there is nothing to compare (a fresh database, or an application
+/// schema that `migrate` has yet to adopt).
+pub fn defines_tables(applied: &BTreeSet<String>) -> bool {
+    applied.contains(INITIAL)
+}
+
+/// `CREATE [UNIQUE] INDEX <name> ON public.<table> USING btree (<column>)`: how
+/// `pg_get_indexdef` prints a plain single-column index.
+pub fn index_definition(unique: bool, name: &str, table: &str, column: &str) -> String {
+    format!(
+        "CREATE {}INDEX {name} ON public.{table} USING btree ({column})",
+        if unique { "UNIQUE " } else { "" }
+    )
+}

@@ -1,0 +1,455 @@
+//! Schema drift: the live `users` and `items` (read by `db::drift`) against what the
+//! applied migrations define (`expected`), as rows `{object, kind, expected, actual,
+//! severity}` and the SQL that would bring the schema back. Nothing here touches a
+//! connection or prints; the comparison is pure, so it is tested here.
+
+pub mod compare;
+pub mod expected;
+pub mod sql;
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use crate::db::drift::Catalog;
+pub use expected::Origin;
+
+/// How much a difference matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Severity {
+    /// An extra column or index, or a missing or changed index: queries still work.
+    Warning,
+    /// A missing or changed table, column, constraint or foreign key: writes or reads the
+    /// application relies on may fail or behave differently.
+    Critical,
+}
+
+impl Severity {
+    pub fn word(self) -> &'static str {
+        match self {
+            Severity::Warning => "WARNING",
+            Severity::Critical => "CRITICAL",
+        }
+    }
+}
+
+/// One difference, the row `schema diff` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct Difference {
+    /// `users`, `users.email`, `items.fk_items_owner`, `users.idx_users_is_active`.
+    pub object: String,
+    /// `missing_table`, `missing_column`, `extra_column`, `changed_type`,
+    /// `changed_nullability`, `changed_default`, `missing_constraint`, `changed_constraint`,
+    /// `extra_constraint`, `missing_foreign_key`, `changed_foreign_key`, `missing_index`,
+    /// `changed_index`, `extra_index`.
+    pub kind: &'static str,
+    pub expected: Option<String>,
+    pub actual: Option<String>,
+    pub severity: Severity,
+    /// The statements that remove this difference (never serialised: the row's shape is
+    /// the contract's).
+    #[serde(skip)]
+    pub fix: Vec<sql::Statement>,
+}
+
+/// The keys of a difference row, in order.
+pub const COLUMNS: &[&str] = &["object", "kind", "expected", "actual", "severity"];
+
+/// The outcome of one comparison.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// What the tables were compared with; `None` when no applied migration defines them
+    /// (nothing to compare: a fresh database, or one `migrate` has yet to adopt).
+    pub origin: Option<Origin>,
+    pub differences: Vec<Difference>,
+}
+
+impl Report {
+    pub fn is_clean(&self) -> bool {
+        self.differences.is_empty()
+    }
+
+    /// The worst severity found.
+    pub fn worst(&self) -> Option<Severity> {
+        self.differences.iter().map(|d| d.severity).max()
+    }
+
+    pub fn count(&self, severity: Severity) -> usize {
+        self.differences
+            .iter()
+            .filter(|d| d.severity == severity)
+            .count()
+    }
+
+    /// One line: `2 difference(s) (1 CRITICAL, 1 WARNING): users.full_name
+    /// changed_nullability, users.idx_users_is_active missing_index`.
+    pub fn summary(&self) -> String {
+        if self.origin.is_none() {
+            return "nothing to compare (no applied migration defines users and items)".into();
+        }
+        if self.is_clean() {
+            return "no drift: users and items match the applied migrations".into();
+        }
+        let listed: Vec<String> = self
+            .differences
+            .iter()
+            .map(|d| format!("{} {}", d.object, d.kind))
+            .collect();
+        format!(
+            "{} difference(s) ({} CRITICAL, {} WARNING): {}",
+            self.differences.len(),
+            self.count(Severity::Critical),
+            self.count(Severity::Warning),
+            listed.join(", ")
+        )
+    }
+
+    /// One line per difference, for error details.
+    pub fn lines(&self) -> Vec<String> {
+        self.differences
+            .iter()
+            .map(|d| {
+                format!(
+                    "{} {} {}: expected {}, found {}",
+                    d.severity.word(),
+                    d.object,
+                    d.kind,
+                    d.expected.as_deref().unwrap_or("nothing"),
+                    d.actual.as_deref().unwrap_or("nothing")
+                )
+            })
+            .collect()
+    }
+
+    /// The SQL that would bring the schema back, in an order that runs (drops first,
+    /// then tables, columns, keys, foreign keys, indexes), each statement once.
+    pub fn sql(&self) -> Vec<sql::Statement> {
+        sql::script(self.differences.iter().flat_map(|d| d.fix.iter()))
+    }
+}
+
+/// Compare the live tables with what the applied migrations define.
+pub fn compare(applied: &BTreeSet<String>, catalog: &Catalog) -> Report {
+    if !expected::defines_tables(applied) {
+        return Report {
+            origin: None,
+            differences: Vec::new(),
+        };
+    }
+    let (origin, differences) = compare::closest(catalog);
+    Report {
+        origin: Some(origin),
+        differences,
+    }
+}
+
+/// Read the catalog and compare it: one query.
+pub fn inspect(
+    conn: &mut diesel::PgConnection,
+    applied: &BTreeSet<String>,
+) -> crate::error::Result<Report> {
+    if !expected::defines_tables(applied) {
+        return Ok(compare(applied, &Catalog::default()));
+    }
+    let catalog = crate::db::drift::read(conn)?;
+    Ok(compare(applied, &catalog))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expected::{self, Default};
+    use super::*;
+    use crate::db::drift::{Column, Constraint, Index};
+
+    fn constraint(table: &str, name: &str, kind: &str, columns: &[&str], def: &str) -> Constraint {
+        Constraint {
+            table: table.into(),
+            name: name.into(),
+            kind: kind.into(),
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            ref_table: None,
+            ref_columns: Vec::new(),
+            on_delete: " ".into(),
+            on_update: " ".into(),
+            definition: def.into(),
+        }
+    }
+
+    fn index(
+        table: &str,
+        name: &str,
+        unique: bool,
+        constraint: Option<&str>,
+        column: &str,
+    ) -> Index {
+        Index {
+            table: table.into(),
+            name: name.into(),
+            unique,
+            constraint: constraint.map(String::from),
+            definition: expected::index_definition(unique, name, table, column),
+        }
+    }
+
+    /// The catalog as the initial migration (`Migrated`) or adoption of `create_all`'s
+    /// tables (`Adopted`) leaves it.
+    fn catalog(origin: Origin) -> Catalog {
+        let columns = expected::COLUMNS
+            .iter()
+            .map(|c| Column {
+                table: c.table.into(),
+                name: c.name.into(),
+                ty: c.ty.into(),
+                not_null: c.not_null,
+                default: match expected::default_of(origin, c.table, c.name) {
+                    Default::None => None,
+                    Default::NewUuid => Some("uuid_generate_v4()".into()),
+                    Default::Expr(e) => Some(e.into()),
+                },
+            })
+            .collect();
+        let mut constraints = vec![
+            constraint("users", "users_pkey", "p", &["id"], "PRIMARY KEY (id)"),
+            constraint("items", "items_pkey", "p", &["id"], "PRIMARY KEY (id)"),
+            constraint(
+                "items",
+                expected::foreign_key_name(origin),
+                "f",
+                &["owner_id"],
+                "FOREIGN KEY (owner_id) REFERENCES users(id) ON DELETE CASCADE",
+            ),
+        ];
+        let mut indexes = vec![
+            index("users", "users_pkey", true, Some("users_pkey"), "id"),
+            index("items", "items_pkey", true, Some("items_pkey"), "id"),
+        ];
+        for col in expected::UNIQUE {
+            let name = expected::unique_name(origin, col);
+            if origin == Origin::Migrated {
+                constraints.push(constraint(
+                    "users",
+                    &name,
+                    "u",
+                    &[col],
+                    &format!("UNIQUE ({col})"),
+                ));
+                indexes.push(index("users", &name, true, Some(&name), col));
+            } else {
+                indexes.push(index("users", &name, true, None, col));
+            }
+        }
+        for (t, name, col) in expected::INDEXES {
+            indexes.push(index(t, name, false, None, col));
+        }
+        Catalog {
+            tables: vec!["items".into(), "users".into()],
+            columns,
+            constraints,
+            indexes,
+            uuid_ossp: true,
+        }
+    }
+
+    fn applied() -> BTreeSet<String> {
+        [expected::INITIAL.to_string()].into()
+    }
+
+    fn kinds(report: &Report) -> Vec<(&str, &str, Severity)> {
+        report
+            .differences
+            .iter()
+            .map(|d| (d.object.as_str(), d.kind, d.severity))
+            .collect()
+    }
+
+    #[test]
+    fn migrated_and_adopted_schemas_have_no_drift() {
+        for origin in [Origin::Migrated, Origin::Adopted] {
+            let report = compare(&applied(), &catalog(origin));
+            assert!(report.is_clean(), "{origin:?}: {:?}", kinds(&report));
+            assert_eq!(report.origin, Some(origin));
+        }
+        // Without uuid-ossp the ids default to gen_random_uuid(), possibly schema-qualified.
+        let mut c = catalog(Origin::Migrated);
+        c.uuid_ossp = false;
+        for col in c.columns.iter_mut().filter(|c| c.name == "id") {
+            col.default = Some("gen_random_uuid()".into());
+        }
+        assert!(compare(&applied(), &c).is_clean());
+        c.columns[0].default = Some("extensions.uuid_generate_v4()".into());
+        assert!(compare(&applied(), &c).is_clean());
+    }
+
+    #[test]
+    fn nothing_is_compared_before_the_initial_migration() {
+        let report = compare(&BTreeSet::new(), &Catalog::default());
+        assert!(report.is_clean() && report.origin.is_none());
+    }
+
+    #[test]
+    fn each_class_of_drift_is_named_with_its_severity_and_fix() {
+        let base = catalog(Origin::Migrated);
+        let check =
+            |edit: &dyn Fn(&mut Catalog), object: &str, kind: &str, sev: Severity, sql: &str| {
+                let mut c = base.clone();
+                edit(&mut c);
+                let report = compare(&applied(), &c);
+                assert_eq!(kinds(&report), vec![(object, kind, sev)], "{kind}");
+                let script: Vec<String> = report.sql().iter().map(|s| s.render()).collect();
+                assert!(script.iter().any(|s| s.contains(sql)), "{kind}: {script:?}");
+            };
+        check(
+            &|c| c.indexes.retain(|i| i.name != "idx_users_is_active"),
+            "users.idx_users_is_active",
+            "missing_index",
+            Severity::Warning,
+            "CREATE INDEX idx_users_is_active ON users (is_active);",
+        );
+        check(
+            &|c| {
+                c.columns.push(Column {
+                    table: "users".into(),
+                    name: "nickname".into(),
+                    ty: "text".into(),
+                    not_null: false,
+                    default: None,
+                })
+            },
+            "users.nickname",
+            "extra_column",
+            Severity::Warning,
+            "ALTER TABLE users DROP COLUMN nickname;",
+        );
+        check(
+            &|c| c.columns[1].ty = "text".into(),
+            "users.email",
+            "changed_type",
+            Severity::Critical,
+            "ALTER TABLE users ALTER COLUMN email TYPE character varying(255) USING email::character varying(255);",
+        );
+        check(
+            &|c| c.constraints.retain(|k| k.kind != "f"),
+            "items.fk_items_owner",
+            "missing_foreign_key",
+            Severity::Critical,
+            "ALTER TABLE items ADD CONSTRAINT fk_items_owner FOREIGN KEY (owner_id) REFERENCES users (id) ON DELETE CASCADE;",
+        );
+        check(
+            &|c| c.columns[10].not_null = false,
+            "items.title",
+            "changed_nullability",
+            Severity::Critical,
+            "ALTER TABLE items ALTER COLUMN title SET NOT NULL;",
+        );
+        check(
+            &|c| c.columns[5].default = Some("false".into()),
+            "users.is_active",
+            "changed_default",
+            Severity::Critical,
+            "ALTER TABLE users ALTER COLUMN is_active SET DEFAULT true;",
+        );
+        check(
+            &|c| {
+                for k in c.constraints.iter_mut().filter(|k| k.kind == "f") {
+                    k.definition =
+                        "FOREIGN KEY (owner_id) REFERENCES public.users(id) ON DELETE SET NULL"
+                            .into();
+                }
+            },
+            "items.fk_items_owner",
+            "changed_foreign_key",
+            Severity::Critical,
+            "ALTER TABLE items DROP CONSTRAINT fk_items_owner;",
+        );
+        check(
+            &|c| c.constraints.retain(|k| k.name != "users_email_key"),
+            "users.users_email_key",
+            "missing_constraint",
+            Severity::Critical,
+            "ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email);",
+        );
+    }
+
+    #[test]
+    fn an_adopted_schema_is_judged_by_create_all_not_by_the_migration() {
+        let mut c = catalog(Origin::Adopted);
+        c.indexes.retain(|i| i.name != "ix_users_username");
+        let report = compare(&applied(), &c);
+        assert_eq!(report.origin, Some(Origin::Adopted));
+        assert_eq!(
+            kinds(&report),
+            vec![(
+                "users.ix_users_username",
+                "missing_constraint",
+                Severity::Critical
+            )]
+        );
+        let sql: Vec<String> = report.sql().iter().map(|s| s.text.clone()).collect();
+        assert_eq!(
+            sql,
+            ["CREATE UNIQUE INDEX ix_users_username ON users (username)"]
+        );
+    }
+
+    #[test]
+    fn a_missing_table_is_one_difference_whose_fix_creates_it_with_its_indexes() {
+        let mut c = catalog(Origin::Migrated);
+        c.tables.retain(|t| t != "items");
+        c.columns.retain(|col| col.table != "items");
+        c.constraints.retain(|k| k.table != "items");
+        c.indexes.retain(|i| i.table != "items");
+        let report = compare(&applied(), &c);
+        assert_eq!(
+            kinds(&report),
+            vec![("items", "missing_table", Severity::Critical)]
+        );
+        let sql = report.sql();
+        assert!(sql[0]
+            .text
+            .starts_with("CREATE TABLE items (\n    id uuid NOT NULL DEFAULT uuid_generate_v4(),"));
+        assert!(sql[0]
+            .text
+            .contains("CONSTRAINT fk_items_owner FOREIGN KEY"));
+        assert_eq!(sql.len(), 4, "{sql:?}");
+    }
+
+    #[test]
+    fn extra_not_null_columns_without_default_and_extra_constraints_are_critical() {
+        let mut c = catalog(Origin::Migrated);
+        c.columns.push(Column {
+            table: "items".into(),
+            name: "Sku".into(),
+            ty: "text".into(),
+            not_null: true,
+            default: None,
+        });
+        c.constraints.push(constraint(
+            "items",
+            "price_positive",
+            "c",
+            &["price"],
+            "CHECK ((price > (0)::numeric))",
+        ));
+        let report = compare(&applied(), &c);
+        assert_eq!(
+            kinds(&report),
+            vec![
+                ("items.Sku", "extra_column", Severity::Critical),
+                (
+                    "items.price_positive",
+                    "extra_constraint",
+                    Severity::Critical
+                ),
+            ]
+        );
+        let sql: Vec<String> = report.sql().iter().map(|s| s.text.clone()).collect();
+        assert_eq!(
+            sql,
+            [
+                "ALTER TABLE items DROP CONSTRAINT price_positive",
+                "ALTER TABLE items DROP COLUMN \"Sku\""
+            ]
+        );
+    }
+}
