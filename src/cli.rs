@@ -103,6 +103,9 @@ pub enum Command {
     Audit(AuditCmd),
     /// Print the GRANT statements a least-privilege role needs (run them with --apply)
     Grant(GrantArgs),
+    /// Compare the live users and items tables with what the applied migrations define
+    #[command(subcommand)]
+    Schema(SchemaCmd),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions {
         #[arg(value_enum)]
@@ -110,6 +113,13 @@ pub enum Command {
     },
     /// Print the manual page (roff; view with `stackctl man | man -l -`)
     Man,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SchemaCmd {
+    /// Every difference (object, kind, expected, actual, severity) and the SQL that would
+    /// undo it, which is printed and never run; exit 0 without drift, 6 with
+    Diff,
 }
 
 #[derive(Debug, Args)]

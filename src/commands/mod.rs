@@ -8,6 +8,7 @@ pub mod import;
 pub mod item;
 pub mod local;
 pub mod migrate;
+pub mod schema;
 pub mod status;
 pub mod user;
 
@@ -147,6 +148,7 @@ pub fn dispatch(command: Command, ctx: &Ctx) -> Result<()> {
         Command::Local(cmd) => local::run(cmd, ctx),
         Command::Audit(cmd) => audit::run(cmd, ctx),
         Command::Grant(args) => grant::run(args, ctx),
+        Command::Schema(cmd) => schema::run(cmd, ctx),
         Command::Completions { shell } => {
             let mut out = ctx.stdout();
             clap_complete::generate(

@@ -1,0 +1,64 @@
+//! `stackctl schema diff`: the live `users` and `items` against the applied migrations.
+//! The rows go through the renderer; the SQL that would undo the drift is printed after
+//! the table (table output) or on stderr (JSON and CSV, whose stdout keeps its shape),
+//! and never run.
+
+use std::io::Write;
+
+use super::Ctx;
+use crate::cli::{OutputFormat, SchemaCmd};
+use crate::db::{self, SchemaState};
+use crate::drift::{self, Report};
+use crate::error::{Error, Kind, Result};
+use crate::output::{terminal_safe, ListWriter};
+
+pub fn run(cmd: SchemaCmd, ctx: &Ctx) -> Result<()> {
+    match cmd {
+        SchemaCmd::Diff => diff(ctx),
+    }
+}
+
+fn diff(ctx: &Ctx) -> Result<()> {
+    let (mut conn, _) = ctx.connect_raw()?;
+    ctx.begin_reads(&mut conn)?;
+    let state = SchemaState::read(&mut conn)?;
+    let report = drift::inspect(&mut conn, &state.applied)?;
+    let database = db::current_database(&mut conn)?;
+    let mut out = ctx.stdout();
+    let mut rows = ListWriter::new(ctx.format(), drift::COLUMNS, &mut out);
+    for d in &report.differences {
+        rows.row(d)?;
+    }
+    rows.finish()?;
+    if !report.is_clean() {
+        let script = script(&report, &database);
+        if ctx.format() == OutputFormat::Table {
+            writeln!(out, "\n{}", terminal_safe(&script))?;
+        } else {
+            eprint!("{}", terminal_safe(&script));
+        }
+    }
+    super::finish(out)?;
+    if report.is_clean() {
+        ctx.info(report.summary());
+        return Ok(());
+    }
+    // Drift is this command's finding, not its failure: the rows and the SQL say it all,
+    // the exit code tells scripts.
+    Err(Error::new(Kind::Reported(6), report.summary()))
+}
+
+/// The statements in one transaction, under a comment saying what they are.
+pub fn script(report: &Report, database: &str) -> String {
+    let mut s = format!(
+        "-- stackctl schema diff: {}\n-- SQL that brings users and items in database {database} back to {} (not run; review it, then run it with psql):\nBEGIN;\n",
+        report.summary(),
+        report.origin.map_or("the migrations", |o| o.describe()),
+    );
+    for statement in report.sql() {
+        s.push_str(&statement.render());
+        s.push('\n');
+    }
+    s.push_str("COMMIT;\n");
+    s
+}
