@@ -334,6 +334,10 @@ pub struct MigrateArgs {
     /// How long to wait for another migrate run's lock
     #[arg(long, global = true, value_name = "DURATION", default_value = "60s")]
     pub lock_timeout: String,
+    /// Apply pending migrations even though users/items have drifted from the applied
+    /// ones (see `stackctl schema diff`); without it such a run is refused, exit 6
+    #[arg(long, global = true)]
+    pub allow_drift: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

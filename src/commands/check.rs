@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use super::Ctx;
 use crate::cli::{OutputFormat, StatusArgs};
 use crate::db::{self, SchemaState};
+use crate::drift::{self, Severity};
 use crate::error::{Error, Kind, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -86,7 +87,7 @@ fn latency_check(ms: u64, warn: u64, crit: u64) -> Check {
     }
 }
 
-fn schema_checks(conn: &mut diesel::PgConnection, out: &mut Vec<Check>) -> Result<()> {
+fn schema_checks(conn: &mut diesel::PgConnection, out: &mut Vec<Check>) -> Result<SchemaState> {
     let state = SchemaState::read(conn)?;
     let (pending, unknown) = (state.pending().len(), state.unknown().len());
     let (st, msg) = if unknown > 0 {
@@ -138,6 +139,51 @@ fn schema_checks(conn: &mut diesel::PgConnection, out: &mut Vec<Check>) -> Resul
                     .join(", ")
             ),
         ),
+    });
+    Ok(state)
+}
+
+/// The live users/items against the applied migrations: CRITICAL for a missing or changed
+/// table, column, constraint or foreign key, WARNING for an extra column or index or a
+/// missing or changed index. One catalog query.
+fn drift_check(
+    conn: &mut diesel::PgConnection,
+    state: &SchemaState,
+    out: &mut Vec<Check>,
+) -> Result<()> {
+    let report = drift::inspect(conn, &state.applied)?;
+    let (critical, warning) = (
+        report.count(Severity::Critical),
+        report.count(Severity::Warning),
+    );
+    let (st, message) = match report.worst() {
+        None => (State::Ok, report.summary()),
+        Some(worst) => (
+            if worst == Severity::Critical {
+                State::Critical
+            } else {
+                State::Warning
+            },
+            format!(
+                "schema drift: {}; see stackctl schema diff",
+                report.summary()
+            ),
+        ),
+    };
+    out.push(Check {
+        perf: Some(format!(
+            "schema_drift_critical={critical};;0;0 schema_drift_warning={warning};0;;0"
+        )),
+        ..check(
+            "schema_drift",
+            st,
+            json!({"critical": critical, "warning": warning}),
+            json!({
+                "warning": "an extra column or index, or a missing or changed index",
+                "critical": "a missing or changed table, column, constraint or foreign key"
+            }),
+            message,
+        )
     });
     Ok(())
 }
@@ -356,9 +402,10 @@ fn probe(
     checks.push(latency_check(ms, args.warn_latency, args.crit_latency));
     let name = db::current_database(&mut conn)?;
     *database = Some(name.clone());
-    schema_checks(&mut conn, checks)?;
+    let state = schema_checks(&mut conn, checks)?;
     if let Some(dir) = crate::backup::catalog::dir_or_env(args.backup_dir.as_deref()) {
         backup_checks(&dir, &name, max_age, checks);
     }
-    Ok(())
+    // Last, so that the checks before it keep their places in `-o json`'s array.
+    drift_check(&mut conn, &state, checks)
 }

@@ -6,6 +6,7 @@ use super::Ctx;
 use crate::change::Change;
 use crate::cli::{LockMode, MigrateArgs, MigrateCmd};
 use crate::db::{self, adopt, SchemaState};
+use crate::drift;
 use crate::error::{Error, Result};
 use crate::output::ListWriter;
 use crate::prompt;
@@ -18,6 +19,13 @@ struct Lock {
     timeout: std::time::Duration,
 }
 
+/// Whether `migrate run` goes ahead on a schema that has drifted (`--allow-drift`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OnDrift {
+    Refuse,
+    Allow,
+}
+
 pub fn run(args: MigrateArgs, ctx: &Ctx) -> Result<()> {
     let lock = Lock {
         mode: args.lock_mode,
@@ -25,8 +33,13 @@ pub fn run(args: MigrateArgs, ctx: &Ctx) -> Result<()> {
             .to_std()
             .unwrap_or_default(),
     };
+    let on_drift = if args.allow_drift {
+        OnDrift::Allow
+    } else {
+        OnDrift::Refuse
+    };
     match args.command.unwrap_or(MigrateCmd::Run) {
-        MigrateCmd::Run => apply(ctx, lock),
+        MigrateCmd::Run => apply(ctx, lock, on_drift),
         MigrateCmd::Status => status(ctx),
         MigrateCmd::Revert { steps, confirm } => revert(ctx, steps, confirm.yes, lock),
     }
@@ -48,11 +61,11 @@ fn refuse_unknown(state: &SchemaState) -> Result<()> {
     .with_hint("upgrade stackctl to the version that migrated this database"))
 }
 
-fn apply(ctx: &Ctx, lock: Lock) -> Result<()> {
+fn apply(ctx: &Ctx, lock: Lock, on_drift: OnDrift) -> Result<()> {
     let (mut conn, target) = ctx.connect_target(ctx.direct_target()?)?;
     ctx.debug(format!("migrating {}", target.display));
     let Some(applied) = migrations_locked(ctx, &mut conn, "migrate run", "apply", lock, |conn| {
-        apply_locked(conn, ctx)
+        apply_locked(conn, ctx, on_drift)
     })?
     else {
         return Ok(());
@@ -69,12 +82,17 @@ fn apply(ctx: &Ctx, lock: Lock) -> Result<()> {
 
 /// Adopt an application-made schema if there is one, then apply what is pending. With
 /// nothing pending nothing is written, so an up-to-date standby answers too.
-fn apply_locked(conn: &mut diesel::PgConnection, ctx: &Ctx) -> Result<Vec<String>> {
+fn apply_locked(
+    conn: &mut diesel::PgConnection,
+    ctx: &Ctx,
+    on_drift: OnDrift,
+) -> Result<Vec<String>> {
     let state = SchemaState::read(conn)?;
     refuse_unknown(&state)?;
     if state.pending().is_empty() {
         return Ok(Vec::new());
     }
+    check_drift(conn, ctx, &state, on_drift)?;
     let initial = state
         .embedded
         .first()
@@ -104,6 +122,35 @@ fn apply_locked(conn: &mut diesel::PgConnection, ctx: &Ctx) -> Result<Vec<String
     }
     applied.extend(db::run_pending(conn)?);
     Ok(applied)
+}
+
+/// Pending migrations are written for the schema the applied ones define: on one that
+/// has drifted they may fail half-way or build on what is not there, so the run is
+/// refused (exit 6, each difference listed) unless `--allow-drift`. Before the initial
+/// migration is applied nothing is compared: adoption has rules of its own.
+fn check_drift(
+    conn: &mut diesel::PgConnection,
+    ctx: &Ctx,
+    state: &SchemaState,
+    on_drift: OnDrift,
+) -> Result<()> {
+    let report = drift::inspect(conn, &state.applied)?;
+    if report.is_clean() {
+        return Ok(());
+    }
+    if on_drift == OnDrift::Allow {
+        ctx.info(format!(
+            "applying despite schema drift (--allow-drift): {}",
+            report.summary()
+        ));
+        return Ok(());
+    }
+    Err(Error::schema(format!(
+        "refusing to apply migrations: users/items have drifted from the applied migrations ({} difference(s)); nothing was applied",
+        report.differences.len()
+    ))
+    .with_hint("`stackctl schema diff` prints the SQL that undoes the drift; --allow-drift applies the migrations anyway")
+    .with_details(report.lines()))
 }
 
 #[derive(Serialize)]
@@ -139,6 +186,9 @@ fn status(ctx: &Ctx) -> Result<()> {
         })?;
     }
     out.finish()?;
+    // A line for the operator, not for scripts: stdout keeps its shape.
+    let report = drift::inspect(&mut conn, &state.applied)?;
+    ctx.info(format!("schema drift: {}", report.summary()));
     Ok(())
 }
 
