@@ -8,7 +8,7 @@ use super::Ctx;
 use crate::change::Change;
 use crate::cli::{OutputFormat, UserAdd, UserCmd, UserList, UserSort, UserUpdate};
 use crate::db::models::{NewUser, User, UserChanges, UserDetail};
-use crate::db::users::{self, Filter, Page, Sort, UserRef};
+use crate::db::users::{self, Clash, Filter, Page, Sort, UserRef};
 use crate::db::{self, items};
 use crate::error::{Error, Result};
 use crate::output::{render_one, ListWriter};
@@ -93,7 +93,8 @@ fn existing_same(
         .filter(|u| u.username.to_lowercase() == username.as_str().to_lowercase()))
 }
 
-fn clash_error(field: &str, value: &str) -> Error {
+fn clash_error(clash: Clash, value: &str) -> Error {
+    let field = clash.field();
     Error::conflict(format!("a user with {field} '{value}' already exists"))
         .with_hint(format!("{field}s are unique regardless of letter case"))
 }
@@ -123,15 +124,14 @@ fn add(args: UserAdd, ctx: &Ctx) -> Result<()> {
                 return Ok((Err(user), Vec::new()));
             }
         }
-        if let Some(field) =
+        if let Some(clash) =
             users::find_identity_clash(conn, Some(email.as_str()), Some(username.as_str()), None)?
         {
-            let value = if field == "email" {
-                email.as_str()
-            } else {
-                username.as_str()
+            let value = match clash {
+                Clash::Email => email.as_str(),
+                Clash::Username => username.as_str(),
             };
-            return Err(clash_error(field, value));
+            return Err(clash_error(clash, value));
         }
         let user = users::insert(
             conn,
@@ -247,15 +247,14 @@ fn update(args: UserUpdate, ctx: &Ctx) -> Result<()> {
     let user = ctx.write(&mut conn, "user update", |conn| {
         db::lock_user_identities(conn)?;
         let before = users::get(conn, &who)?;
-        if let Some(field) =
+        if let Some(clash) =
             users::find_identity_clash(conn, changes.email, changes.username, Some(before.id))?
         {
-            let value = if field == "email" {
-                changes.email
-            } else {
-                changes.username
+            let value = match clash {
+                Clash::Email => changes.email,
+                Clash::Username => changes.username,
             };
-            return Err(clash_error(field, value.unwrap_or_default()));
+            return Err(clash_error(clash, value.unwrap_or_default()));
         }
         let after = users::update(conn, before.id, &changes)?;
         let change = Change::update("user", after.id, &before, &after);

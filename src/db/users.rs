@@ -80,12 +80,28 @@ pub fn get(conn: &mut PgConnection, r: &UserRef) -> Result<User> {
 
 /// Which existing user (other than `except`) holds this email or username,
 /// compared case-insensitively. Returns the clashing field's name.
+/// Which identity of a user another user already has (compared case-insensitively).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clash {
+    Email,
+    Username,
+}
+
+impl Clash {
+    pub fn field(self) -> &'static str {
+        match self {
+            Clash::Email => "email",
+            Clash::Username => "username",
+        }
+    }
+}
+
 pub fn find_identity_clash(
     conn: &mut PgConnection,
     email: Option<&str>,
     username: Option<&str>,
     except: Option<Uuid>,
-) -> Result<Option<&'static str>> {
+) -> Result<Option<Clash>> {
     let except = except.unwrap_or(Uuid::nil());
     if let Some(e) = email {
         let n: i64 = users::table
@@ -94,7 +110,7 @@ pub fn find_identity_clash(
             .count()
             .get_result(conn)?;
         if n > 0 {
-            return Ok(Some("email"));
+            return Ok(Some(Clash::Email));
         }
     }
     if let Some(u) = username {
@@ -104,7 +120,7 @@ pub fn find_identity_clash(
             .count()
             .get_result(conn)?;
         if n > 0 {
-            return Ok(Some("username"));
+            return Ok(Some(Clash::Username));
         }
     }
     Ok(None)
