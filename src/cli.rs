@@ -259,13 +259,22 @@ pub enum BackupCmd {
         #[command(flatten)]
         tools: PgTools,
     },
-    /// Restore a backup into the database, replacing what the backup holds
+    /// Restore a backup into the database, replacing what the backup holds (with --into:
+    /// into a new database beside it)
     Restore {
         /// The backup file
         file: PathBuf,
         /// Restore even a backup whose schema version this stackctl does not know
         #[arg(long)]
         force: bool,
+        /// Restore into a new database NAME beside the live one, checked against the
+        /// manifest; the live database is not touched (NAME existing: exit 4)
+        #[arg(long, value_name = "NAME")]
+        into: Option<String>,
+        /// With --into: drop an existing database NAME, once the restore has been
+        /// checked (asks on a terminal, else needs --yes)
+        #[arg(long, requires = "into")]
+        replace: bool,
         #[command(flatten)]
         confirm: Confirmation,
         #[command(flatten)]

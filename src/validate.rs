@@ -225,6 +225,45 @@ pub fn duration(field: &str, raw: &str) -> Result<chrono::TimeDelta> {
         .ok_or_else(bad)
 }
 
+/// A database stackctl creates (`backup restore --into NAME`): 1 to 63 of `A-Z a-z 0-9
+/// _`, not starting with a digit, and not one of PostgreSQL's templates. Such a name
+/// needs nothing but double quotes in SQL and nothing at all in a URL or a shell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseName(String);
+
+impl DatabaseName {
+    pub fn parse(raw: &str) -> Result<Self> {
+        let field = "database name";
+        if raw.is_empty() || raw.len() > 63 {
+            return Err(Error::invalid(field, "it must be 1 to 63 characters long"));
+        }
+        if !raw.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            || raw.starts_with(|c: char| c.is_ascii_digit())
+        {
+            return Err(Error::invalid(
+                field,
+                format!("{raw:?} must be letters, digits and _, not starting with a digit"),
+            ));
+        }
+        if raw == "template0" || raw == "template1" {
+            return Err(Error::invalid(
+                field,
+                format!("{raw} is one of PostgreSQL's template databases"),
+            ));
+        }
+        Ok(DatabaseName(raw.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The name as an SQL identifier (always quoted, so capitals stay capitals).
+    pub fn quoted(&self) -> String {
+        format!("\"{}\"", self.0)
+    }
+}
+
 pub fn uuid(field: &str, raw: &str) -> Result<uuid::Uuid> {
     uuid::Uuid::parse_str(raw).map_err(|_| Error::invalid(field, format!("{raw:?} is not a UUID")))
 }
@@ -232,6 +271,29 @@ pub fn uuid(field: &str, raw: &str) -> Result<uuid::Uuid> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn database_names() {
+        for ok in ["app_restored", "App2", "_x", &"a".repeat(63)] {
+            assert_eq!(DatabaseName::parse(ok).unwrap().as_str(), ok);
+        }
+        for bad in [
+            "",
+            "1app",
+            "a-b",
+            "a b",
+            "a\"b",
+            "x;DROP",
+            "café",
+            "template1",
+            &"a".repeat(64),
+        ] {
+            let err = DatabaseName::parse(bad).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad}");
+            assert!(err.message.contains("database name"), "{}", err.message);
+        }
+        assert_eq!(DatabaseName::parse("App").unwrap().quoted(), "\"App\"");
+    }
 
     #[test]
     fn emails() {

@@ -5,10 +5,12 @@ use std::path::Path;
 
 use super::manifest::{Format, Manifest};
 use super::{files, restore, Log};
-use crate::db::{self, snapshot::ScratchDatabase};
+use crate::db;
+use crate::db::snapshot::{RowCounts, ScratchDatabase};
 use crate::error::{Error, Result};
 use crate::pgtools::{self, Tools};
 use crate::url::PgUrl;
+use crate::validate::DatabaseName;
 
 /// The format the manifest records, else the one the file's name suggests.
 pub fn format_of(file: &Path, manifest: Option<&Manifest>) -> Format {
@@ -53,15 +55,27 @@ fn check_plain_complete(file: &Path) -> Result<()> {
     Ok(())
 }
 
-/// What a test restore found.
+/// What a restore beside the live database found.
 pub struct RestoreReport {
     pub ok: bool,
     pub detail: String,
+    /// The row counts of the restored database.
+    pub restored: RowCounts,
 }
 
-/// Restore `file` into a scratch database (created here, dropped here whatever happens) on
-/// the server `url` reaches, then compare its row counts, and its table checksums when the
-/// manifest has them.
+/// What becomes of the database a restore went into.
+pub enum Afterwards<'a> {
+    /// A test restore: dropped, whatever the outcome.
+    Drop,
+    /// `backup restore --into NAME`: renamed to NAME when it matches the manifest (an
+    /// existing NAME dropped first with `replace`), dropped when it does not.
+    Keep {
+        name: &'a DatabaseName,
+        replace: bool,
+    },
+}
+
+/// A test restore: `file` restored into a scratch database and compared, then dropped.
 pub fn test_restore(
     file: &Path,
     manifest: &Manifest,
@@ -69,30 +83,74 @@ pub fn test_restore(
     url: &PgUrl,
     log: &dyn Log,
 ) -> Result<RestoreReport> {
-    let scratch = ScratchDatabase::create(url)?;
+    let format = manifest.format;
+    restore_beside(
+        file,
+        Some(manifest),
+        format,
+        tools,
+        url,
+        Afterwards::Drop,
+        log,
+    )
+}
+
+/// The one path for every restore beside the live database (`backup verify --restore`,
+/// `backup --verify-restore`, `backup restore --into`): create a database of its own on
+/// the server `url` reaches, restore `file` into it in one transaction, compare its row
+/// counts (and table checksums, when the manifest has them) with the manifest, then drop
+/// it or give it its final name. The live database is never written.
+pub fn restore_beside(
+    file: &Path,
+    manifest: Option<&Manifest>,
+    format: Format,
+    tools: &Tools,
+    url: &PgUrl,
+    afterwards: Afterwards,
+    log: &dyn Log,
+) -> Result<RestoreReport> {
+    let prefix = match afterwards {
+        Afterwards::Drop => "stackctl_verify",
+        Afterwards::Keep { .. } => "stackctl_restore",
+    };
+    let scratch = ScratchDatabase::create(url, prefix)?;
     log.debug(format!(
-        "test restore into scratch database {}",
+        "restoring {} into {}",
+        file.display(),
         scratch.name
     ));
-    let outcome = restore_and_compare(file, manifest, tools, &scratch.url);
+    let outcome = restore_and_compare(file, manifest, format, tools, &scratch.url);
     let name = scratch.name.clone();
-    if let Err(e) = scratch.remove() {
-        log.info(format!(
-            "warning: could not drop the scratch database {name}: {e}"
-        ));
+    match (afterwards, &outcome) {
+        (Afterwards::Keep { name, replace }, Ok(report)) if report.ok => {
+            scratch.keep_as(name, replace)?;
+        }
+        _ => {
+            if let Err(e) = scratch.remove() {
+                log.warn(format!("could not drop the database {name}: {e}"));
+            }
+        }
     }
     outcome
 }
 
 fn restore_and_compare(
     file: &Path,
-    manifest: &Manifest,
+    manifest: Option<&Manifest>,
+    format: Format,
     tools: &Tools,
     scratch_url: &PgUrl,
 ) -> Result<RestoreReport> {
-    restore::restore_into(file, manifest.format, tools, scratch_url, false)?;
+    restore::restore_into(file, format, tools, scratch_url, false)?;
     let mut conn = db::connect(scratch_url.libpq())?;
     let got = db::snapshot::row_counts(&mut conn)?;
+    let Some(manifest) = manifest else {
+        return Ok(RestoreReport {
+            ok: true,
+            detail: "restored; no manifest to compare it with".into(),
+            restored: got,
+        });
+    };
     let mut problems = Vec::new();
     for (table, want, have) in [
         ("users", manifest.row_counts.users, got.users),
@@ -122,16 +180,14 @@ fn restore_and_compare(
         }
         None => "row counts match (the manifest has no table checksums)".into(),
     };
-    Ok(if problems.is_empty() {
-        RestoreReport {
-            ok: true,
-            detail: compared,
-        }
-    } else {
-        RestoreReport {
-            ok: false,
-            detail: problems.join("; "),
-        }
+    Ok(RestoreReport {
+        ok: problems.is_empty(),
+        detail: if problems.is_empty() {
+            compared
+        } else {
+            problems.join("; ")
+        },
+        restored: got,
     })
 }
 

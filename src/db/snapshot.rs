@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::url::PgUrl;
+use crate::validate::DatabaseName;
 
 /// Rows in the application's tables; `None` where the table does not exist.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,7 +82,9 @@ pub fn table_checksums(conn: &mut PgConnection) -> Result<BTreeMap<String, Strin
     Ok(out)
 }
 
-/// A database made for one test restore, beside the real one; `remove` drops it.
+/// A database made for one restore beside the live one, under a name of its own
+/// (`<prefix>_<pid>_<random>`): a test restore drops it (`remove`), `backup restore
+/// --into` gives it its final name once it has been checked (`keep_as`).
 pub struct ScratchDatabase {
     admin: PgConnection,
     pub name: String,
@@ -89,10 +92,10 @@ pub struct ScratchDatabase {
 }
 
 impl ScratchDatabase {
-    /// `CREATE DATABASE stackctl_verify_<pid>_<random>` on the server `url` reaches.
-    pub fn create(url: &PgUrl) -> Result<ScratchDatabase> {
+    /// `CREATE DATABASE <prefix>_<pid>_<random>` on the server `url` reaches.
+    pub fn create(url: &PgUrl, prefix: &str) -> Result<ScratchDatabase> {
         let name = format!(
-            "stackctl_verify_{}_{:08x}",
+            "{prefix}_{}_{:08x}",
             std::process::id(),
             rand::random::<u32>()
         );
@@ -101,11 +104,16 @@ impl ScratchDatabase {
         admin
             .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE template0"))
             .map_err(|e| {
+                let e = Error::from(e);
+                // A read-only server says so (exit 7) with its own hint.
+                if e.kind == crate::error::Kind::Refused {
+                    return e;
+                }
                 Error::failure(format!(
-                    "cannot create a scratch database for the test restore: {}",
-                    Error::from(e).message
+                    "cannot create a database to restore into: {}",
+                    e.message
                 ))
-                .with_hint("the test restore needs the CREATEDB privilege")
+                .with_hint("a restore beside the live database needs the CREATEDB privilege")
             })?;
         Ok(ScratchDatabase {
             admin,
@@ -116,13 +124,74 @@ impl ScratchDatabase {
 
     /// Drop it, disconnecting whoever is still in it (FORCE needs PostgreSQL 13).
     pub fn remove(mut self) -> Result<(), String> {
-        let name = &self.name;
-        self.admin
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .or_else(|_| {
-                self.admin
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
-            })
-            .map_err(|e| e.to_string())
+        drop_database(&mut self.admin, &self.name).map_err(|e| e.message)
     }
+
+    /// Rename it to `name`, first dropping an existing `name` when `replace`. A `name`
+    /// that exists (or appeared meanwhile) without `replace` is exit 4, and this database
+    /// is dropped: only a checked restore ever carries the final name.
+    pub fn keep_as(mut self, name: &DatabaseName, replace: bool) -> Result<()> {
+        let renamed = (|| {
+            if replace {
+                drop_database(&mut self.admin, name.as_str())?;
+            }
+            self.admin
+                .batch_execute(&format!(
+                    "ALTER DATABASE {} RENAME TO {}",
+                    self.name,
+                    name.quoted()
+                ))
+                .map_err(|e| {
+                    let e = Error::from(e);
+                    if e.message.contains("already exists") {
+                        Error::conflict(format!("database {} already exists", name.as_str()))
+                    } else {
+                        e
+                    }
+                })
+        })();
+        if renamed.is_err() {
+            let _ = drop_database(&mut self.admin, &self.name);
+        }
+        renamed
+    }
+}
+
+/// `DROP DATABASE IF EXISTS`, disconnecting whoever is in it where the server can (13+).
+fn drop_database(admin: &mut PgConnection, name: &str) -> Result<()> {
+    let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
+        .or_else(|_| admin.batch_execute(&format!("DROP DATABASE IF EXISTS {quoted}")))
+        .map_err(Error::from)
+}
+
+#[derive(QueryableByName)]
+struct Exists {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    exists: bool,
+}
+
+/// Whether a database of that name exists on the server.
+pub fn database_exists(conn: &mut PgConnection, name: &DatabaseName) -> Result<bool> {
+    let row: Exists =
+        diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+            .bind::<Text, _>(name.as_str())
+            .get_result(conn)?;
+    Ok(row.exists)
+}
+
+#[derive(QueryableByName)]
+struct Size {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    size: i64,
+}
+
+/// A database's size on disk, when the role may read it.
+pub fn database_size(conn: &mut PgConnection, name: &DatabaseName) -> Option<i64> {
+    diesel::sql_query("SELECT pg_database_size($1::text::name) AS size")
+        .bind::<Text, _>(name.as_str())
+        .get_result::<Size>(conn)
+        .ok()
+        .map(|r| r.size)
 }

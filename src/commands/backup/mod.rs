@@ -1,22 +1,19 @@
 //! `stackctl backup [create|list|verify|restore|prune]`: arguments in, `crate::backup` does
-//! the work, rows and messages out.
+//! the work, rows and messages out. The two kinds of restore are in `restore.rs`.
+
+mod restore;
 
 use std::path::Path;
-use std::time::Instant;
 
 use serde::Serialize;
 
 use super::Ctx;
-use crate::backup::{
-    catalog, create, directory, manifest, restore, retention, verify, Format, Log,
-};
-use crate::change::Change;
+use crate::backup::{catalog, create, directory, manifest, retention, verify, Format, Log};
 use crate::cli::{BackupArgs, BackupCmd, BackupCreate, BackupDir, DumpFormat, Retention};
 use crate::db;
 use crate::error::{Error, Kind, Result};
 use crate::output::{render_one, ListWriter};
 use crate::pgtools::{self, Tools};
-use crate::prompt;
 
 impl Log for Ctx {
     fn info(&self, msg: String) {
@@ -46,9 +43,24 @@ pub fn run(args: BackupArgs, ctx: &Ctx) -> Result<()> {
         Some(BackupCmd::Restore {
             file,
             force,
+            into,
+            replace,
             confirm,
             tools,
-        }) => restore_cmd(&file, force, confirm.yes, tools.pg_dump.as_deref(), ctx),
+        }) => {
+            let pg_dump = tools.pg_dump.as_deref();
+            match into {
+                None => restore::in_place(&file, force, confirm.yes, pg_dump, ctx),
+                Some(name) => {
+                    let into = restore::Into {
+                        name: &name,
+                        replace,
+                        yes: confirm.yes,
+                    };
+                    restore::beside(&file, force, &into, pg_dump, ctx)
+                }
+            }
+        }
         Some(BackupCmd::Prune {
             dir,
             retention,
@@ -276,74 +288,4 @@ fn test_restore(
             report.detail
         )))
     })
-}
-
-fn restore_cmd(
-    file: &Path,
-    force: bool,
-    yes: bool,
-    pg_dump: Option<&Path>,
-    ctx: &Ctx,
-) -> Result<()> {
-    require_file(file)?;
-    let manifest = manifest::read(file).map_err(|e| {
-        Error::failure(format!(
-            "refusing to restore a damaged backup: {}",
-            e.message
-        ))
-        .with_hint("a backup is restored only with a valid manifest or with none at all")
-    })?;
-    restore::check_schema_version(file, manifest.as_ref(), force)?;
-    let format = verify::format_of(file, manifest.as_ref());
-    if format == Format::Plain {
-        restore::check_plain_script(file)?;
-    }
-    let target = ctx.direct_target()?;
-    ctx.refuse_pooled_tools(&target, "backup restore")?;
-    let (mut conn, target) = ctx.connect_target(target)?;
-    // pg_restore and psql would fail half-way on a standby: refuse before they start.
-    db::server::ensure_writable(&mut conn)?;
-    let tools = server_tools(&mut conn, pg_dump)?;
-    verify::check(file, manifest.as_ref(), &tools).map_err(|e| {
-        Error::failure(format!(
-            "refusing to restore a damaged backup: {}",
-            e.message
-        ))
-    })?;
-    let database = db::current_database(&mut conn)?;
-    let current = db::snapshot::row_counts(&mut conn)?;
-    let change = Change::other("restore", "database", &database)
-        .with_before(serde_json::json!({"users": current.users, "items": current.items}))
-        .with_after(serde_json::json!({
-            "file": file.display().to_string(),
-            "users": manifest.as_ref().and_then(|m| m.row_counts.users),
-            "items": manifest.as_ref().and_then(|m| m.row_counts.items),
-        }));
-    if ctx.global.dry_run {
-        return ctx.print_plan(&[change]);
-    }
-    drop(conn);
-    let what = match &manifest {
-        Some(m) => format!(
-            "restoring {} (database {}, taken {}, users {}, items {}) replaces what it holds in database {database}",
-            file.display(),
-            m.database,
-            m.started_at.format("%Y-%m-%d %H:%M:%SZ"),
-            count(m.row_counts.users),
-            count(m.row_counts.items),
-        ),
-        None => format!("restoring {} replaces what it holds in database {database}", file.display()),
-    };
-    prompt::confirm_destructive(yes, &what)?;
-    let clock = Instant::now();
-    restore::restore_into(file, format, &tools, &target.url, true)?;
-    ctx.info(format!(
-        "restored {} into {database} in {:.1}s",
-        file.display(),
-        clock.elapsed().as_secs_f64()
-    ));
-    // The restore ran in pg_restore's own transaction (and may have replaced the audit
-    // table with the backup's), so the audit row follows in a transaction of its own.
-    let (mut conn, _) = ctx.connect_target(target)?;
-    ctx.audit_after(&mut conn, "backup restore", &[change])
 }

@@ -1,0 +1,265 @@
+//! `backup restore FILE`: into the live database (in place), or with `--into NAME` into a
+//! new database beside it. Both check the file the same way before anything runs.
+
+use std::path::Path;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::{count, require_file, server_tools, Ctx};
+use crate::backup::verify::{self, Afterwards};
+use crate::backup::{manifest::Manifest, restore, Format};
+use crate::change::Change;
+use crate::db;
+use crate::error::{Error, Result};
+use crate::output::render_one;
+use crate::prompt;
+use crate::validate::DatabaseName;
+
+/// The file's own checks, before any connection: it exists, its manifest parses, its
+/// schema version is known (or `--force`), and a plain dump is pg_dump's SQL only.
+fn checked_file(file: &Path, force: bool) -> Result<(Option<Manifest>, Format)> {
+    require_file(file)?;
+    let manifest = crate::backup::manifest::read(file).map_err(|e| {
+        Error::failure(format!(
+            "refusing to restore a damaged backup: {}",
+            e.message
+        ))
+        .with_hint("a backup is restored only with a valid manifest or with none at all")
+    })?;
+    restore::check_schema_version(file, manifest.as_ref(), force)?;
+    let format = verify::format_of(file, manifest.as_ref());
+    if format == Format::Plain {
+        restore::check_plain_script(file)?;
+    }
+    Ok((manifest, format))
+}
+
+/// The checksum and structure, with the client tools that match the server.
+fn checked_against_tools(
+    file: &Path,
+    manifest: Option<&Manifest>,
+    tools: &crate::pgtools::Tools,
+) -> Result<()> {
+    verify::check(file, manifest, tools).map_err(|e| {
+        Error::failure(format!(
+            "refusing to restore a damaged backup: {}",
+            e.message
+        ))
+    })
+}
+
+/// `backup restore FILE`: replace what the backup holds in the live database.
+pub fn in_place(
+    file: &Path,
+    force: bool,
+    yes: bool,
+    pg_dump: Option<&Path>,
+    ctx: &Ctx,
+) -> Result<()> {
+    let (manifest, format) = checked_file(file, force)?;
+    let target = ctx.direct_target()?;
+    ctx.refuse_pooled_tools(&target, "backup restore")?;
+    let (mut conn, target) = ctx.connect_target(target)?;
+    // pg_restore and psql would fail half-way on a standby: refuse before they start.
+    db::server::ensure_writable(&mut conn)?;
+    let tools = server_tools(&mut conn, pg_dump)?;
+    checked_against_tools(file, manifest.as_ref(), &tools)?;
+    let database = db::current_database(&mut conn)?;
+    let current = db::snapshot::row_counts(&mut conn)?;
+    let change = Change::other("restore", "database", &database)
+        .with_before(serde_json::json!({"users": current.users, "items": current.items}))
+        .with_after(serde_json::json!({
+            "file": file.display().to_string(),
+            "users": manifest.as_ref().and_then(|m| m.row_counts.users),
+            "items": manifest.as_ref().and_then(|m| m.row_counts.items),
+        }));
+    if ctx.global.dry_run {
+        return ctx.print_plan(&[change]);
+    }
+    drop(conn);
+    let what = match &manifest {
+        Some(m) => format!(
+            "restoring {} (database {}, taken {}, users {}, items {}) replaces what it holds in database {database}",
+            file.display(),
+            m.database,
+            m.started_at.format("%Y-%m-%d %H:%M:%SZ"),
+            count(m.row_counts.users),
+            count(m.row_counts.items),
+        ),
+        None => format!("restoring {} replaces what it holds in database {database}", file.display()),
+    };
+    prompt::confirm_destructive(yes, &what)?;
+    let clock = Instant::now();
+    restore::restore_into(file, format, &tools, &target.url, true)?;
+    ctx.info(format!(
+        "restored {} into {database} in {:.1}s",
+        file.display(),
+        clock.elapsed().as_secs_f64()
+    ));
+    // The restore ran in pg_restore's own transaction (and may have replaced the audit
+    // table with the backup's), so the audit row follows in a transaction of its own.
+    let (mut conn, _) = ctx.connect_target(target)?;
+    ctx.audit_after(&mut conn, "backup restore", &[change])
+}
+
+/// `--into NAME [--replace]`, as given.
+pub struct Into<'a> {
+    pub name: &'a str,
+    pub replace: bool,
+    pub yes: bool,
+}
+
+/// What `backup restore --into` prints.
+#[derive(Serialize)]
+struct Restored {
+    database: String,
+    file: String,
+    replaced: bool,
+    users: Option<i64>,
+    items: Option<i64>,
+    checked: String,
+}
+
+const RESTORED_COLUMNS: &[&str] = &["database", "file", "replaced", "users", "items", "checked"];
+
+/// `backup restore FILE --into NAME`: restore into a new database beside the live one,
+/// through the same path as a test restore (a database of its own, one transaction, the
+/// manifest's counts and checksums compared), which then takes the name NAME. The live
+/// database is only read (its name); nothing is asked unless `--replace` will drop an
+/// existing NAME.
+pub fn beside(
+    file: &Path,
+    force: bool,
+    into: &Into,
+    pg_dump: Option<&Path>,
+    ctx: &Ctx,
+) -> Result<()> {
+    let name = DatabaseName::parse(into.name)?;
+    let (manifest, format) = checked_file(file, force)?;
+    let target = ctx.direct_target()?;
+    ctx.refuse_pooled_tools(&target, "backup restore --into")?;
+    let (mut conn, target) = ctx.connect_target(target)?;
+    db::server::ensure_writable(&mut conn)?;
+    let live = db::current_database(&mut conn)?;
+    if live == name.as_str() {
+        return Err(Error::usage(format!(
+            "{live} is the live database: --into restores beside it, never over it"
+        ))
+        .with_hint(
+            "choose another name, or restore in place with `stackctl backup restore FILE`",
+        ));
+    }
+    let exists = db::snapshot::database_exists(&mut conn, &name)?;
+    if exists && !into.replace {
+        return Err(
+            Error::conflict(format!("database {} already exists", name.as_str())).with_hint(
+                "choose another name, or pass --replace to drop it once the restore is checked",
+            ),
+        );
+    }
+    let tools = server_tools(&mut conn, pg_dump)?;
+    checked_against_tools(file, manifest.as_ref(), &tools)?;
+    let replaced = exists && into.replace;
+    let dropped = if replaced {
+        let size = db::snapshot::database_size(&mut conn, &name);
+        let counts = target
+            .url
+            .with_database(name.as_str())
+            .and_then(|url| db::connect(url.libpq()))
+            .and_then(|mut c| db::snapshot::row_counts(&mut c))
+            .ok();
+        Some(describe_dropped(&name, size, counts.as_ref()))
+    } else {
+        None
+    };
+    let change = Change::other("restore", "database", name.as_str())
+        .with_before(serde_json::json!({"exists": exists, "dropped": dropped}))
+        .with_after(serde_json::json!({
+            "file": file.display().to_string(),
+            "users": manifest.as_ref().and_then(|m| m.row_counts.users),
+            "items": manifest.as_ref().and_then(|m| m.row_counts.items),
+        }));
+    if ctx.global.dry_run {
+        return ctx.print_plan(&[change]);
+    }
+    drop(conn);
+    if let Some(dropped) = &dropped {
+        prompt::confirm_destructive(
+            into.yes,
+            &format!(
+                "restoring {} into {} with --replace drops the existing database {dropped}",
+                file.display(),
+                name.as_str()
+            ),
+        )?;
+    }
+    let clock = Instant::now();
+    let report = verify::restore_beside(
+        file,
+        manifest.as_ref(),
+        format,
+        &tools,
+        &target.url,
+        Afterwards::Keep {
+            name: &name,
+            replace: replaced,
+        },
+        ctx,
+    )?;
+    if !report.ok {
+        return Err(Error::failure(format!(
+            "the restore differs from the manifest, so database {} was not created{}: {}",
+            name.as_str(),
+            if replaced {
+                " and the existing one was kept"
+            } else {
+                ""
+            },
+            report.detail
+        )));
+    }
+    ctx.info(format!(
+        "restored {} into the new database {} in {:.1}s ({}); the live database {live} was not touched",
+        file.display(),
+        name.as_str(),
+        clock.elapsed().as_secs_f64(),
+        report.detail
+    ));
+    // The new database holds the backup's audit trail; the restore is recorded there.
+    // Straight to it: the embedded instance's connect would migrate it on the way.
+    let mut new_conn = db::connect(target.url.with_database(name.as_str())?.libpq())?;
+    ctx.audit_after(&mut new_conn, "backup restore --into", &[change])?;
+    let row = Restored {
+        database: name.as_str().to_string(),
+        file: file.display().to_string(),
+        replaced,
+        users: report.restored.users,
+        items: report.restored.items,
+        checked: report.detail,
+    };
+    let mut out = ctx.stdout();
+    render_one(ctx.format(), RESTORED_COLUMNS, &row, &mut out)?;
+    super::super::finish(out)
+}
+
+/// `NAME (users 3, items 1, 7.9 MiB)`, with what could be read of it.
+fn describe_dropped(
+    name: &DatabaseName,
+    size: Option<i64>,
+    counts: Option<&db::snapshot::RowCounts>,
+) -> String {
+    let mut facts = Vec::new();
+    if let Some(c) = counts {
+        facts.push(format!("users {}", count(c.users)));
+        facts.push(format!("items {}", count(c.items)));
+    }
+    if let Some(bytes) = size {
+        facts.push(format!("{:.1} MiB", bytes as f64 / 1_048_576.0));
+    }
+    if facts.is_empty() {
+        name.as_str().to_string()
+    } else {
+        format!("{} ({})", name.as_str(), facts.join(", "))
+    }
+}
