@@ -1,5 +1,6 @@
 //! Cron pings (`--notify-url`, `STACKCTL_NOTIFY_URL`): after `backup` or `status --check`,
-//! POST a small JSON body to the URL on success and to `URL/fail` on failure, the
+//! POST a small JSON body to the URL on success and to `URL/fail` on failure, and when a
+//! backup begins to `URL/start` (so a monitor can time it and notice one that hangs), the
 //! convention of healthchecks.io and its kin. A ping that cannot be delivered is reported
 //! on stderr and never changes the command's exit code. The body holds no secret: the
 //! command, the outcome, the database's name, the (already redacted) message.
@@ -13,12 +14,42 @@ use crate::error::redact;
 /// Seconds a ping may take, connection included.
 const TIMEOUT_SECS: u64 = 5;
 
-/// Where a ping goes: the URL on success, `URL/fail` on failure.
-pub fn endpoint(url: &str, ok: bool) -> String {
-    if ok {
-        url.to_string()
-    } else {
-        format!("{}/fail", url.trim_end_matches('/'))
+/// What a ping reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// The job began (`URL/start`).
+    Start,
+    /// The job succeeded (`URL`).
+    Success,
+    /// The job failed (`URL/fail`).
+    Failure,
+}
+
+impl Event {
+    /// Success or failure, as an outcome.
+    pub fn of(ok: bool) -> Event {
+        if ok {
+            Event::Success
+        } else {
+            Event::Failure
+        }
+    }
+
+    fn status(self) -> &'static str {
+        match self {
+            Event::Start => "start",
+            Event::Success => "success",
+            Event::Failure => "failure",
+        }
+    }
+}
+
+/// Where a ping goes: the URL on success, `URL/fail` on failure, `URL/start` at the start.
+pub fn endpoint(url: &str, event: Event) -> String {
+    match event {
+        Event::Success => url.to_string(),
+        Event::Failure => format!("{}/fail", url.trim_end_matches('/')),
+        Event::Start => format!("{}/start", url.trim_end_matches('/')),
     }
 }
 
@@ -36,7 +67,7 @@ fn shown(url: &str) -> String {
 /// Send one ping; on failure print one `warning:` line and go on.
 pub fn ping(
     url: &str,
-    ok: bool,
+    event: Event,
     command: &str,
     database: Option<&str>,
     message: &str,
@@ -45,14 +76,14 @@ pub fn ping(
 ) {
     let body = json!({
         "command": command,
-        "status": if ok { "success" } else { "failure" },
+        "status": event.status(),
         "exit_code": exit_code,
         "database": database,
         "message": redact(message),
         "host": crate::db::audit::Actor::current().hostname,
         "stackctl_version": env!("CARGO_PKG_VERSION"),
     });
-    let target = endpoint(url, ok);
+    let target = endpoint(url, event);
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(TIMEOUT_SECS)))
         .http_status_as_error(true)
@@ -82,14 +113,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn failure_pings_go_to_fail() {
+    fn failure_pings_go_to_fail_and_start_pings_to_start() {
         assert_eq!(
-            endpoint("https://hc.example/abc", true),
+            endpoint("https://hc.example/abc", Event::Success),
             "https://hc.example/abc"
         );
         assert_eq!(
-            endpoint("https://hc.example/abc/", false),
+            endpoint("https://hc.example/abc/", Event::Failure),
             "https://hc.example/abc/fail"
+        );
+        assert_eq!(
+            endpoint("https://hc.example/abc", Event::Start),
+            "https://hc.example/abc/start"
         );
         assert_eq!(
             shown("https://u:p@hc.example:8443/secret-uuid?x"),

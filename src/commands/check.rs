@@ -367,7 +367,7 @@ pub fn run(args: StatusArgs, ctx: &Ctx) -> Result<()> {
     if let Some(url) = &args.notify.notify_url {
         crate::notify::ping(
             url,
-            state == State::Ok,
+            crate::notify::Event::of(state == State::Ok),
             "status --check",
             database.as_deref(),
             &first,

@@ -12,6 +12,7 @@ use crate::backup::{catalog, create, directory, manifest, retention, verify, For
 use crate::cli::{BackupArgs, BackupCmd, BackupCreate, BackupDir, DumpFormat, Retention};
 use crate::db;
 use crate::error::{Error, Kind, Result};
+use crate::notify::Event;
 use crate::output::{render_one, ListWriter};
 use crate::pgtools::{self, Tools};
 
@@ -89,8 +90,20 @@ fn count(n: Option<i64>) -> String {
     n.map_or("-".into(), |n| n.to_string())
 }
 
-/// `backup` with its cron ping: success or failure is posted to --notify-url.
+/// `backup` with its cron pings: `URL/start` as it begins (before connecting, so a
+/// monitor times the whole run and sees one that hangs), then success or failure.
 fn create_notifying(args: &BackupCreate, ctx: &Ctx) -> Result<()> {
+    if let Some(url) = &args.notify.notify_url {
+        crate::notify::ping(
+            url,
+            Event::Start,
+            "backup",
+            None,
+            "backup started",
+            0,
+            ctx.global.quiet,
+        );
+    }
     let mut database = None;
     let result = create_cmd(args, ctx, &mut database);
     if let Some(url) = &args.notify.notify_url {
@@ -100,7 +113,7 @@ fn create_notifying(args: &BackupCreate, ctx: &Ctx) -> Result<()> {
         };
         crate::notify::ping(
             url,
-            ok,
+            Event::of(ok),
             "backup",
             database.as_deref(),
             &message,
