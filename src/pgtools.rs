@@ -135,6 +135,18 @@ pub fn run(mut c: Command, what: &str) -> Result<std::process::Output> {
     check_status(out, what)
 }
 
+/// stderr read on a thread, so a chatty tool never blocks on a full pipe.
+fn drain_stderr(child: &mut std::process::Child) -> std::thread::JoinHandle<Vec<u8>> {
+    let mut stderr_pipe = child.stderr.take();
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(p) = stderr_pipe.as_mut() {
+            let _ = std::io::Read::read_to_end(p, &mut buf);
+        }
+        buf
+    })
+}
+
 /// Like `run` for a tool whose stdout is already redirected (pg_dump into its file),
 /// calling `tick` with the elapsed time about five times a second.
 pub fn run_watching(
@@ -147,15 +159,7 @@ pub fn run_watching(
         .stderr(std::process::Stdio::piped())
         .spawn()
         .map_err(|e| Error::failure(format!("cannot run {what}: {e}")))?;
-    // stderr is drained on a thread so a chatty tool never blocks on a full pipe.
-    let mut stderr_pipe = child.stderr.take();
-    let reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        if let Some(p) = stderr_pipe.as_mut() {
-            let _ = std::io::Read::read_to_end(p, &mut buf);
-        }
-        buf
-    });
+    let reader = drain_stderr(&mut child);
     while child.try_wait()?.is_none() {
         tick(started.elapsed());
         std::thread::sleep(std::time::Duration::from_millis(200));
@@ -178,14 +182,7 @@ pub fn run_feeding(
         .stderr(std::process::Stdio::piped())
         .spawn()
         .map_err(|e| Error::failure(format!("cannot run {what}: {e}")))?;
-    let mut stderr_pipe = child.stderr.take();
-    let reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        if let Some(p) = stderr_pipe.as_mut() {
-            let _ = std::io::Read::read_to_end(p, &mut buf);
-        }
-        buf
-    });
+    let reader = drain_stderr(&mut child);
     let mut stdin = child.stdin.take();
     let fed = match stdin.as_mut() {
         Some(stdin) => feed(stdin),
