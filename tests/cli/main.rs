@@ -15,6 +15,9 @@ mod bench;
 mod concurrency;
 /// Connections: URL forms, .env, unreachable servers, password redaction.
 mod connect;
+/// Schema drift: schema diff for each class of hand-made drift and the SQL that undoes it,
+/// the schema_drift check, migrate refusing a drifted schema, no drift where there is none.
+mod drift;
 /// Killed backends, a stopped or silent server, statement timeouts.
 mod faults;
 /// --help, --version, unknown subcommands.
