@@ -725,3 +725,301 @@ fn a_plain_restore_runs_no_psql_meta_command() {
     assert_eq!(db.checksum(), before);
     db.ok(&["backup", "verify", f, "--restore"]);
 }
+
+/// The URL of another database on the test's server.
+fn url_of(db: &TestDb, name: &str) -> String {
+    db.url
+        .replacen(&format!("/{}", db.name), &format!("/{name}"), 1)
+}
+
+/// Databases a restore beside the live one left behind under a name of its own.
+fn leftover_restores(db: &TestDb) -> String {
+    db.sql("SELECT count(*) FROM pg_database WHERE datname LIKE 'stackctl_restore_%' OR datname LIKE 'stackctl_verify_%'")
+}
+
+/// Each table's `rows:sum` of the first 60 bits of its rows' md5, as manifests record it.
+fn table_checksum(url: &str, table: &str) -> String {
+    crate::support::psql(
+        url,
+        &format!(
+            "SELECT count(*)::text || ':' || coalesce(sum(('x' || substr(md5(t::text), 1, 15))::bit(60)::bigint), 0)::text FROM public.\"{table}\" t"
+        ),
+    )
+}
+
+/// `backup restore FILE --into NAME` while the live database keeps taking writes (a
+/// thread adding users): the live rows are exactly what they were plus the writer's, and
+/// NAME holds what the manifest says (row counts and every table's checksum), with the
+/// restore audited there and not in the live database.
+#[test]
+fn restore_into_leaves_the_live_database_taking_writes_untouched() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let db = seeded();
+    let dir = db.dir.path().join("b");
+    let m = db.json(&["backup", "--dir", dir.to_str().unwrap(), "--verify-restore"]);
+    let file = dir.join(m["file"].as_str().unwrap());
+    let seeded_rows = || {
+        db.sql(
+            "SELECT md5(string_agg(u::text, '|' ORDER BY id)) FROM users u WHERE email NOT LIKE 'writer%'",
+        ) + &db.sql("SELECT md5(string_agg(i::text, '|' ORDER BY id)) FROM items i")
+    };
+    let before = seeded_rows();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (stop, url, dir) = (stop.clone(), db.url.clone(), db.dir.path().to_path_buf());
+        std::thread::spawn(move || {
+            let mut added = Vec::new();
+            for i in 0.. {
+                if stop.load(Ordering::SeqCst) && i > 2 {
+                    break;
+                }
+                let email = format!("writer{i}@example.com");
+                let r = Cmd::bare(&dir)
+                    .env("DATABASE_URL", &url)
+                    .args(&[
+                        "user",
+                        "add",
+                        "--email",
+                        &email,
+                        "--username",
+                        &format!("writer{i}"),
+                    ])
+                    .args(&["--password-stdin"])
+                    .stdin("password123\n")
+                    .run();
+                assert_eq!(r.code, 0, "{r:#?}");
+                added.push(email);
+            }
+            added
+        })
+    };
+    while db.sql("SELECT count(*) FROM users WHERE email LIKE 'writer%'") == "0" {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let writers = || db.sql("SELECT count(*) FROM users WHERE email LIKE 'writer%'");
+    let name = format!("{}_beside", db.name);
+    let writers_before = writers();
+    let r = db
+        .run(&[
+            "-o",
+            "json",
+            "backup",
+            "restore",
+            file.to_str().unwrap(),
+            "--into",
+            &name,
+        ])
+        .success();
+    let writers_after = writers();
+    stop.store(true, Ordering::SeqCst);
+    let added = writer.join().expect("writer");
+    assert_ne!(
+        writers_before, writers_after,
+        "the writer wrote nothing during the restore"
+    );
+
+    let out = r.json();
+    let keys: Vec<&str> = out
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        ["database", "file", "replaced", "users", "items", "checked"]
+    );
+    assert_eq!(out["database"], name.as_str());
+    assert_eq!(out["replaced"], false);
+    assert_eq!(out["users"], m["row_counts"]["users"]);
+    assert_eq!(out["items"], m["row_counts"]["items"]);
+    assert!(r.stderr.contains("was not touched"), "{r:#?}");
+
+    // The live database: its rows as they were, plus every user the writer added.
+    assert_eq!(seeded_rows(), before);
+    assert_eq!(
+        db.sql("SELECT count(*) FROM users")
+            .parse::<usize>()
+            .unwrap(),
+        1 + added.len()
+    );
+    for email in &added {
+        assert_eq!(
+            db.sql(&format!(
+                "SELECT count(*) FROM users WHERE email = '{email}'"
+            )),
+            "1"
+        );
+    }
+    assert_eq!(
+        db.sql("SELECT count(*) FROM stackctl_audit WHERE command LIKE 'backup restore%'"),
+        "0"
+    );
+
+    // The new database: what the manifest says, table by table.
+    let new = url_of(&db, &name);
+    assert_eq!(
+        crate::support::psql(&new, "SELECT count(*) FROM users"),
+        "1"
+    );
+    assert_eq!(
+        crate::support::psql(&new, "SELECT count(*) FROM items"),
+        "40"
+    );
+    let sums = m["table_checksums"]
+        .as_object()
+        .expect("checksums in the manifest");
+    assert!(sums.contains_key("users") && sums.contains_key("items"));
+    for (table, sum) in sums {
+        if table == "stackctl_audit" {
+            continue; // the restore appends its own row there
+        }
+        assert_eq!(
+            &table_checksum(&new, table),
+            sum.as_str().unwrap(),
+            "{table}"
+        );
+    }
+    assert_eq!(
+        crate::support::psql(
+            &new,
+            "SELECT count(*) FROM stackctl_audit WHERE command = 'backup restore --into'"
+        ),
+        "1"
+    );
+    assert_eq!(leftover_restores(&db), "0");
+    crate::support::psql(&db.url, &format!("DROP DATABASE {name} WITH (FORCE)"));
+}
+
+/// An existing NAME is exit 4 and left as it is; --replace without a terminal needs --yes
+/// (exit 2, naming what it would drop); with --yes the old database is replaced. Bad
+/// names, the live database's name and --replace alone are usage errors; a dry run
+/// creates nothing; a restore that does not match its manifest creates nothing either.
+#[test]
+fn restore_into_an_existing_name_needs_replace_and_its_confirmation() {
+    let db = seeded();
+    let dir = db.dir.path().join("b");
+    let m = db.json(&["backup", "--dir", dir.to_str().unwrap()]);
+    let file = dir.join(m["file"].as_str().unwrap());
+    let f = file.to_str().unwrap();
+    let name = format!("{}_other", db.name);
+    db.sql(&format!("CREATE DATABASE {name} TEMPLATE template0"));
+    let other = url_of(&db, &name);
+    crate::support::psql(
+        &other,
+        "CREATE TABLE marker (x int); INSERT INTO marker VALUES (1)",
+    );
+    let marker = || crate::support::psql(&other, "SELECT to_regclass('marker') IS NOT NULL");
+    let live = db.checksum_all();
+
+    let r = db.run(&["backup", "restore", f, "--into", &name]).fails(4);
+    assert!(
+        r.stderr
+            .contains(&format!("database {name} already exists")),
+        "{r:#?}"
+    );
+    assert!(r.stderr.contains("--replace"), "{r:#?}");
+    assert_eq!(marker(), "t");
+
+    let r = db
+        .run(&["backup", "restore", f, "--into", &name, "--replace"])
+        .fails(2);
+    assert!(
+        r.stderr
+            .contains(&format!("drops the existing database {name} (")),
+        "{r:#?}"
+    );
+    assert!(r.stderr.contains("--yes"), "{r:#?}");
+    assert_eq!(marker(), "t");
+
+    // A dry run shows the plan and creates nothing.
+    let fresh = format!("{}_dry", db.name);
+    let r = db.ok(&["--dry-run", "backup", "restore", f, "--into", &fresh]);
+    assert!(r.stderr.contains("nothing was written"), "{r:#?}");
+    assert_eq!(
+        db.sql(&format!(
+            "SELECT count(*) FROM pg_database WHERE datname = '{fresh}'"
+        )),
+        "0"
+    );
+
+    // A backup whose manifest does not match what it restores: nothing replaced.
+    let tampered = dir.join("tampered.dump");
+    std::fs::copy(&file, &tampered).unwrap();
+    let mut mf: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(manifest_path(&file)).unwrap()).unwrap();
+    mf["row_counts"]["items"] = 41.into();
+    std::fs::write(manifest_path(&tampered), mf.to_string()).unwrap();
+    let r = db
+        .run(&[
+            "backup",
+            "restore",
+            tampered.to_str().unwrap(),
+            "--into",
+            &name,
+            "--replace",
+            "--yes",
+        ])
+        .fails(1);
+    assert!(
+        r.stderr
+            .contains("was not created and the existing one was kept"),
+        "{r:#?}"
+    );
+    assert!(
+        r.stderr
+            .contains("items: 41 row(s) in the manifest, 40 restored"),
+        "{r:#?}"
+    );
+    assert_eq!(marker(), "t");
+    assert_eq!(leftover_restores(&db), "0");
+
+    let out = db.json(&[
+        "backup",
+        "restore",
+        f,
+        "--into",
+        &name,
+        "--replace",
+        "--yes",
+    ]);
+    assert_eq!(out["replaced"], true);
+    assert_eq!(marker(), "f");
+    assert_eq!(
+        crate::support::psql(&other, "SELECT count(*) FROM items"),
+        "40"
+    );
+
+    for args in [
+        vec!["backup", "restore", f, "--into", "bad-name"],
+        vec!["backup", "restore", f, "--into", "1abc"],
+        vec![
+            "backup",
+            "restore",
+            f,
+            "--into",
+            "template1",
+            "--replace",
+            "--yes",
+        ],
+        vec![
+            "backup",
+            "restore",
+            f,
+            "--into",
+            &db.name,
+            "--replace",
+            "--yes",
+        ],
+    ] {
+        db.run(&args).fails(2);
+    }
+    let r = db.run(&["backup", "restore", f, "--replace", "--yes"]);
+    assert_eq!(r.code, 2, "{r:#?}");
+    assert_eq!(db.checksum_all(), live, "the live database changed");
+    assert_eq!(leftover_restores(&db), "0");
+    crate::support::psql(&db.url, &format!("DROP DATABASE {name} WITH (FORCE)"));
+}

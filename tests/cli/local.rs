@@ -194,6 +194,55 @@ fn local_start_and_backup_of_the_embedded_instance() {
     assert_eq!(home.json(&["user", "list"])[0]["username"], "bob");
 }
 
+/// `backup restore --into` against the embedded instance: a second database in it, the
+/// instance's own database untouched.
+#[test]
+fn restore_into_a_new_database_of_the_embedded_instance() {
+    let home = Home::new();
+    home.run(&[
+        "user",
+        "add",
+        "--email",
+        "c@example.com",
+        "--username",
+        "carol",
+        "--random-password",
+    ])
+    .success();
+    let backups = home.path().join("backups");
+    let made = home.json(&["backup", "--dir", backups.to_str().unwrap()]);
+    let file = backups.join(made["file"].as_str().unwrap());
+    home.run(&["user", "delete", "carol", "--yes"]).success();
+    let out = home.json(&[
+        "backup",
+        "restore",
+        file.to_str().unwrap(),
+        "--into",
+        "copy",
+    ]);
+    assert_eq!(out["database"], "copy");
+    assert_eq!(out["users"], 1);
+    let socket = home.json(&["local", "status"])["socket"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let copy = std::process::Command::new("psql")
+        .args([
+            "-h",
+            &socket,
+            "-U",
+            "stackctl",
+            "-d",
+            "copy",
+            "-XAtc",
+            "SELECT username FROM users",
+        ])
+        .output()
+        .expect("run psql");
+    assert_eq!(String::from_utf8_lossy(&copy.stdout).trim(), "carol");
+    assert_eq!(psql(&socket, "SELECT count(*) FROM users"), "0");
+}
+
 #[test]
 fn concurrent_first_runs_create_and_start_one_server() {
     let mut home = Home::new();

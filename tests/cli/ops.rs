@@ -56,6 +56,7 @@ fn check_ok_with_a_fresh_backup() {
         "migration_checksums",
         "backup_age",
         "backup_space",
+        "schema_drift",
     ] {
         assert!(
             r.stdout.contains(&format!("\n{name}: OK")),
@@ -66,7 +67,9 @@ fn check_ok_with_a_fresh_backup() {
     assert_eq!(j["status"], "OK");
     assert_eq!(j["exit_code"], 0);
     let checks = j["checks"].as_array().unwrap();
-    assert_eq!(checks.len(), 5);
+    assert_eq!(checks.len(), 6);
+    // The drift check comes last, so the others keep their places.
+    assert_eq!(checks[5]["name"], "schema_drift");
     assert_eq!(checks[0]["threshold"]["warning_ms"], 1000);
     assert_eq!(checks[3]["threshold"]["warning_s"], 26 * 3600);
 }
@@ -367,7 +370,7 @@ fn listener() -> (String, mpsc::Receiver<(String, String)>) {
 }
 
 #[test]
-fn notify_pings_success_and_failure_and_a_dead_url_fails_nothing() {
+fn notify_pings_start_then_success_or_failure_and_a_dead_url_fails_nothing() {
     let db = TestDb::new();
     let (url, rx) = listener();
     let dir = db.dir.path().join("b");
@@ -378,6 +381,13 @@ fn notify_pings_success_and_failure_and_a_dead_url_fails_nothing() {
         .args(&["backup", "--dir", d, "--notify-url", &url])
         .run()
         .success();
+    // URL/start as the backup begins, then the outcome.
+    let (path, body) = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+    assert_eq!(path, "/ping/abc-123/start");
+    let j: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(j["status"], "start");
+    assert_eq!(j["command"], "backup");
+    assert!(!body.contains("NotifyPw77"), "{body}");
     let (path, body) = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
     assert_eq!(path, "/ping/abc-123");
     let j: Value = serde_json::from_str(&body).unwrap();
@@ -392,6 +402,8 @@ fn notify_pings_success_and_failure_and_a_dead_url_fails_nothing() {
         .args(&["backup", "--dir", d, "--pg-dump", "/nonexistent/pg_dump"])
         .run()
         .fails(1);
+    let (path, _) = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+    assert_eq!(path, "/ping/abc-123/start");
     let (path, body) = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
     assert_eq!(path, "/ping/abc-123/fail");
     assert_eq!(
@@ -399,10 +411,11 @@ fn notify_pings_success_and_failure_and_a_dead_url_fails_nothing() {
         "failure"
     );
 
-    // status --check pings too: OK is a success.
+    // status --check pings too: OK is a success (and it sends no start ping).
     db.ok(&["status", "--check", "--notify-url", &url]);
     let (path, _) = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
     assert_eq!(path, "/ping/abc-123");
+    assert!(rx.recv_timeout(std::time::Duration::from_millis(300)).is_err());
 
     // Nobody listens: the backup still succeeds, with one warning line.
     let dead = {

@@ -358,6 +358,14 @@ fn transaction_pooler_backup_and_restore_with_a_direct_url() {
         usernames(&json(db.cmd_via(b), &["user", "list"])),
         ["alice"]
     );
+    // Beside the live database too, through the direct URL.
+    let name = format!("{}_beside", db.name);
+    let out = json(
+        db.cmd_via(b).env("DIRECT_DATABASE_URL", &db.url),
+        &["backup", "restore", file, "--into", &name],
+    );
+    assert_eq!(out["users"], 1, "{out}");
+    db.sql(&format!("DROP DATABASE {name} WITH (FORCE)"));
 }
 
 /// Without a direct URL, a backup through the pooler either works or says to set one;
@@ -494,6 +502,7 @@ fn standby_refuses_every_write_and_serves_every_read() {
         vec!["item", "import", items_csv.to_str().unwrap()],
         vec!["migrate", "revert", "--yes"],
         vec!["backup", "restore", file_s, "--yes"],
+        vec!["backup", "restore", file_s, "--into", "standby_copy"],
     ];
     for args in &writes {
         let r = db.cmd_standby().args(args).run().fails(7);
@@ -515,9 +524,14 @@ fn standby_refuses_every_write_and_serves_every_read() {
         vec!["item", "list", "--all", "-o", "csv"],
         vec!["audit", "list"],
         vec!["backup", "verify", file_s],
+        vec!["schema", "diff"],
     ] {
         db.cmd_standby().args(&args).run().success();
     }
+    assert_eq!(
+        db.sql("SELECT count(*) FROM pg_database WHERE datname = 'standby_copy' OR datname LIKE 'stackctl_restore_%'"),
+        "0"
+    );
 }
 
 /// A multi-host URL goes to libpq as it is: `target_session_attrs` picks the primary for
