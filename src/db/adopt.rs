@@ -1,43 +1,15 @@
 //! Adopting a schema the application made (Alembic or SQLAlchemy `create_all`):
 //! when its tables match our initial migration, record that migration as applied and
-//! add the indexes it lacks. Application tables are never dropped or re-created.
+//! add the indexes it lacks. Application tables are never dropped or re-created. The
+//! columns and indexes expected are `drift::expected`'s, the ones `schema diff` holds the
+//! tables to afterwards, so an adopted schema starts without drift.
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Nullable, Text};
 
+use crate::drift::expected;
 use crate::error::{Error, Result};
-
-/// (table, column, type as `format_type` prints it, nullable)
-const EXPECTED: &[(&str, &str, &str, bool)] = &[
-    ("users", "id", "uuid", false),
-    ("users", "email", "character varying(255)", false),
-    ("users", "username", "character varying(100)", false),
-    ("users", "hashed_password", "character varying(255)", false),
-    ("users", "full_name", "character varying(255)", true),
-    ("users", "is_active", "boolean", true),
-    ("users", "is_superuser", "boolean", true),
-    ("users", "created_at", "timestamp with time zone", true),
-    ("users", "updated_at", "timestamp with time zone", true),
-    ("items", "id", "uuid", false),
-    ("items", "title", "character varying(255)", false),
-    ("items", "description", "text", true),
-    ("items", "price", "numeric(10,2)", true),
-    ("items", "owner_id", "uuid", true),
-    ("items", "is_available", "boolean", true),
-    ("items", "created_at", "timestamp with time zone", true),
-    ("items", "updated_at", "timestamp with time zone", true),
-];
-
-/// The initial migration's indexes, created when missing.
-const INDEXES: &[&str] = &[
-    "CREATE INDEX IF NOT EXISTS idx_users_email ON users (email)",
-    "CREATE INDEX IF NOT EXISTS idx_users_username ON users (username)",
-    "CREATE INDEX IF NOT EXISTS idx_users_is_active ON users (is_active)",
-    "CREATE INDEX IF NOT EXISTS idx_items_owner_id ON items (owner_id)",
-    "CREATE INDEX IF NOT EXISTS idx_items_is_available ON items (is_available)",
-    "CREATE INDEX IF NOT EXISTS idx_items_created_at ON items (created_at)",
-];
 
 #[derive(QueryableByName, Debug)]
 struct ColumnRow {
@@ -91,10 +63,11 @@ pub fn inspect(conn: &mut PgConnection) -> Result<Verdict> {
          ORDER BY c.relname, a.attnum",
     )
     .load(conn)?;
-    for (table, column, ty, nullable) in EXPECTED {
+    for spec in expected::COLUMNS {
+        let (table, column, ty, nullable) = (spec.table, spec.name, spec.ty, !spec.not_null);
         match rows
             .iter()
-            .find(|r| r.table_name == *table && r.column_name == *column)
+            .find(|r| r.table_name == table && r.column_name == column)
         {
             None => {
                 if rows.iter().any(|r| r.table_name == *table) {
@@ -102,27 +75,27 @@ pub fn inspect(conn: &mut PgConnection) -> Result<Verdict> {
                 }
             }
             Some(r) => {
-                if r.column_type != *ty {
+                if r.column_type != ty {
                     diffs.push(format!(
                         "column {table}.{column} is {}, expected {ty}",
                         r.column_type
                     ));
                 }
                 let is_nullable = r.nullable == "YES";
-                if is_nullable != *nullable {
+                if is_nullable != nullable {
                     diffs.push(format!(
                         "column {table}.{column} is {}, expected {}",
                         if is_nullable { "nullable" } else { "NOT NULL" },
-                        if *nullable { "nullable" } else { "NOT NULL" }
+                        if nullable { "nullable" } else { "NOT NULL" }
                     ));
                 }
             }
         }
     }
     for r in &rows {
-        if !EXPECTED
+        if !expected::COLUMNS
             .iter()
-            .any(|(t, c, _, _)| *t == r.table_name && *c == r.column_name)
+            .any(|c| c.table == r.table_name && c.name == r.column_name)
         {
             diffs.push(format!(
                 "column {}.{} is not in the StackWizard schema",
@@ -167,8 +140,10 @@ pub fn inspect(conn: &mut PgConnection) -> Result<Verdict> {
 /// Record the initial migration as applied and add missing indexes, in one transaction.
 pub fn adopt(conn: &mut PgConnection, initial_version: &str) -> Result<()> {
     conn.transaction::<_, Error, _>(|conn| {
-        for stmt in INDEXES {
-            conn.batch_execute(stmt)?;
+        for (table, name, column) in expected::INDEXES {
+            conn.batch_execute(&format!(
+                "CREATE INDEX IF NOT EXISTS {name} ON {table} ({column})"
+            ))?;
         }
         record_applied(conn, initial_version)?;
         Ok(())
