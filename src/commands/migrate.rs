@@ -45,22 +45,6 @@ pub fn run(args: MigrateArgs, ctx: &Ctx) -> Result<()> {
     }
 }
 
-fn refuse_unknown(state: &SchemaState) -> Result<()> {
-    let unknown = state.unknown();
-    if unknown.is_empty() {
-        return Ok(());
-    }
-    Err(Error::schema(format!(
-        "the database has migrations this stackctl does not know: {}",
-        unknown
-            .iter()
-            .map(|s| s.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    ))
-    .with_hint("upgrade stackctl to the version that migrated this database"))
-}
-
 fn apply(ctx: &Ctx, lock: Lock, on_drift: OnDrift) -> Result<()> {
     let (mut conn, target) = ctx.connect_target(ctx.direct_target()?)?;
     ctx.debug(format!("migrating {}", target.display));
@@ -88,7 +72,7 @@ fn apply_locked(
     on_drift: OnDrift,
 ) -> Result<Vec<String>> {
     let state = SchemaState::read(conn)?;
-    refuse_unknown(&state)?;
+    db::refuse_unknown(&state)?;
     if state.pending().is_empty() {
         return Ok(Vec::new());
     }
@@ -195,7 +179,7 @@ fn status(ctx: &Ctx) -> Result<()> {
 fn revert(ctx: &Ctx, steps: u32, yes: bool, lock: Lock) -> Result<()> {
     let (mut conn, _) = ctx.connect_target(ctx.direct_target()?)?;
     let state = SchemaState::read(&mut conn)?;
-    refuse_unknown(&state)?;
+    db::refuse_unknown(&state)?;
     let applied: Vec<_> = state
         .embedded
         .iter()

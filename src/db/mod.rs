@@ -142,20 +142,26 @@ pub fn ensure_ready(conn: &mut PgConnection) -> Result<()> {
     check_ready(&SchemaState::read(conn)?)
 }
 
+/// Refuse a database a newer stackctl migrated (exit 6).
+pub fn refuse_unknown(state: &SchemaState) -> Result<()> {
+    let unknown = state.unknown();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(Error::schema(format!(
+        "the database has migrations this stackctl does not know: {}",
+        unknown
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+    .with_hint("upgrade stackctl to the version that migrated this database"))
+}
+
 /// The schema gate on a state already read.
 pub fn check_ready(state: &SchemaState) -> Result<()> {
-    let unknown = state.unknown();
-    if !unknown.is_empty() {
-        return Err(Error::schema(format!(
-            "the database has migrations this stackctl does not know: {}",
-            unknown
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-        .with_hint("upgrade stackctl to the version that migrated this database"));
-    }
+    refuse_unknown(state)?;
     let pending = state.pending();
     if !pending.is_empty() {
         return Err(Error::schema(format!(
