@@ -3,13 +3,12 @@
 //! `uuid-ossp` extension is installed. `crate::drift` compares it with the migrations.
 
 use diesel::prelude::*;
-use diesel::sql_types::Text;
-use serde::Deserialize;
+use diesel::sql_types::{Bool, Nullable, Text};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// The live shape of the application's tables.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default)]
 pub struct Catalog {
     /// Which of `users` and `items` exist in `public`.
     pub tables: Vec<String>,
@@ -20,96 +19,127 @@ pub struct Catalog {
     pub uuid_ossp: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Column {
     pub table: String,
     pub name: String,
     /// `format_type(atttypid, atttypmod)`: `character varying(255)`, `numeric(10,2)`.
-    #[serde(rename = "type")]
     pub ty: String,
     pub not_null: bool,
     /// `pg_get_expr` of the default, as the server prints it.
     pub default: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Constraint {
     pub table: String,
     pub name: String,
     /// `pg_constraint.contype`: p, u, f, c or x.
     pub kind: String,
-    pub columns: Vec<String>,
-    /// Foreign keys: the referenced table, its columns, and the `confdeltype` /
-    /// `confupdtype` letters (`c` cascade, `a` no action, `n` set null, ...).
-    pub ref_table: Option<String>,
-    pub ref_columns: Vec<String>,
-    pub on_delete: String,
-    pub on_update: String,
-    /// `pg_get_constraintdef`.
+    /// `pg_get_constraintdef`: `FOREIGN KEY (owner_id) REFERENCES users(id) ON DELETE CASCADE`.
     pub definition: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Index {
     pub table: String,
     pub name: String,
     pub unique: bool,
-    /// The primary key, unique or exclusion constraint this index implements, if any.
+    /// The primary key, unique or exclusion constraint this index implements, if any
+    /// (PostgreSQL gives such an index its constraint's name).
     pub constraint: Option<String>,
     /// `pg_get_indexdef`: `CREATE INDEX idx_users_email ON public.users USING btree (email)`.
     pub definition: String,
 }
 
-/// One round trip: every fact is aggregated into one JSON document by the server (a
-/// millisecond or two of planning and execution on an idle server).
+/// One round trip, and as few catalog lookups as it takes: on a new connection the
+/// server's catalog caches are cold, so every function and join costs. Each fact is one
+/// row: `t` a table, `a` a column, a `contype` letter a constraint, `i` an index, `e` the
+/// extension. Deparsed by the server (`format_type`, `pg_get_expr`,
+/// `pg_get_constraintdef`, `pg_get_indexdef`), so the comparison reads what `\d` shows.
 const CATALOG_SQL: &str = "
 WITH t AS (
     SELECT c.oid, c.relname::text AS name
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname = 'public' AND c.relname IN ('users', 'items') AND c.relkind IN ('r', 'p')
 )
-SELECT json_build_object(
-    'uuid_ossp', EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'uuid-ossp'),
-    'tables', (SELECT coalesce(json_agg(t.name ORDER BY t.name), '[]') FROM t),
-    'columns', (SELECT coalesce(json_agg(json_build_object(
-            'table', t.name, 'name', a.attname, 'type', format_type(a.atttypid, a.atttypmod),
-            'not_null', a.attnotnull, 'default', pg_get_expr(d.adbin, d.adrelid))
-            ORDER BY t.name, a.attnum), '[]')
-        FROM t JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped
-        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum),
-    'constraints', (SELECT coalesce(json_agg(json_build_object(
-            'table', t.name, 'name', co.conname, 'kind', co.contype,
-            'columns', (SELECT coalesce(json_agg(a.attname ORDER BY k.i), '[]')
-                        FROM unnest(co.conkey) WITH ORDINALITY k(n, i)
-                        JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = k.n),
-            'ref_table', (SELECT r.relname FROM pg_class r WHERE r.oid = co.confrelid),
-            'ref_columns', (SELECT coalesce(json_agg(a.attname ORDER BY k.i), '[]')
-                            FROM unnest(co.confkey) WITH ORDINALITY k(n, i)
-                            JOIN pg_attribute a ON a.attrelid = co.confrelid AND a.attnum = k.n),
-            'on_delete', co.confdeltype, 'on_update', co.confupdtype,
-            'definition', pg_get_constraintdef(co.oid))
-            ORDER BY t.name, co.conname), '[]')
-        FROM t JOIN pg_constraint co ON co.conrelid = t.oid
-        WHERE co.contype IN ('p', 'u', 'f', 'c', 'x')),
-    'indexes', (SELECT coalesce(json_agg(json_build_object(
-            'table', t.name, 'name', ic.relname, 'unique', i.indisunique,
-            'constraint', (SELECT co.conname FROM pg_constraint co
-                           WHERE co.conindid = i.indexrelid AND co.conrelid = i.indrelid
-                             AND co.contype IN ('p', 'u', 'x') LIMIT 1),
-            'definition', pg_get_indexdef(i.indexrelid))
-            ORDER BY t.name, ic.relname), '[]')
-        FROM t JOIN pg_index i ON i.indrelid = t.oid JOIN pg_class ic ON ic.oid = i.indexrelid)
-)::text AS catalog";
+SELECT 't' AS k, t.name AS t, NULL::text AS n, NULL::text AS a, NULL::text AS b, false AS x FROM t
+UNION ALL
+SELECT 'a', t.name, a.attname::text, format_type(a.atttypid, a.atttypmod),
+       pg_get_expr(d.adbin, d.adrelid), a.attnotnull
+FROM t JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped
+LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+UNION ALL
+SELECT co.contype::text, t.name, co.conname::text, pg_get_constraintdef(co.oid), NULL, false
+FROM t JOIN pg_constraint co ON co.conrelid = t.oid
+WHERE co.contype IN ('p', 'u', 'f', 'c', 'x')
+UNION ALL
+SELECT 'i', t.name, ic.relname::text, pg_get_indexdef(i.indexrelid), NULL, i.indisunique
+FROM t JOIN pg_index i ON i.indrelid = t.oid JOIN pg_class ic ON ic.oid = i.indexrelid
+UNION ALL
+SELECT 'e', NULL, extname::text, NULL, NULL, false FROM pg_extension WHERE extname = 'uuid-ossp'";
 
 #[derive(QueryableByName)]
-struct CatalogRow {
+struct Fact {
     #[diesel(sql_type = Text)]
-    catalog: String,
+    k: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    t: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    n: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    a: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    b: Option<String>,
+    #[diesel(sql_type = Bool)]
+    x: bool,
 }
 
 /// Read the shape of `users` and `items` (whatever exists of them).
 pub fn read(conn: &mut PgConnection) -> Result<Catalog> {
-    let row: CatalogRow = diesel::sql_query(CATALOG_SQL).get_result(conn)?;
-    serde_json::from_str(&row.catalog)
-        .map_err(|e| Error::failure(format!("cannot read the catalog's answer: {e}")))
+    let facts: Vec<Fact> = diesel::sql_query(CATALOG_SQL).load(conn)?;
+    let mut catalog = Catalog::default();
+    for f in facts {
+        let (table, name, a) = (
+            f.t.unwrap_or_default(),
+            f.n.unwrap_or_default(),
+            f.a.unwrap_or_default(),
+        );
+        match f.k.as_str() {
+            "t" => catalog.tables.push(table),
+            "a" => catalog.columns.push(Column {
+                table,
+                name,
+                ty: a,
+                not_null: f.x,
+                default: f.b,
+            }),
+            "i" => catalog.indexes.push(Index {
+                table,
+                name,
+                unique: f.x,
+                constraint: None,
+                definition: a,
+            }),
+            "e" => catalog.uuid_ossp = true,
+            kind => catalog.constraints.push(Constraint {
+                table,
+                name,
+                kind: kind.to_string(),
+                definition: a,
+            }),
+        }
+    }
+    for index in &mut catalog.indexes {
+        index.constraint = catalog
+            .constraints
+            .iter()
+            .find(|c| {
+                c.table == index.table
+                    && c.name == index.name
+                    && matches!(c.kind.as_str(), "p" | "u" | "x")
+            })
+            .map(|c| c.name.clone());
+    }
+    Ok(catalog)
 }

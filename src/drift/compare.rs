@@ -434,7 +434,7 @@ impl TableCx<'_> {
                             .filter(|col| definition == format!("UNIQUE ({col})")),
                     );
                 }
-                "f" if table == "items" && c.columns == ["owner_id"] => {
+                "f" if table == "items" && definition.starts_with("FOREIGN KEY (owner_id) ") => {
                     if definition == expected::FOREIGN_KEY && !foreign_key {
                         foreign_key = true;
                     } else {
