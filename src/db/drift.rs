@@ -1,6 +1,6 @@
 //! What the catalog says `users` and `items` look like, read in one query: columns (type as
-//! `format_type` prints it, nullability, default), constraints, indexes, and whether the
-//! `uuid-ossp` extension is installed. `crate::drift` compares it with the migrations.
+//! `format_type` prints it, nullability, default), constraints and indexes.
+//! `crate::drift` compares it with the migrations.
 
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Nullable, Text};
@@ -15,8 +15,6 @@ pub struct Catalog {
     pub columns: Vec<Column>,
     pub constraints: Vec<Constraint>,
     pub indexes: Vec<Index>,
-    /// The `uuid-ossp` extension is installed (`uuid_generate_v4()` can be a default).
-    pub uuid_ossp: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -54,8 +52,7 @@ pub struct Index {
 
 /// One round trip, and as few catalog lookups as it takes: on a new connection the
 /// server's catalog caches are cold, so every function and join costs. Each fact is one
-/// row: `t` a table, `a` a column, a `contype` letter a constraint, `i` an index, `e` the
-/// extension. Deparsed by the server (`format_type`, `pg_get_expr`,
+/// row: `t` a table, `a` a column, a `contype` letter a constraint, `i` an index. Deparsed by the server (`format_type`, `pg_get_expr`,
 /// `pg_get_constraintdef`, `pg_get_indexdef`), so the comparison reads what `\d` shows.
 const CATALOG_SQL: &str = "
 WITH t AS (
@@ -75,9 +72,7 @@ FROM t JOIN pg_constraint co ON co.conrelid = t.oid
 WHERE co.contype IN ('p', 'u', 'f', 'c', 'x')
 UNION ALL
 SELECT 'i', t.name, ic.relname::text, pg_get_indexdef(i.indexrelid), NULL, i.indisunique
-FROM t JOIN pg_index i ON i.indrelid = t.oid JOIN pg_class ic ON ic.oid = i.indexrelid
-UNION ALL
-SELECT 'e', NULL, extname::text, NULL, NULL, false FROM pg_extension WHERE extname = 'uuid-ossp'";
+FROM t JOIN pg_index i ON i.indrelid = t.oid JOIN pg_class ic ON ic.oid = i.indexrelid";
 
 #[derive(QueryableByName)]
 struct Fact {
@@ -121,7 +116,6 @@ pub fn read(conn: &mut PgConnection) -> Result<Catalog> {
                 constraint: None,
                 definition: a,
             }),
-            "e" => catalog.uuid_ossp = true,
             kind => catalog.constraints.push(Constraint {
                 table,
                 name,

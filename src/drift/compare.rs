@@ -63,12 +63,20 @@ fn diff(
     }
 }
 
-/// The default's SQL: a new id comes from `uuid_generate_v4()` where `uuid-ossp` is
-/// installed, else from the core `gen_random_uuid()`.
+/// The default's SQL. A new id comes from `uuid_generate_v4()` where another id still
+/// does (so `uuid-ossp` is there), else from the core `gen_random_uuid()`: asking the
+/// catalog whether the extension is installed would cost the query another catalog.
 fn default_sql(default: Default, catalog: &Catalog) -> Option<&'static str> {
     match default {
         Default::None => None,
-        Default::NewUuid if catalog.uuid_ossp => Some("uuid_generate_v4()"),
+        Default::NewUuid
+            if catalog.columns.iter().any(|c| {
+                c.name == "id"
+                    && c.default.as_deref().map(unqualified) == Some("uuid_generate_v4()")
+            }) =>
+        {
+            Some("uuid_generate_v4()")
+        }
         Default::NewUuid => Some("gen_random_uuid()"),
         Default::Expr(e) => Some(e),
     }

@@ -235,7 +235,6 @@ mod tests {
             columns,
             constraints,
             indexes,
-            uuid_ossp: true,
         }
     }
 
@@ -260,7 +259,6 @@ mod tests {
         }
         // Without uuid-ossp the ids default to gen_random_uuid(), possibly schema-qualified.
         let mut c = catalog(Origin::Migrated);
-        c.uuid_ossp = false;
         for col in c.columns.iter_mut().filter(|c| c.name == "id") {
             col.default = Some("gen_random_uuid()".into());
         }
