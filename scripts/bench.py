@@ -190,6 +190,10 @@ class Bench:
             (self.psql_cmd("-c", f"SELECT {cols} FROM users ORDER BY created_at, id LIMIT 50"), env),
             ("<=", 0.35), a.runs * 4)
 
+        # The monitoring probe, schema drift check included (one catalog query on a new
+        # connection, whose catalog caches are cold).
+        self.single("status --check", self.st("status", "--check"), a.runs * 4)
+
         item_cols = ("i.id, i.title, i.description, i.price, i.is_available, i.owner_id, "
                      "u.email AS owner_email, i.created_at, i.updated_at")
         self.compare(

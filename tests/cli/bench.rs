@@ -21,6 +21,7 @@ fn benchmark_script_smoke_run() {
     for figure in [
         "stackctl --version",
         "user list --limit 50",
+        "status --check",
         "item list --all -o csv",
         "item import",
         "user import",
