@@ -154,13 +154,19 @@ impl Ctx {
         if state.pending().is_empty() || !state.unknown().is_empty() {
             return Ok((conn, target, Some(state)));
         }
-        let applied = db::locks::with_migration_lock(
+        let lock = db::concurrent::LockSpec {
+            mode: db::locks::LockMode::Transaction,
+            timeout: std::time::Duration::from_secs(60),
+            url: target.url.libpq(),
+        };
+        let applied = db::concurrent::apply_all(
             &mut conn,
-            db::locks::LockMode::Transaction,
-            std::time::Duration::from_secs(60),
-            db::run_pending,
+            &lock,
+            false,
+            |conn| Ok((db::run_pending(conn)?, db::concurrent::next(conn)?)),
+            &|m| self.info(m),
         )?;
-        for name in applied {
+        for name in applied.names {
             self.info(format!("applied migration {name} to the embedded instance"));
         }
         Ok((conn, target, None))

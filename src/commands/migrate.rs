@@ -5,7 +5,7 @@ use serde::Serialize;
 use super::Ctx;
 use crate::change::Change;
 use crate::cli::{LockMode, MigrateArgs, MigrateCmd};
-use crate::db::{self, adopt, SchemaState};
+use crate::db::{self, adopt, concurrent, SchemaState};
 use crate::drift;
 use crate::error::{Error, Result};
 use crate::output::ListWriter;
@@ -48,9 +48,20 @@ pub fn run(args: MigrateArgs, ctx: &Ctx) -> Result<()> {
 fn apply(ctx: &Ctx, lock: Lock, on_drift: OnDrift) -> Result<()> {
     let (mut conn, target) = ctx.connect_target(ctx.direct_target()?)?;
     ctx.debug(format!("migrating {}", target.display));
-    let Some(applied) = migrations_locked(ctx, &mut conn, "migrate run", "apply", lock, |conn| {
-        apply_locked(conn, ctx, on_drift)
-    })?
+    let mut first = true;
+    let Some(applied) = migrations_locked(
+        ctx,
+        &mut conn,
+        target.url.libpq(),
+        "migrate run",
+        "apply",
+        lock,
+        Work::Apply(&mut |conn| {
+            // Drift is judged before anything is applied, not between the steps of a run.
+            let check = std::mem::replace(&mut first, false);
+            apply_locked(conn, ctx, on_drift, check)
+        }),
+    )?
     else {
         return Ok(());
     };
@@ -64,19 +75,23 @@ fn apply(ctx: &Ctx, lock: Lock, on_drift: OnDrift) -> Result<()> {
     Ok(())
 }
 
-/// Adopt an application-made schema if there is one, then apply what is pending. With
-/// nothing pending nothing is written, so an up-to-date standby answers too.
+/// Adopt an application-made schema if there is one, then apply the transactional
+/// migrations that are pending (up to the first concurrent one) and say what comes next.
+/// With nothing pending nothing is written, so an up-to-date standby answers too.
 fn apply_locked(
     conn: &mut diesel::PgConnection,
     ctx: &Ctx,
     on_drift: OnDrift,
-) -> Result<Vec<String>> {
+    check: bool,
+) -> Result<(Vec<String>, concurrent::Next)> {
     let state = SchemaState::read(conn)?;
     db::refuse_unknown(&state)?;
     if state.pending().is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), concurrent::next(conn)?));
     }
-    check_drift(conn, ctx, &state, on_drift)?;
+    if check {
+        check_drift(conn, ctx, &state, on_drift)?;
+    }
     let initial = state
         .embedded
         .first()
@@ -105,7 +120,7 @@ fn apply_locked(
         }
     }
     applied.extend(db::run_pending(conn)?);
-    Ok(applied)
+    Ok((applied, concurrent::next(conn)?))
 }
 
 /// Pending migrations are written for the schema the applied ones define: on one that
@@ -177,7 +192,7 @@ fn status(ctx: &Ctx) -> Result<()> {
 }
 
 fn revert(ctx: &Ctx, steps: u32, yes: bool, lock: Lock) -> Result<()> {
-    let (mut conn, _) = ctx.connect_target(ctx.direct_target()?)?;
+    let (mut conn, target) = ctx.connect_target(ctx.direct_target()?)?;
     let state = SchemaState::read(&mut conn)?;
     db::refuse_unknown(&state)?;
     let applied: Vec<_> = state
@@ -207,52 +222,112 @@ fn revert(ctx: &Ctx, steps: u32, yes: bool, lock: Lock) -> Result<()> {
     if !ctx.global.dry_run {
         prompt::confirm_destructive(yes, &loss)?;
     }
-    let reverted = migrations_locked(ctx, &mut conn, "migrate revert", "revert", lock, |conn| {
-        (0..n).map(|_| db::revert_last(conn)).collect()
-    })?;
-    for name in reverted.iter().flatten() {
-        ctx.info(format!("reverted {name}"));
-    }
+    migrations_locked(
+        ctx,
+        &mut conn,
+        target.url.libpq(),
+        "migrate revert",
+        "revert",
+        lock,
+        Work::Revert(n),
+    )?
+    .into_iter()
+    .flatten()
+    .for_each(|name| ctx.info(format!("reverted {name}")));
     Ok(())
 }
 
-/// Apply or revert migrations under the migration lock; `f` returns the names changed.
-/// With --dry-run it runs in a transaction that is rolled back, the plan is printed and
-/// `None` returned; otherwise the changes are audited (when the audit table exists).
+/// One segment of `migrate run`: applies what is pending up to a concurrent migration.
+type Segment<'a> =
+    dyn FnMut(&mut diesel::PgConnection) -> Result<(Vec<String>, concurrent::Next)> + 'a;
+
+/// What `migrations_locked` does: apply (a segment of transactional migrations, as
+/// `apply_locked` does it, between concurrent builds) or revert the newest N.
+enum Work<'a> {
+    Apply(&'a mut Segment<'a>),
+    Revert(usize),
+}
+
+/// Apply or revert migrations under the migration lock; returns the names changed.
+/// Transactional migrations go in one transaction per segment (in transaction mode the
+/// lock's own), so each segment is applied whole or not at all; a concurrent migration is
+/// run between segments, statement by statement under the build lock (`db::concurrent`).
+/// With --dry-run everything runs in one transaction that is rolled back, where a
+/// concurrent migration is only recorded or unrecorded (its statements could not be rolled
+/// back), the plan is printed and `None` returned; otherwise the changes are audited (when
+/// the audit table exists).
 fn migrations_locked(
     ctx: &Ctx,
     conn: &mut diesel::PgConnection,
+    url: &str,
     command: &str,
     action: &'static str,
     lock: Lock,
-    f: impl FnOnce(&mut diesel::PgConnection) -> Result<Vec<String>>,
+    work: Work,
 ) -> Result<Option<Vec<String>>> {
     let dry_run = ctx.global.dry_run;
-    let mode = match lock.mode {
-        LockMode::Auto | LockMode::Advisory => db::locks::LockMode::Transaction,
-        LockMode::Table => db::locks::LockMode::Table,
+    let spec = concurrent::LockSpec {
+        mode: match lock.mode {
+            LockMode::Auto | LockMode::Advisory => db::locks::LockMode::Transaction,
+            LockMode::Table => db::locks::LockMode::Table,
+        },
+        timeout: lock.timeout,
+        url,
     };
-    // One transaction either way (in transaction mode it is the lock's own): every
-    // migration of the run is applied, or none is.
-    let names = db::locks::with_migration_lock(conn, mode, lock.timeout, |conn| {
-        conn.transaction(|conn| {
-            ctx.limit_statements(conn)?;
-            if dry_run {
-                db::rolled_back(conn, f)
+    let note = |m: String| ctx.info(m);
+    let done = match work {
+        Work::Apply(segment) => concurrent::apply_all(
+            conn,
+            &spec,
+            dry_run,
+            |conn| in_transaction(ctx, conn, &mut *segment),
+            &note,
+        ),
+        Work::Revert(n) => concurrent::revert_all(conn, &spec, n, dry_run, |conn, left| {
+            in_transaction(ctx, conn, &mut |conn| {
+                let mut names = Vec::new();
+                while names.len() < left {
+                    match db::newest_applied(conn)? {
+                        Some(m) if !m.concurrent => names.push(db::revert_last(conn)?),
+                        _ => break,
+                    }
+                }
+                Ok(names)
+            })
+        }),
+    }
+    .map_err(|e| db::server::explain_refusal(conn, e))?;
+    let changes: Vec<Change> = done
+        .names
+        .iter()
+        .map(|name| {
+            let change = Change::other(action, "migration", name);
+            if dry_run && done.concurrent.contains(name) {
+                change.with_detail(serde_json::json!(
+                    "its index statements run concurrently, outside a transaction: not run in a dry run"
+                ))
             } else {
-                f(conn)
+                change
             }
         })
-    })
-    .map_err(|e| db::server::explain_refusal(conn, e))?;
-    let changes: Vec<Change> = names
-        .iter()
-        .map(|name| Change::other(action, "migration", name))
         .collect();
     if dry_run {
         ctx.print_plan(&changes)?;
         return Ok(None);
     }
     ctx.audit_after(conn, command, &changes)?;
-    Ok(Some(names))
+    Ok(Some(done.names))
+}
+
+/// Run `f` in a transaction of its own (a savepoint in a dry run's) with the statement
+/// limit.
+fn in_transaction<T>(
+    ctx: &Ctx,
+    conn: &mut diesel::PgConnection,
+    f: &mut dyn FnMut(&mut diesel::PgConnection) -> Result<T>,
+) -> Result<T> {
+    conn.transaction(|conn| {
+        ctx.limit_statements(conn)?;
+        f(conn)
+    })
 }

@@ -48,12 +48,16 @@ pub struct Index {
     pub constraint: Option<String>,
     /// `pg_get_indexdef`: `CREATE INDEX idx_users_email ON public.users USING btree (email)`.
     pub definition: String,
+    /// `pg_index.indisvalid`: false for an index a failed concurrent build left behind.
+    pub valid: bool,
 }
 
 /// One round trip, and as few catalog lookups as it takes: on a new connection the
 /// server's catalog caches are cold, so every function and join costs. Each fact is one
-/// row: `t` a table, `a` a column, a `contype` letter a constraint, `i` an index. Deparsed by the server (`format_type`, `pg_get_expr`,
-/// `pg_get_constraintdef`, `pg_get_indexdef`), so the comparison reads what `\d` shows.
+/// row: `t` a table, `a` a column, a `contype` letter a constraint, `i` an index (its `b`
+/// is 'invalid' for one a failed concurrent build left). Deparsed by the server
+/// (`format_type`, `pg_get_expr`, `pg_get_constraintdef`, `pg_get_indexdef`), so the
+/// comparison reads what `\d` shows.
 const CATALOG_SQL: &str = "
 WITH t AS (
     SELECT c.oid, c.relname::text AS name
@@ -71,7 +75,8 @@ SELECT co.contype::text, t.name, co.conname::text, pg_get_constraintdef(co.oid),
 FROM t JOIN pg_constraint co ON co.conrelid = t.oid
 WHERE co.contype IN ('p', 'u', 'f', 'c', 'x')
 UNION ALL
-SELECT 'i', t.name, ic.relname::text, pg_get_indexdef(i.indexrelid), NULL, i.indisunique
+SELECT 'i', t.name, ic.relname::text, pg_get_indexdef(i.indexrelid),
+       CASE WHEN NOT i.indisvalid THEN 'invalid' END, i.indisunique
 FROM t JOIN pg_index i ON i.indrelid = t.oid JOIN pg_class ic ON ic.oid = i.indexrelid";
 
 #[derive(QueryableByName)]
@@ -115,6 +120,7 @@ pub fn read(conn: &mut PgConnection) -> Result<Catalog> {
                 unique: f.x,
                 constraint: None,
                 definition: a,
+                valid: f.b.is_none(),
             }),
             kind => catalog.constraints.push(Constraint {
                 table,

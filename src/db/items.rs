@@ -110,6 +110,9 @@ pub fn for_each(
                 .or(items::description.ilike(p.clone()).assume_not_null()),
         );
     }
+    // Each order is an index of the query-index migration read forwards or (--desc)
+    // backwards: (created_at NULLS FIRST, id), (price NULLS FIRST, id), (title, id). So a
+    // first page reads 50 index entries instead of sorting every item.
     q = match (sort, desc) {
         (Sort::Created, false) => q.order((items::created_at.asc().nulls_first(), items::id.asc())),
         (Sort::Created, true) => q.order((items::created_at.desc().nulls_last(), items::id.desc())),

@@ -50,14 +50,40 @@ pub fn with_migration_lock<T>(
     f: impl FnOnce(&mut PgConnection) -> Result<T>,
 ) -> Result<T> {
     match mode {
-        LockMode::Transaction => conn.transaction(|conn| {
-            // The holder's name is what a waiting run reads in pg_stat_activity.
-            diesel::sql_query("SELECT set_config('application_name', $1, true)")
-                .bind::<Text, _>(holder_name())
-                .execute(conn)?;
-            wait_for_xact_lock(conn, timeout)?;
-            f(conn)
-        }),
+        LockMode::Transaction => in_locked_transaction(conn, timeout, f),
+        LockMode::Table => with_table_lock(conn, timeout, f),
+    }
+}
+
+/// Run `f` on `conn` outside any transaction (a concurrent index build cannot run in one)
+/// while other migrate runs are kept out. The `stackctl_lock` row spans transactions as it
+/// is. A transaction-level advisory lock cannot be held across the autocommit statements
+/// `f` sends on `conn`, so in `Transaction` mode a second connection to `url` (the guard)
+/// takes it in a transaction of its own and stays in it, idle, until `f` returns. That
+/// holds behind a transaction pooler, which pins one server connection to the guard's
+/// transaction for exactly that long (`f`'s statements take another from the pool), and
+/// the server releases it if stackctl dies (its connection closes, its transaction is
+/// rolled back). The idle guard holds no snapshot and no lock on `users`/`items`, so the
+/// concurrent build, which waits for older snapshots and for writers, never waits for it.
+pub fn with_build_lock<T>(
+    conn: &mut PgConnection,
+    url: &str,
+    mode: LockMode,
+    timeout: Duration,
+    f: impl FnOnce(&mut PgConnection) -> Result<T>,
+) -> Result<T> {
+    match mode {
+        LockMode::Transaction => {
+            let mut guard = super::connect(url)?;
+            in_locked_transaction(&mut guard, timeout, |guard| {
+                // Diesel sends statements through the extended protocol, whose unnamed
+                // portal keeps its snapshot, and so the backend's xmin, until another
+                // statement replaces it: the build would wait for that snapshot forever.
+                // A simple-protocol statement replaces the portal and drops it when done.
+                guard.batch_execute("SELECT 1")?;
+                f(conn)
+            })
+        }
         LockMode::Table => with_table_lock(conn, timeout, f),
     }
 }
@@ -74,16 +100,37 @@ struct Holder {
     holder: String,
 }
 
-/// Poll `pg_try_advisory_xact_lock` until it is granted or `timeout` passes. Polling keeps
-/// the transaction healthy (a `lock_timeout` would abort it) and lets us name the holder.
-fn wait_for_xact_lock(conn: &mut PgConnection, timeout: Duration) -> Result<()> {
+/// Ask `pg_try_advisory_xact_lock` in a short transaction until it is granted or
+/// `timeout` passes, then run `f` in the transaction that got it. Each refused attempt
+/// ends its transaction, so a waiting run pins no pooled server connection while it waits
+/// (the holder may need one more for a concurrent build), and polling lets us name the
+/// holder where a `lock_timeout` would only abort.
+fn in_locked_transaction<T>(
+    conn: &mut PgConnection,
+    timeout: Duration,
+    f: impl FnOnce(&mut PgConnection) -> Result<T>,
+) -> Result<T> {
     let deadline = Instant::now() + timeout;
+    let mut f = Some(f);
     loop {
-        let row: Got = diesel::sql_query("SELECT pg_try_advisory_xact_lock($1) AS got")
-            .bind::<BigInt, _>(MIGRATION_LOCK_KEY)
-            .get_result(conn)?;
-        if row.got {
-            return Ok(());
+        let done = conn.transaction(|conn| {
+            // The holder's name is what a waiting run reads in pg_stat_activity.
+            diesel::sql_query("SELECT set_config('application_name', $1, true)")
+                .bind::<Text, _>(holder_name())
+                .execute(conn)?;
+            let row: Got = diesel::sql_query("SELECT pg_try_advisory_xact_lock($1) AS got")
+                .bind::<BigInt, _>(MIGRATION_LOCK_KEY)
+                .get_result(conn)?;
+            match f.take() {
+                Some(f) if row.got => f(conn).map(Some),
+                unused => {
+                    f = unused;
+                    Ok(None)
+                }
+            }
+        })?;
+        if let Some(value) = done {
+            return Ok(value);
         }
         if Instant::now() >= deadline {
             let who: Vec<Holder> = diesel::sql_query(

@@ -3,6 +3,7 @@
 
 pub mod adopt;
 pub mod audit;
+pub mod concurrent;
 pub mod drift;
 pub mod import;
 pub mod items;
@@ -49,6 +50,10 @@ pub fn connect(url: &str) -> Result<PgConnection> {
 pub struct EmbeddedMigration {
     pub version: String,
     pub name: String,
+    /// `run_in_transaction = false` in its metadata.toml: its statements build indexes
+    /// concurrently, so stackctl runs them one at a time outside any transaction
+    /// (`concurrent.rs`) instead of in the migration lock's transaction.
+    pub concurrent: bool,
 }
 
 pub fn embedded_migrations() -> Result<Vec<EmbeddedMigration>> {
@@ -60,6 +65,7 @@ pub fn embedded_migrations() -> Result<Vec<EmbeddedMigration>> {
         .map(|m| EmbeddedMigration {
             version: m.name().version().to_string(),
             name: m.name().to_string(),
+            concurrent: !m.metadata().run_in_transaction(),
         })
         .collect())
 }
@@ -188,7 +194,26 @@ const MIGRATION_SQL: &[(&str, &str)] = &[
         "20261122000003",
         include_str!("../../migrations/2026-11-22-000003_migration_checksums/up.sql"),
     ),
+    (
+        "20261124000004",
+        include_str!("../../migrations/2026-11-24-000004_query_indexes/up.sql"),
+    ),
 ];
+
+/// The down.sql of each concurrent migration, which stackctl runs itself statement by
+/// statement (Diesel would send it as one implicit transaction).
+const CONCURRENT_DOWN_SQL: &[(&str, &str)] = &[(
+    "20261124000004",
+    include_str!("../../migrations/2026-11-24-000004_query_indexes/down.sql"),
+)];
+
+/// A concurrent migration's embedded down.sql.
+pub fn concurrent_down_sql(version: &str) -> Option<&'static str> {
+    CONCURRENT_DOWN_SQL
+        .iter()
+        .find(|(v, _)| *v == version)
+        .map(|(_, sql)| *sql)
+}
 
 /// A migration's embedded up.sql.
 pub fn migration_sql(version: &str) -> Option<&'static str> {
@@ -277,38 +302,56 @@ pub fn rolled_back<T>(
     }
 }
 
-/// Apply every pending migration and record their checksums; returns the names applied.
+/// Apply pending migrations in version order, each in a savepoint of the caller's
+/// transaction, up to the first concurrent one (which `concurrent::build` applies outside
+/// any transaction), and record their checksums; returns the names applied.
 pub fn run_pending(conn: &mut PgConnection) -> Result<Vec<String>> {
-    let applied: Vec<String> = conn
-        .run_pending_migrations(MIGRATIONS)
-        .map_err(|e| migration_error("applying migrations failed", e))?
-        .iter()
-        .map(|v| v.to_string())
-        .collect();
+    let mut pending = conn
+        .pending_migrations(MIGRATIONS)
+        .map_err(|e| migration_error("reading the applied migrations failed", e))?;
+    pending.sort_by(|a, b| a.name().version().cmp(&b.name().version()));
+    let mut applied = Vec::new();
+    for m in pending {
+        if !m.metadata().run_in_transaction() {
+            break;
+        }
+        conn.run_migration(&*m)
+            .map_err(|e| migration_error("applying migrations failed", e))?;
+        applied.push(m.name().to_string());
+    }
     record_checksums(conn)?;
-    let embedded = embedded_migrations()?;
-    Ok(applied
-        .iter()
-        .map(|v| {
-            embedded
-                .iter()
-                .find(|m| &m.version == v)
-                .map_or(v.clone(), |m| m.name.clone())
-        })
-        .collect())
+    Ok(applied)
 }
 
-/// Revert the newest applied migration; returns its name.
+/// The newest applied migration this binary knows, if any.
+pub fn newest_applied(conn: &mut PgConnection) -> Result<Option<EmbeddedMigration>> {
+    let applied = applied_versions(conn)?;
+    Ok(embedded_migrations()?
+        .into_iter()
+        .rev()
+        .find(|m| applied.contains(&m.version)))
+}
+
+/// Revert the newest applied migration in the caller's transaction; returns its name.
+/// A concurrent migration is reverted by `concurrent::revert` instead.
 pub fn revert_last(conn: &mut PgConnection) -> Result<String> {
-    let v = conn
-        .revert_last_migration(MIGRATIONS)
-        .map_err(|e| migration_error("reverting the migration failed", e))?;
-    let v = v.to_string();
-    let embedded = embedded_migrations()?;
-    Ok(embedded
+    let newest = newest_applied(conn)?
+        .ok_or_else(|| Error::failure("no migration is applied; nothing to revert"))?;
+    if newest.concurrent {
+        return Err(Error::failure(format!(
+            "{} builds its indexes concurrently and is reverted outside a transaction",
+            newest.name
+        )));
+    }
+    let migrations = MigrationSource::<diesel::pg::Pg>::migrations(&MIGRATIONS)
+        .map_err(|e| Error::failure(format!("embedded migrations are unreadable: {e}")))?;
+    let m = migrations
         .iter()
-        .find(|m| m.version == v)
-        .map_or(v, |m| m.name.clone()))
+        .find(|m| m.name().version().to_string() == newest.version)
+        .ok_or_else(|| Error::failure(format!("{} is not embedded", newest.name)))?;
+    conn.revert_migration(&**m)
+        .map_err(|e| migration_error("reverting the migration failed", e))?;
+    Ok(newest.name)
 }
 
 fn migration_error(what: &str, e: Box<dyn std::error::Error + Send + Sync>) -> Error {
@@ -358,5 +401,23 @@ mod tests {
             );
             assert_eq!(std::fs::read_to_string(path).unwrap(), *sql);
         }
+        // stackctl runs a concurrent migration's down.sql itself, so it embeds that too.
+        for m in embedded.iter().filter(|m| m.concurrent) {
+            let path = format!(
+                "{}/migrations/{}/down.sql",
+                env!("CARGO_MANIFEST_DIR"),
+                m.name
+            );
+            assert_eq!(
+                concurrent_down_sql(&m.version),
+                Some(std::fs::read_to_string(path).unwrap().as_str()),
+                "{}",
+                m.name
+            );
+        }
+        assert_eq!(
+            embedded.iter().filter(|m| m.concurrent).count(),
+            CONCURRENT_DOWN_SQL.len()
+        );
     }
 }

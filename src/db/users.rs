@@ -231,13 +231,17 @@ pub fn for_each(
                 .or(users::full_name.ilike(p.clone()).assume_not_null()),
         );
     }
+    // Each order is one an index reads as it is, forwards or (--desc) backwards, so a
+    // page costs its rows, not a sort of every user: `stackctl_users_created_id` is
+    // (created_at NULLS FIRST, id); email and username are unique, so their own unique
+    // indexes give a total order and no id is needed to break ties.
     q = match (sort, desc) {
         (Sort::Created, false) => q.order((users::created_at.asc().nulls_first(), users::id.asc())),
         (Sort::Created, true) => q.order((users::created_at.desc().nulls_last(), users::id.desc())),
-        (Sort::Email, false) => q.order((users::email.asc(), users::id.asc())),
-        (Sort::Email, true) => q.order((users::email.desc(), users::id.desc())),
-        (Sort::Username, false) => q.order((users::username.asc(), users::id.asc())),
-        (Sort::Username, true) => q.order((users::username.desc(), users::id.desc())),
+        (Sort::Email, false) => q.order(users::email.asc()),
+        (Sort::Email, true) => q.order(users::email.desc()),
+        (Sort::Username, false) => q.order(users::username.asc()),
+        (Sort::Username, true) => q.order(users::username.desc()),
     };
     match page {
         Some(p) => {

@@ -8,10 +8,11 @@ use crate::db::drift::{Catalog, Column, Constraint, Index};
 
 /// Compare with both origins and keep the closer one (the migration's on a tie): a
 /// schema stackctl created is judged by its migration, an adopted one by `create_all`'s
-/// shape, without stackctl having to remember which it was.
-pub fn closest(catalog: &Catalog) -> (Origin, Vec<Difference>) {
-    let migrated = against(Origin::Migrated, catalog);
-    let adopted = against(Origin::Adopted, catalog);
+/// shape, without stackctl having to remember which it was. `query_indexes`: whether the
+/// migration adding stackctl's query indexes is applied (then they are expected).
+pub fn closest(catalog: &Catalog, query_indexes: bool) -> (Origin, Vec<Difference>) {
+    let migrated = against(Origin::Migrated, catalog, query_indexes);
+    let adopted = against(Origin::Adopted, catalog, query_indexes);
     if adopted.len() < migrated.len() {
         (Origin::Adopted, adopted)
     } else {
@@ -20,17 +21,18 @@ pub fn closest(catalog: &Catalog) -> (Origin, Vec<Difference>) {
 }
 
 /// Every difference from the schema `origin` makes.
-pub fn against(origin: Origin, catalog: &Catalog) -> Vec<Difference> {
+pub fn against(origin: Origin, catalog: &Catalog, query_indexes: bool) -> Vec<Difference> {
     let mut out = Vec::new();
     for &table in expected::TABLES {
         if !catalog.tables.iter().any(|t| t == table) {
-            out.push(missing_table(origin, catalog, table));
+            out.push(missing_table(origin, catalog, table, query_indexes));
             continue;
         }
         let cx = TableCx {
             origin,
             catalog,
             table,
+            query_indexes,
         };
         cx.columns(&mut out);
         let used = cx.constraints(&mut out);
@@ -43,6 +45,7 @@ struct TableCx<'a> {
     origin: Origin,
     catalog: &'a Catalog,
     table: &'static str,
+    query_indexes: bool,
 }
 
 fn diff(
@@ -123,6 +126,16 @@ fn column_definition(ty: &str, not_null: bool, default: Option<&str>) -> String 
     s
 }
 
+/// One of stackctl's query indexes, built the plain way: a fix script runs in one
+/// transaction, where `CREATE INDEX CONCURRENTLY` cannot.
+fn query_index_sql(q: &expected::QueryIndex) -> Statement {
+    Statement::new(
+        Phase::Index,
+        format!("CREATE INDEX {} ON {} {}", q.name, q.table, q.using),
+    )
+    .noted("blocks writes to the table while it builds; on a busy table run it alone as CREATE INDEX CONCURRENTLY")
+}
+
 fn index_sql(unique: bool, name: &str, table: &str, column: &str) -> String {
     format!(
         "CREATE {}INDEX {} ON {table} ({})",
@@ -165,7 +178,12 @@ fn unique_sql(origin: Origin, column: &str) -> String {
     }
 }
 
-fn missing_table(origin: Origin, catalog: &Catalog, table: &'static str) -> Difference {
+fn missing_table(
+    origin: Origin,
+    catalog: &Catalog,
+    table: &'static str,
+    query_indexes: bool,
+) -> Difference {
     let mut lines: Vec<String> = expected::COLUMNS
         .iter()
         .filter(|c| c.table == table)
@@ -210,6 +228,13 @@ fn missing_table(origin: Origin, catalog: &Catalog, table: &'static str) -> Diff
                 Phase::Index,
                 index_sql(false, name, table, column),
             ));
+        }
+    }
+    if query_indexes {
+        for q in expected::QUERY_INDEX_LIST {
+            if q.table == table && !q.optional {
+                fix.push(query_index_sql(q));
+            }
         }
     }
     diff(
@@ -557,10 +582,22 @@ impl TableCx<'_> {
                 Some(_) => {}
             }
         }
+        let query: Vec<&expected::QueryIndex> = expected::QUERY_INDEX_LIST
+            .iter()
+            .filter(|q| q.table == table)
+            .collect();
+        // Before their migration is applied they are neither expected nor extra: an
+        // interrupted concurrent build leaves some behind for the next migrate to finish.
+        if self.query_indexes {
+            for q in &query {
+                self.query_index(q, out);
+            }
+        }
         for live in self.live_indexes() {
             if live.constraint.is_some()
                 || used.unique_indexes.contains(&live.name)
                 || ours.iter().any(|(_, n, _)| *n == live.name)
+                || query.iter().any(|q| q.name == live.name)
             {
                 continue;
             }
@@ -575,6 +612,50 @@ impl TableCx<'_> {
                     format!("DROP INDEX {}", ident(&live.name)),
                 )],
             ));
+        }
+    }
+
+    /// One of stackctl's query indexes: missing (unless optional), different, or left
+    /// invalid by a failed concurrent build.
+    fn query_index(&self, q: &expected::QueryIndex, out: &mut Vec<Difference>) {
+        let want = q.definition();
+        let live = self.live_indexes().find(|i| i.name == q.name);
+        let rebuild = || {
+            vec![
+                Statement::new(Phase::Drop, format!("DROP INDEX {}", ident(q.name))),
+                query_index_sql(q),
+            ]
+        };
+        match live {
+            None if q.optional => {}
+            None => out.push(diff(
+                self.object(q.name),
+                "missing_index",
+                Some(want),
+                None,
+                Severity::Warning,
+                vec![query_index_sql(q)],
+            )),
+            Some(live) if live.definition != want => out.push(diff(
+                self.object(q.name),
+                "changed_index",
+                Some(want),
+                Some(live.definition.clone()),
+                Severity::Warning,
+                rebuild(),
+            )),
+            Some(live) if !live.valid => out.push(diff(
+                self.object(q.name),
+                "changed_index",
+                Some(want),
+                Some(format!(
+                    "{} (INVALID: a concurrent build failed)",
+                    live.definition
+                )),
+                Severity::Warning,
+                rebuild(),
+            )),
+            Some(_) => {}
         }
     }
 }

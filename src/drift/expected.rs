@@ -111,6 +111,91 @@ pub const INDEXES: &[(&str, &str, &str)] = &[
     ("items", "idx_items_created_at", "created_at"),
 ];
 
+/// The migration that adds the indexes stackctl's own queries need (built concurrently).
+pub const QUERY_INDEXES: &str = "20261124000004";
+
+/// An index of that migration.
+#[derive(Debug, Clone, Copy)]
+pub struct QueryIndex {
+    pub table: &'static str,
+    pub name: &'static str,
+    /// What `pg_get_indexdef` prints after `ON public.<table> `.
+    pub using: &'static str,
+    /// Built only where its operator class is available (the trigram index needs
+    /// `pg_trgm`): its absence is no drift.
+    pub optional: bool,
+}
+
+const fn qix(
+    table: &'static str,
+    name: &'static str,
+    using: &'static str,
+    optional: bool,
+) -> QueryIndex {
+    QueryIndex {
+        table,
+        name,
+        using,
+        optional,
+    }
+}
+
+/// The indexes of `QUERY_INDEXES` (a unit test keeps them in step with its up.sql).
+pub const QUERY_INDEX_LIST: &[QueryIndex] = &[
+    qix(
+        "users",
+        "stackctl_users_email_lower",
+        "USING btree (lower((email)::text))",
+        false,
+    ),
+    qix(
+        "users",
+        "stackctl_users_username_lower",
+        "USING btree (lower((username)::text))",
+        false,
+    ),
+    qix(
+        "users",
+        "stackctl_users_created_id",
+        "USING btree (created_at NULLS FIRST, id)",
+        false,
+    ),
+    qix(
+        "items",
+        "stackctl_items_created_id",
+        "USING btree (created_at NULLS FIRST, id)",
+        false,
+    ),
+    qix(
+        "items",
+        "stackctl_items_price_id",
+        "USING btree (price NULLS FIRST, id)",
+        false,
+    ),
+    qix(
+        "items",
+        "stackctl_items_title_id",
+        "USING btree (title, id)",
+        false,
+    ),
+    qix(
+        "users",
+        "stackctl_users_search",
+        "USING gin (email gin_trgm_ops, username gin_trgm_ops, full_name gin_trgm_ops)",
+        true,
+    ),
+];
+
+impl QueryIndex {
+    /// As `pg_get_indexdef` prints it.
+    pub fn definition(&self) -> String {
+        format!(
+            "CREATE INDEX {} ON public.{} {}",
+            self.name, self.table, self.using
+        )
+    }
+}
+
 /// Columns of `users` that are unique.
 pub const UNIQUE: &[&str] = &["email", "username"];
 

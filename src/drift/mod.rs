@@ -137,7 +137,8 @@ pub fn compare(applied: &BTreeSet<String>, catalog: &Catalog) -> Report {
             differences: Vec::new(),
         };
     }
-    let (origin, differences) = compare::closest(catalog);
+    let (origin, differences) =
+        compare::closest(catalog, applied.contains(expected::QUERY_INDEXES));
     Report {
         origin: Some(origin),
         differences,
@@ -184,6 +185,97 @@ mod tests {
             unique,
             constraint: constraint.map(String::from),
             definition: expected::index_definition(unique, name, table, column),
+            valid: true,
+        }
+    }
+
+    /// `catalog(origin)` with stackctl's query indexes built (the optional one too).
+    fn with_query_indexes(mut c: Catalog) -> Catalog {
+        for q in expected::QUERY_INDEX_LIST {
+            c.indexes.push(Index {
+                table: q.table.into(),
+                name: q.name.into(),
+                unique: false,
+                constraint: None,
+                definition: q.definition(),
+                valid: true,
+            });
+        }
+        c
+    }
+
+    fn applied_all() -> BTreeSet<String> {
+        [
+            expected::INITIAL.to_string(),
+            expected::QUERY_INDEXES.to_string(),
+        ]
+        .into()
+    }
+
+    #[test]
+    fn query_indexes_are_expected_once_their_migration_is_applied() {
+        for origin in [Origin::Migrated, Origin::Adopted] {
+            let built = with_query_indexes(catalog(origin));
+            let report = compare(&applied_all(), &built);
+            assert!(report.is_clean(), "{origin:?}: {:?}", kinds(&report));
+            // Pending (an interrupted build): neither expected nor extra, built or not.
+            assert!(compare(&applied(), &built).is_clean());
+            assert!(compare(&applied(), &catalog(origin)).is_clean());
+            // The trigram index is optional (no pg_trgm); the others are not.
+            let mut c = built.clone();
+            c.indexes.retain(|i| i.name != "stackctl_users_search");
+            assert!(compare(&applied_all(), &c).is_clean());
+            c.indexes.retain(|i| i.name != "stackctl_items_title_id");
+            let report = compare(&applied_all(), &c);
+            assert_eq!(
+                kinds(&report),
+                [(
+                    "items.stackctl_items_title_id",
+                    "missing_index",
+                    Severity::Warning
+                )]
+            );
+            let sql: Vec<String> = report.sql().iter().map(|s| s.text.clone()).collect();
+            assert_eq!(
+                sql,
+                ["CREATE INDEX stackctl_items_title_id ON items USING btree (title, id)"]
+            );
+            // Left invalid by a failed concurrent build: rebuilt.
+            let mut c = built.clone();
+            for i in c
+                .indexes
+                .iter_mut()
+                .filter(|i| i.name == "stackctl_users_created_id")
+            {
+                i.valid = false;
+            }
+            let report = compare(&applied_all(), &c);
+            assert_eq!(
+                kinds(&report),
+                [(
+                    "users.stackctl_users_created_id",
+                    "changed_index",
+                    Severity::Warning
+                )]
+            );
+            assert_eq!(report.sql().len(), 2);
+        }
+    }
+
+    #[test]
+    fn the_query_index_list_is_the_migrations() {
+        let mut listed: Vec<&str> = expected::QUERY_INDEX_LIST.iter().map(|q| q.name).collect();
+        let mut built = crate::db::concurrent::indexes_of(expected::QUERY_INDEXES);
+        listed.sort();
+        built.sort();
+        assert_eq!(listed, built);
+        let sql = crate::db::migration_sql(expected::QUERY_INDEXES).unwrap();
+        for q in expected::QUERY_INDEX_LIST {
+            assert!(
+                sql.contains(&format!("{} ON {} ", q.name, q.table)),
+                "{}",
+                q.name
+            );
         }
     }
 

@@ -130,7 +130,7 @@ fn three_concurrent_migrations_apply_once() {
     }
     assert_eq!(
         db.sql("SELECT count(*) FROM __diesel_schema_migrations"),
-        "3"
+        "4"
     );
     assert_eq!(
         db.sql("SELECT count(*) FROM pg_tables WHERE tablename IN ('users', 'items', 'stackctl_audit', 'stackctl_migration_checksums')"),
@@ -138,7 +138,18 @@ fn three_concurrent_migrations_apply_once() {
     );
     assert_eq!(
         db.sql("SELECT count(*) FROM stackctl_migration_checksums"),
-        "3"
+        "4"
+    );
+    // Each migration was applied by one run: one audit row each, and the concurrently
+    // built indexes are all there and valid.
+    assert_eq!(
+        db.sql("SELECT string_agg(target_id, ',' ORDER BY target_id) FROM stackctl_audit"),
+        "2026-11-22-000001_initial_schema,2026-11-22-000002_audit_trail,\
+         2026-11-22-000003_migration_checksums,2026-11-24-000004_query_indexes"
+    );
+    assert_eq!(
+        db.sql("SELECT count(*) FILTER (WHERE i.indisvalid) || '/' || count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname LIKE 'stackctl_users_%' OR c.relname LIKE 'stackctl_items_%'"),
+        "7/7"
     );
 }
 
@@ -146,17 +157,18 @@ fn three_concurrent_migrations_apply_once() {
 fn migrate_status_json() {
     let db = TestDb::empty();
     let before = db.json(&["migrate", "status"]);
-    assert_eq!(before.as_array().unwrap().len(), 3);
+    assert_eq!(before.as_array().unwrap().len(), 4);
     assert_eq!(before[0]["state"], "pending");
     assert_eq!(before[0]["version"], "20261122000001");
     assert_eq!(before[0]["name"], "2026-11-22-000001_initial_schema");
     assert_eq!(before[1]["name"], "2026-11-22-000002_audit_trail");
     assert_eq!(before[2]["name"], "2026-11-22-000003_migration_checksums");
+    assert_eq!(before[3]["name"], "2026-11-24-000004_query_indexes");
     db.ok(&["migrate"]);
     let after = db.json(&["migrate", "status"]);
-    assert_eq!(after[0]["state"], "applied");
-    assert_eq!(after[1]["state"], "applied");
-    assert_eq!(after[2]["state"], "applied");
+    for m in after.as_array().unwrap() {
+        assert_eq!(m["state"], "applied");
+    }
 }
 
 #[test]
@@ -173,7 +185,7 @@ fn revert_needs_yes_then_data_commands_exit_6() {
     let r = db.run(&["migrate", "revert"]).fails(2);
     assert!(r.stderr.contains("--yes"), "{r:#?}");
     assert_eq!(db.sql("SELECT count(*) FROM users"), "1");
-    db.ok(&["migrate", "revert", "--steps", "3", "--yes"]);
+    db.ok(&["migrate", "revert", "--steps", "4", "--yes"]);
     assert_eq!(
         db.sql("SELECT count(*) FROM pg_tables WHERE tablename IN ('users', 'items', 'stackctl_audit', 'stackctl_migration_checksums')"),
         "0"
@@ -189,6 +201,8 @@ fn revert_needs_yes_then_data_commands_exit_6() {
 fn reverting_the_audit_migration_drops_only_the_audit_table() {
     let db = TestDb::new();
     db.add_user("a@example.com", "alice");
+    let r = db.ok(&["migrate", "revert", "--yes"]);
+    assert!(r.stderr.contains("query_indexes"), "{r:#?}");
     let r = db.ok(&["migrate", "revert", "--yes"]);
     assert!(r.stderr.contains("migration_checksums"), "{r:#?}");
     assert_eq!(
@@ -206,7 +220,7 @@ fn reverting_the_audit_migration_drops_only_the_audit_table() {
     );
     db.ok(&["migrate"]);
     // Applying them again is itself audited: one row per migration.
-    assert_eq!(db.sql("SELECT count(*) FROM stackctl_audit"), "2");
+    assert_eq!(db.sql("SELECT count(*) FROM stackctl_audit"), "3");
 }
 
 #[test]
@@ -217,7 +231,7 @@ fn newer_migrations_than_the_binary_exit_6() {
     assert!(r.stderr.contains("29990101000000"), "{r:#?}");
     db.run(&["user", "list"]).fails(6);
     let status = db.json(&["migrate", "status"]);
-    assert_eq!(status[3]["state"], "unknown");
+    assert_eq!(status[4]["state"], "unknown");
 }
 
 #[test]
@@ -228,7 +242,7 @@ fn adopts_a_create_all_schema_keeping_rows() {
     assert!(r.stderr.contains("adopted"), "{r:#?}");
     assert_eq!(
         db.sql("SELECT count(*) FROM __diesel_schema_migrations"),
-        "3"
+        "4"
     );
     assert_eq!(
         db.sql("SELECT to_regclass('stackctl_audit') IS NOT NULL"),

@@ -262,7 +262,18 @@ fn without_uuid_ossp_migrate_falls_back_to_gen_random_uuid_and_adoption_creates_
     );
     assert_eq!(
         db.sql("SELECT count(*) FROM __diesel_schema_migrations"),
-        "3"
+        "4"
+    );
+    // pg_trgm cannot be created either: the query indexes are built without the trigram
+    // one (user list --search scans), and migrate says so.
+    assert!(
+        r.stderr.contains("stackctl_users_search not built"),
+        "{r:#?}"
+    );
+    assert_eq!(
+        db.sql("SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes WHERE indexname LIKE 'stackctl\\_%' AND tablename IN ('users', 'items')"),
+        "stackctl_items_created_id,stackctl_items_price_id,stackctl_items_title_id,\
+         stackctl_users_created_id,stackctl_users_email_lower,stackctl_users_username_lower"
     );
     db.cmd_url(&url)
         .args(&[

@@ -25,7 +25,7 @@ fn status_reports_target_version_schema_and_counts() {
 fn status_of_an_unmigrated_database_says_pending() {
     let db = TestDb::empty();
     let s = db.json(&["status"]);
-    assert_eq!(s["pending_migrations"], 3);
+    assert_eq!(s["pending_migrations"], 4);
     assert_eq!(s["users"], serde_json::Value::Null);
 }
 
