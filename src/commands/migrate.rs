@@ -187,7 +187,16 @@ fn status(ctx: &Ctx) -> Result<()> {
     out.finish()?;
     // A line for the operator, not for scripts: stdout keeps its shape.
     let report = drift::inspect(&mut conn, &state.applied)?;
-    ctx.info(format!("schema drift: {}", report.summary()));
+    ctx.info(match report.origin {
+        Some(_) if report.is_clean() => {
+            "schema drift: none (users and items match the applied migrations)".to_string()
+        }
+        Some(_) => format!(
+            "schema drift: {}; see stackctl schema diff",
+            report.summary()
+        ),
+        None => format!("schema drift: {}", report.summary()),
+    });
     Ok(())
 }
 

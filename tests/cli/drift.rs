@@ -361,7 +361,11 @@ fn migrate_refuses_a_drifted_schema_unless_allowed() {
     assert_eq!(diff(&db).1.len(), 2);
     let clean = TestDb::new();
     let r = clean.ok(&["migrate", "status"]);
-    assert!(r.stderr.contains("schema drift: no drift"), "{r:#?}");
+    assert!(
+        r.stderr
+            .contains("schema drift: none (users and items match the applied migrations)"),
+        "{r:#?}"
+    );
 }
 
 /// No drift where there is none: a freshly migrated database, an empty one (nothing to
