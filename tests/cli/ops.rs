@@ -415,7 +415,9 @@ fn notify_pings_start_then_success_or_failure_and_a_dead_url_fails_nothing() {
     db.ok(&["status", "--check", "--notify-url", &url]);
     let (path, _) = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
     assert_eq!(path, "/ping/abc-123");
-    assert!(rx.recv_timeout(std::time::Duration::from_millis(300)).is_err());
+    assert!(rx
+        .recv_timeout(std::time::Duration::from_millis(300))
+        .is_err());
 
     // Nobody listens: the backup still succeeds, with one warning line.
     let dead = {
