@@ -34,6 +34,9 @@ mod local;
 mod migrate;
 /// status --check, test restores, retention, notify, lock modes, completions, man.
 mod ops;
+/// The statements of single-row commands and first pages use indexes (auto_explain's plans
+/// on an analysed fixture): no sequential scan, no sort of a whole table.
+mod plans;
 /// Least-privilege roles: DML-only (exit 7 and the GRANT), `stackctl grant`, read-only,
 /// a non-superuser owner, a role that may not create extensions.
 mod privileges;

@@ -317,3 +317,156 @@ fn a_held_migration_lock_times_out_with_exit_4_naming_the_holder() {
     let _ = holder.kill();
     let _ = holder.wait();
 }
+
+/// stackctl's query indexes on users/items: "valid/all".
+fn query_indexes(db: &TestDb) -> String {
+    db.sql(
+        "SELECT count(*) FILTER (WHERE i.indisvalid) || '/' || count(*) FROM pg_index i \
+         JOIN pg_class c ON c.oid = i.indexrelid \
+         WHERE c.relname LIKE 'stackctl\\_users\\_%' OR c.relname LIKE 'stackctl\\_items\\_%'",
+    )
+}
+
+/// A writer's transaction on `items`, idle (no snapshot, so the builds on `users` do not
+/// wait for it; the builds on `items` wait for its lock): psql in a transaction, waiting
+/// for more input. Killing it ends the transaction.
+fn idle_writer(db: &TestDb) -> std::process::Child {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut psql = std::process::Command::new(crate::support::psql_bin())
+        .args(["-X", "-q", "-d", &db.url])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("psql");
+    // The pipe stays open with the child, so psql waits on it, in its transaction.
+    psql.stdin
+        .as_mut()
+        .expect("psql's stdin")
+        .write_all(b"BEGIN;\nLOCK TABLE items IN ROW EXCLUSIVE MODE;\n")
+        .expect("write to psql");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while db.sql(
+        "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+         WHERE l.relation = 'items'::regclass AND l.mode = 'RowExclusiveLock' \
+           AND a.state = 'idle in transaction'",
+    ) == "0"
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the writer never took its lock"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    psql
+}
+
+/// `migrate` started in the background while a writer holds `items` (so the concurrent
+/// build of the first items index waits for it, after the users indexes are built);
+/// returns once that build waits, with the writer and stackctl, and the building
+/// backend's pid.
+#[expect(
+    clippy::zombie_processes,
+    reason = "both children are returned to the caller, which waits for them"
+)]
+fn migrate_stuck_in_a_build(db: &TestDb) -> (std::process::Child, std::process::Child, String) {
+    use std::process::Stdio;
+    let writer = idle_writer(db);
+    let mut cmd = db.cmd().args(&["migrate"]);
+    cmd.cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = cmd.cmd.spawn().expect("spawn stackctl");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let pid = db.sql(
+            "SELECT a.pid FROM pg_stat_activity a JOIN pg_stat_progress_create_index p ON p.pid = a.pid \
+             WHERE a.datname = current_database() AND a.wait_event_type = 'Lock' \
+               AND p.index_relid = to_regclass('stackctl_items_created_id')",
+        );
+        if !pid.is_empty() {
+            // The build has made its catalog entry and committed it: an invalid index.
+            assert_eq!(
+                db.sql("SELECT indisvalid FROM pg_index WHERE indexrelid = 'stackctl_items_created_id'::regclass"),
+                "f"
+            );
+            return (writer, child, pid);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the concurrent build never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// The concurrent index build interrupted, and finished by the next `migrate`: once with
+/// its backend terminated mid-build (stackctl exits 5, the index it was building stays
+/// invalid, the migration pending; the next run drops and rebuilds it), once with stackctl
+/// killed mid-build (its backend goes on building; the next run waits for it rather than
+/// dropping it). Each time every index ends valid, the migration is recorded once, and
+/// `schema diff` finds no drift.
+#[test]
+fn an_interrupted_concurrent_index_build_is_finished_by_the_next_migrate() {
+    let db = TestDb::new();
+    db.add_user("a@example.com", "alice");
+    db.ok(&["item", "add", "--owner", "alice", "--title", "Lamp"]);
+    let recorded = || {
+        db.sql("SELECT count(*) FROM __diesel_schema_migrations WHERE version = '20261124000004'")
+    };
+    assert_eq!(query_indexes(&db), "7/7");
+
+    // The building backend terminated.
+    db.ok(&["migrate", "revert", "--yes"]);
+    assert_eq!(query_indexes(&db), "0/0");
+    let (mut writer, child, pid) = migrate_stuck_in_a_build(&db);
+    assert_eq!(db.sql(&format!("SELECT pg_terminate_backend({pid})")), "t");
+    let r = crate::support::Run::from(child.wait_with_output().expect("wait for stackctl"));
+    r.fails(5);
+    let _ = writer.kill();
+    let _ = writer.wait();
+    assert_eq!(recorded(), "0");
+    assert_eq!(
+        db.sql("SELECT string_agg(c.relname, ',') FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE NOT i.indisvalid"),
+        "stackctl_items_created_id"
+    );
+    let r = db.ok(&["migrate"]);
+    assert!(
+        r.stderr.contains(
+            "dropping stackctl_items_created_id: an interrupted concurrent build left it invalid"
+        ),
+        "{r:#?}"
+    );
+    assert!(
+        r.stderr.contains("applied 2026-11-24-000004_query_indexes"),
+        "{r:#?}"
+    );
+    assert_eq!(query_indexes(&db), "7/7");
+    assert_eq!(recorded(), "1");
+    db.ok(&["schema", "diff"]);
+
+    // stackctl killed: its backend still builds; the next run waits for that build.
+    db.ok(&["migrate", "revert", "--yes"]);
+    let (mut writer, mut child, _) = migrate_stuck_in_a_build(&db);
+    child.kill().expect("kill stackctl");
+    let _ = child.wait();
+    let mut cmd = db.cmd().args(&["migrate"]);
+    cmd.cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let next = cmd.cmd.spawn().expect("spawn stackctl");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(recorded(), "0");
+    let _ = writer.kill();
+    let _ = writer.wait();
+    let r =
+        crate::support::Run::from(next.wait_with_output().expect("wait for stackctl")).success();
+    assert!(
+        r.stderr
+            .contains("waiting for another backend still building stackctl_items_created_id"),
+        "{r:#?}"
+    );
+    assert!(!r.stderr.contains("dropping"), "{r:#?}");
+    assert_eq!(query_indexes(&db), "7/7");
+    assert_eq!(recorded(), "1");
+    db.ok(&["schema", "diff"]);
+}

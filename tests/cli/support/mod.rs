@@ -219,9 +219,11 @@ fn free_port() -> u16 {
 /// Start the cluster in `data` on `port` (sockets and log in `dir`), and a watchdog that
 /// stops it and removes `dir` once this test process is gone.
 fn pg_start(bindir: &Path, dir: &Path, data: &Path, port: u16, extra: &str) {
+    // Each log line names its database, so a test can read the plans auto_explain logs for
+    // its own database (plans.rs) while other tests run.
     let opts = format!(
         "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
-         -c full_page_writes=off -c max_connections=200 {extra}",
+         -c full_page_writes=off -c max_connections=200 -c log_line_prefix='%m [%p] db=%d ' {extra}",
         dir.display()
     );
     let out = pg_command(&bindir.join("pg_ctl"))
@@ -422,6 +424,11 @@ fn make_template(server: &Server) {
         "migrating the template failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The server log of the cluster the harness started (none with TEST_DATABASE_URL).
+pub fn server_log() -> Option<PathBuf> {
+    server().own.as_ref().map(|(dir, _)| dir.join("server.log"))
 }
 
 /// Run SQL at any URL with the harness's psql; psql's unaligned, tuples-only output.
