@@ -187,6 +187,10 @@ pub enum LocalCmd {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    /// Count the rows of users and items even where the table is large (above 100,000
+    /// rows the planner's estimate is shown instead, marked `*_estimated`)
+    #[arg(long, conflicts_with = "check")]
+    pub exact: bool,
     /// Run as a monitoring probe: Nagios exit codes (0 OK, 1 WARNING, 2 CRITICAL,
     /// 3 UNKNOWN) and a `STACKCTL <STATE> - ...` summary line first
     #[arg(long)]

@@ -140,7 +140,7 @@ pub fn color_enabled(choice: ColorChoice) -> bool {
 pub fn dispatch(command: Command, ctx: &Ctx) -> Result<()> {
     match command {
         Command::Status(args) if args.check => check::run(args, ctx),
-        Command::Status(_) => status::run(ctx),
+        Command::Status(args) => status::run(ctx, args.exact),
         Command::Migrate(args) => migrate::run(args, ctx),
         Command::User(cmd) => user::run(cmd, ctx),
         Command::Item(cmd) => item::run(cmd, ctx),

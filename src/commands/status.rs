@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::Ctx;
+use crate::db::counts::Count;
 use crate::db::{self, SchemaState};
 use crate::error::Result;
 use crate::output::render_one;
@@ -18,8 +19,13 @@ struct Status {
     applied_migrations: usize,
     pending_migrations: usize,
     unknown_migrations: usize,
+    /// Rows in `users`: exact, or the planner's estimate above 100,000 (see the flags).
     users: Option<i64>,
     items: Option<i64>,
+    /// Whether `users` is the planner's estimate rather than a count (`null` without the
+    /// table); `--exact` counts.
+    users_estimated: Option<bool>,
+    items_estimated: Option<bool>,
 }
 
 const COLUMNS: &[&str] = &[
@@ -34,19 +40,15 @@ const COLUMNS: &[&str] = &[
     "unknown_migrations",
     "users",
     "items",
+    "users_estimated",
+    "items_estimated",
 ];
 
-pub fn run(ctx: &Ctx) -> Result<()> {
+pub fn run(ctx: &Ctx, exact: bool) -> Result<()> {
     let (mut conn, target) = ctx.connect_raw()?;
     ctx.begin_reads(&mut conn)?;
     let state = SchemaState::read(&mut conn)?;
-    let count = |conn: &mut _, t: &str| -> Result<Option<i64>> {
-        if db::table_exists(conn, &format!("public.{t}"))? {
-            Ok(Some(db::count_rows(conn, t)?))
-        } else {
-            Ok(None)
-        }
-    };
+    let (users, items) = db::counts::users_and_items(&mut conn, exact)?;
     let status = Status {
         target: target.display.clone(),
         source: target.source.to_string(),
@@ -57,8 +59,10 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         applied_migrations: state.applied.len() - state.unknown().len(),
         pending_migrations: state.pending().len(),
         unknown_migrations: state.unknown().len(),
-        users: count(&mut conn, "users")?,
-        items: count(&mut conn, "items")?,
+        users: users.map(Count::rows),
+        items: items.map(Count::rows),
+        users_estimated: users.map(Count::is_estimate),
+        items_estimated: items.map(Count::is_estimate),
     };
     let mut out = ctx.stdout();
     render_one(ctx.format(), COLUMNS, &status, &mut out)?;

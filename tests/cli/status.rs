@@ -21,6 +21,54 @@ fn status_reports_target_version_schema_and_counts() {
     assert!(table.contains("up to date"), "{table}");
 }
 
+/// Small tables are counted; above 100,000 rows the planner's estimate is shown, marked
+/// as such in JSON, CSV and the table; `--exact` counts. Counts keep their integer type.
+#[test]
+fn status_estimates_large_tables_marks_them_and_counts_with_exact() {
+    let db = TestDb::new();
+    db.add_user("a@example.com", "alice");
+    let s = db.json(&["status"]);
+    assert_eq!(
+        (
+            &s["users"],
+            &s["users_estimated"],
+            &s["items"],
+            &s["items_estimated"]
+        ),
+        (&1.into(), &false.into(), &0.into(), &false.into())
+    );
+    db.sql(
+        "INSERT INTO items (id, title, created_at) \
+         SELECT md5(g::text)::uuid, 'Item ' || g, now() FROM generate_series(1, 150000) g",
+    );
+    db.sql("VACUUM ANALYZE items");
+    let s = db.json(&["status"]);
+    assert_eq!(s["items_estimated"], true, "{s}");
+    assert_eq!(s["users_estimated"], false, "{s}");
+    let estimate = s["items"].as_i64().expect("an integer");
+    assert!(
+        (140_000..=160_000).contains(&estimate),
+        "estimate {estimate}"
+    );
+    let s = db.json(&["status", "--exact"]);
+    assert_eq!(
+        (&s["items"], &s["items_estimated"]),
+        (&150000.into(), &false.into())
+    );
+
+    let (header, rows) = db.ok(&["-o", "csv", "status"]).csv();
+    let col = |k: &str| header.iter().position(|h| h == k).unwrap();
+    assert_eq!(rows[0][col("items_estimated")], "true");
+    assert_eq!(rows[0][col("users_estimated")], "false");
+    let table = db.ok(&["status"]).stdout;
+    let line = table
+        .lines()
+        .find(|l| l.contains("items_estimated"))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(line.contains("true"), "{table}");
+    db.run(&["status", "--exact", "--check"]).fails(2);
+}
+
 #[test]
 fn status_of_an_unmigrated_database_says_pending() {
     let db = TestDb::empty();
