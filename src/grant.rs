@@ -4,6 +4,8 @@
 
 use serde::Serialize;
 
+use crate::drift::sql::ident;
+
 /// One statement of the plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Grant {
@@ -38,22 +40,6 @@ const OPERATOR: &[(&str, &str, &str)] = &[
     ("SEQUENCE", "stackctl_audit_id_seq", "USAGE"),
 ];
 
-/// A role name as SQL: quoted unless it is a plain lower-case identifier.
-pub fn quote_ident(name: &str) -> String {
-    let plain = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if plain {
-        name.to_string()
-    } else {
-        format!("\"{}\"", name.replace('"', "\"\""))
-    }
-}
-
 fn grant(kind: &str, name: &str, privileges: &str, role: &str) -> Grant {
     let target = if kind == "TABLE" {
         name.to_string()
@@ -69,14 +55,11 @@ fn grant(kind: &str, name: &str, privileges: &str, role: &str) -> Grant {
 
 /// The plan for `role` on database `database`.
 pub fn plan(role: &str, database: &str, read_only: bool, present: Present) -> Vec<Grant> {
-    let role = quote_ident(role);
+    let role = ident(role);
     let mut out = vec![Grant {
         object: format!("database {database}"),
         privileges: "CONNECT".into(),
-        statement: format!(
-            "GRANT CONNECT ON DATABASE {} TO {role};",
-            quote_ident(database)
-        ),
+        statement: format!("GRANT CONNECT ON DATABASE {} TO {role};", ident(database)),
     }];
     for (kind, name, privileges) in OPERATOR {
         let exists = match *name {
