@@ -54,7 +54,7 @@ pub struct RowErrors {
     pub total: usize,
 }
 
-const SHOWN: usize = 50;
+pub const SHOWN: usize = 50;
 
 impl RowErrors {
     pub fn push(&mut self, line: u64, reason: impl Into<String>) {

@@ -172,6 +172,13 @@ impl Ctx {
         Ok((conn, target, None))
     }
 
+    /// A second connection to the database `connect` reached, for reads alongside the
+    /// first (an import's lookups while the first is busy with a COPY). The schema was
+    /// checked on the first; each statement here is a transaction of its own.
+    pub fn connect_again(&self) -> Result<PgConnection> {
+        db::connect(self.target()?.url.libpq())
+    }
+
     /// Connect to a database whose schema is at this binary's version.
     pub fn connect(&self) -> Result<PgConnection> {
         let (mut conn, _, state) = self.connect_inner(self.target()?)?;

@@ -8,7 +8,6 @@ use diesel::pg::CopyFormat;
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use super::models::ImportedUser;
 use super::schema::{items, users};
 use crate::error::{Error, Result};
 
@@ -20,96 +19,241 @@ pub fn transaction_now(conn: &mut PgConnection) -> Result<DateTime<Utc>> {
     )
 }
 
-/// Every user's id, email and username.
-pub fn user_identities(conn: &mut PgConnection) -> Result<Vec<(Uuid, String, String)>> {
+/// Whether `items` has no row (then no row of an import can already exist).
+pub fn items_empty(conn: &mut PgConnection) -> Result<bool> {
+    let any: Option<Uuid> = items::table.select(items::id).first(conn).optional()?;
+    Ok(any.is_none())
+}
+
+/// Which of these item ids exist (one batch of an import).
+pub fn existing_item_ids(conn: &mut PgConnection, ids: &[Uuid]) -> Result<HashSet<Uuid>> {
+    Ok(items::table
+        .select(items::id)
+        .filter(items::id.eq_any(ids))
+        .load::<Uuid>(conn)?
+        .into_iter()
+        .collect())
+}
+
+/// Which of these user ids exist (one batch of an import's owners).
+pub fn existing_user_ids(conn: &mut PgConnection, ids: &[Uuid]) -> Result<HashSet<Uuid>> {
     Ok(users::table
-        .select((users::id, users::email, users::username))
-        .load(conn)?)
+        .select(users::id)
+        .filter(users::id.eq_any(ids))
+        .load::<Uuid>(conn)?
+        .into_iter()
+        .collect())
 }
 
-/// Owners an item file may name: by id, and by email in lower case (`None` when two
-/// users' emails differ only in case, which makes the email ambiguous).
-pub struct Owners {
-    pub ids: HashSet<Uuid>,
-    pub emails: HashMap<String, Option<Uuid>>,
-}
-
-pub fn owners(conn: &mut PgConnection) -> Result<Owners> {
-    let mut out = Owners {
-        ids: HashSet::new(),
-        emails: HashMap::new(),
-    };
-    for (id, email, _) in user_identities(conn)? {
-        out.ids.insert(id);
-        out.emails
-            .entry(email.to_lowercase())
+/// The users these emails (in lower case) name: `None` where two users' emails differ only
+/// in case, which makes the email ambiguous; absent where no user has it. One batch of an
+/// import's owners, served by the `lower(email)` index.
+pub fn owners_by_email(
+    conn: &mut PgConnection,
+    emails: &[String],
+) -> Result<HashMap<String, Option<Uuid>>> {
+    use super::lower_text;
+    let rows: Vec<(Uuid, String)> = users::table
+        .select((users::id, users::email))
+        .filter(lower_text(users::email).eq_any(emails))
+        .load(conn)?;
+    let mut out: HashMap<String, Option<Uuid>> = HashMap::new();
+    for (id, email) in rows {
+        out.entry(email.to_lowercase())
             .and_modify(|e| *e = None)
             .or_insert(Some(id));
     }
     Ok(out)
 }
 
-/// Ids of existing items, when there are any.
-pub fn item_ids(conn: &mut PgConnection) -> Result<HashSet<Uuid>> {
-    let any: Option<Uuid> = items::table.select(items::id).first(conn).optional()?;
-    if any.is_none() {
-        return Ok(HashSet::new());
+// `user import` stages the file's rows in a temporary table of its transaction, so the
+// checks that compare rows with each other and with `users` (ids, and emails and usernames
+// in any letter case) are set-based queries on the server, and stackctl holds no row, id or
+// email in memory whatever the file's size (only the plain passwords still to hash).
+diesel::table! {
+    /// The rows of one `user import`, by the line each starts on.
+    stackctl_user_import (line) {
+        line -> BigInt,
+        id -> Uuid,
+        email -> Text,
+        username -> Text,
+        hashed_password -> Nullable<Text>,
+        full_name -> Nullable<Text>,
+        is_active -> Nullable<Bool>,
+        is_superuser -> Nullable<Bool>,
+        created_at -> Nullable<Timestamptz>,
+        updated_at -> Nullable<Timestamptz>,
     }
-    Ok(items::table
-        .select(items::id)
-        .load_iter::<Uuid, diesel::pg::PgRowByRowLoadingMode>(conn)?
-        .collect::<QueryResult<HashSet<Uuid>>>()?)
 }
 
-/// Which of `rows` clash with a user that exists now, by id, or by email or username
-/// compared case-insensitively: asked again under the identity lock, since hashing the
-/// file's passwords can take minutes in which another command adds a user.
-pub fn clashing(conn: &mut PgConnection, rows: &[ImportedUser]) -> Result<HashSet<Uuid>> {
-    use super::lower_text;
-    let ids: Vec<Uuid> = rows.iter().map(|u| u.id).collect();
-    let emails: Vec<String> = rows.iter().map(|u| u.email.to_lowercase()).collect();
-    let names: Vec<String> = rows.iter().map(|u| u.username.to_lowercase()).collect();
-    let existing: Vec<(Uuid, String, String)> = users::table
-        .select((users::id, users::email, users::username))
-        .filter(
-            users::id
-                .eq_any(&ids)
-                .or(lower_text(users::email).eq_any(&emails))
-                .or(lower_text(users::username).eq_any(&names)),
-        )
+/// Create the staging table; it goes with the transaction (`ON COMMIT DROP`), so it holds
+/// behind a transaction pooler too.
+pub fn create_user_staging(conn: &mut PgConnection) -> Result<()> {
+    use diesel::connection::SimpleConnection;
+    conn.batch_execute(
+        "CREATE TEMPORARY TABLE stackctl_user_import (
+             line bigint PRIMARY KEY,
+             id uuid NOT NULL,
+             email text NOT NULL,
+             username text NOT NULL,
+             hashed_password text,
+             full_name text,
+             is_active boolean,
+             is_superuser boolean,
+             created_at timestamptz,
+             updated_at timestamptz
+         ) ON COMMIT DROP",
+    )?;
+    Ok(())
+}
+
+/// `COPY stackctl_user_import FROM STDIN` in CSV, the columns in table order.
+pub fn copy_user_staging(
+    conn: &mut PgConnection,
+    write: impl Fn(&mut dyn std::io::Write) -> Result<()>,
+) -> Result<usize> {
+    diesel::copy_from(stackctl_user_import::table)
+        .from_raw_data(stackctl_user_import::table, write)
+        .with_format(CopyFormat::Csv)
+        .execute(conn)
+}
+
+/// Staged rows, listed by line: the first few of them and how many there are in all.
+pub struct Listed {
+    pub rows: Vec<(i64, String)>,
+    pub total: i64,
+}
+
+#[derive(QueryableByName)]
+struct ListedRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    line: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    reason: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    total: i64,
+}
+
+fn listed(conn: &mut PgConnection, sql: &str, shown: i64) -> Result<Listed> {
+    let rows: Vec<ListedRow> = diesel::sql_query(sql)
+        .bind::<diesel::sql_types::BigInt, _>(shown)
         .load(conn)?;
-    let taken_ids: HashSet<Uuid> = existing.iter().map(|e| e.0).collect();
-    let taken_emails: HashSet<String> = existing.iter().map(|e| e.1.to_lowercase()).collect();
-    let taken_names: HashSet<String> = existing.iter().map(|e| e.2.to_lowercase()).collect();
-    Ok(rows
-        .iter()
-        .filter(|u| {
-            taken_ids.contains(&u.id)
-                || taken_emails.contains(&u.email.to_lowercase())
-                || taken_names.contains(&u.username.to_lowercase())
-        })
-        .map(|u| u.id)
-        .collect())
+    Ok(Listed {
+        total: rows.first().map_or(0, |r| r.total),
+        rows: rows.into_iter().map(|r| (r.line, r.reason)).collect(),
+    })
 }
 
-/// Insert users in batches of 1,000 rows per statement.
-pub fn insert_users(conn: &mut PgConnection, rows: &[ImportedUser]) -> Result<usize> {
-    let mut n = 0;
-    for chunk in rows.chunks(1000) {
-        n += diesel::insert_into(users::table)
-            .values(chunk)
-            .execute(conn)?;
+/// Rows that repeat an earlier row's id, or its email or username in any letter case
+/// (the first of those that repeats, in that order).
+pub fn staged_duplicates(conn: &mut PgConnection, shown: i64) -> Result<Listed> {
+    listed(
+        conn,
+        "WITH d AS (
+             SELECT line, 1 AS k, 'id' AS what, min(line) OVER (PARTITION BY id) AS first
+             FROM stackctl_user_import
+             UNION ALL
+             SELECT line, 2, 'email', min(line) OVER (PARTITION BY lower(email))
+             FROM stackctl_user_import
+             UNION ALL
+             SELECT line, 3, 'username', min(line) OVER (PARTITION BY lower(username))
+             FROM stackctl_user_import
+         ), bad AS (
+             SELECT DISTINCT ON (line) line, what, first FROM d WHERE line <> first ORDER BY line, k
+         )
+         SELECT line, 'the same ' || what || ' as line ' || first AS reason, count(*) OVER () AS total
+         FROM bad ORDER BY line LIMIT $1",
+        shown,
+    )
+}
+
+/// The condition under which a staged row `s` clashes with a user that exists now: by
+/// id, or by email or username compared case-insensitively (each probe served by an index:
+/// the primary key, `stackctl_users_email_lower`, `stackctl_users_username_lower`).
+const CLASH: &str = "(EXISTS (SELECT 1 FROM users u WHERE u.id = s.id)
+     OR EXISTS (SELECT 1 FROM users u WHERE lower(u.email) = lower(s.email))
+     OR EXISTS (SELECT 1 FROM users u WHERE lower(u.username) = lower(s.username)))";
+
+/// Staged rows that clash with a user that exists now.
+pub fn staged_clashes(conn: &mut PgConnection, shown: i64) -> Result<Listed> {
+    listed(
+        conn,
+        &format!(
+            "SELECT line,
+                    CASE WHEN EXISTS (SELECT 1 FROM users u WHERE u.id = s.id)
+                              THEN 'a user with id ' || s.id || ' already exists'
+                         WHEN EXISTS (SELECT 1 FROM users u WHERE lower(u.email) = lower(s.email))
+                              THEN 'a user with email ''' || s.email || ''' already exists'
+                         ELSE 'a user with username ''' || s.username || ''' already exists'
+                    END AS reason,
+                    count(*) OVER () AS total
+             FROM stackctl_user_import s WHERE {CLASH} ORDER BY line LIMIT $1"
+        ),
+        shown,
+    )
+}
+
+/// Drop the staged rows that clash with an existing user (`--on-conflict skip`); returns
+/// their lines.
+pub fn drop_staged_clashes(conn: &mut PgConnection) -> Result<Vec<i64>> {
+    #[derive(QueryableByName)]
+    struct Line {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        line: i64,
     }
-    Ok(n)
+    let rows: Vec<Line> = diesel::sql_query(format!(
+        "DELETE FROM stackctl_user_import s WHERE {CLASH} RETURNING line"
+    ))
+    .load(conn)?;
+    Ok(rows.into_iter().map(|r| r.line).collect())
+}
+
+/// Set the hashes of staged rows that came with plain passwords, by line.
+pub fn set_staged_hashes(conn: &mut PgConnection, hashes: &[(i64, String)]) -> Result<()> {
+    use diesel::sql_types::{Array, BigInt, Text};
+    for chunk in hashes.chunks(10_000) {
+        let lines: Vec<i64> = chunk.iter().map(|(l, _)| *l).collect();
+        let values: Vec<&str> = chunk.iter().map(|(_, h)| h.as_str()).collect();
+        diesel::sql_query(
+            "UPDATE stackctl_user_import s SET hashed_password = v.hash \
+             FROM unnest($1::bigint[], $2::text[]) AS v(line, hash) WHERE s.line = v.line",
+        )
+        .bind::<Array<BigInt>, _>(&lines)
+        .bind::<Array<Text>, _>(&values)
+        .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Move the staged rows into `users`, in file order; returns how many.
+pub fn insert_staged(conn: &mut PgConnection) -> Result<usize> {
+    Ok(diesel::sql_query(
+        "INSERT INTO users (id, email, username, hashed_password, full_name, is_active, \
+                            is_superuser, created_at, updated_at) \
+         SELECT id, email, username, hashed_password, full_name, is_active, is_superuser, \
+                created_at, updated_at \
+         FROM stackctl_user_import ORDER BY line",
+    )
+    .execute(conn)?)
+}
+
+/// Why the server refused an item COPY, when it names a row of the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CopyRefusal {
+    /// `items_pkey`: this id was sent twice, or another transaction added it meanwhile.
+    DuplicateId(Uuid),
+    /// The foreign key: no user has this id (deleted by another transaction meanwhile).
+    UnknownOwner(Uuid),
 }
 
 /// `COPY items (id, title, description, price, owner_id, is_available, created_at,
 /// updated_at) FROM STDIN` in CSV; `write` produces the rows (an empty unquoted field is
-/// NULL) and may fail to abort the copy.
+/// NULL) and may fail to abort the copy. A refusal by the server that names a row (a
+/// duplicate id, an unknown owner) comes back as a `CopyRefusal` alongside the error.
 pub fn copy_items(
     conn: &mut PgConnection,
     write: impl Fn(&mut dyn std::io::Write) -> Result<()>,
-) -> Result<usize> {
+) -> std::result::Result<usize, (Error, Option<CopyRefusal>)> {
     diesel::copy_from(items::table)
         .from_raw_data(
             (
@@ -122,9 +266,58 @@ pub fn copy_items(
                 items::created_at,
                 items::updated_at,
             ),
-            write,
+            |w| write(w).map_err(CopyFailure::Ours),
         )
         .with_format(CopyFormat::Csv)
         .execute(conn)
-        .map_err(|e: Error| e)
+        .map_err(|e| match e {
+            CopyFailure::Ours(e) => (e, None),
+            CopyFailure::Server(d) => {
+                let refusal = refusal(&d);
+                (Error::from(d), refusal)
+            }
+        })
+}
+
+/// An item COPY failed: our writer gave up, or the server refused.
+#[derive(Debug)]
+enum CopyFailure {
+    Ours(Error),
+    Server(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for CopyFailure {
+    fn from(e: diesel::result::Error) -> Self {
+        CopyFailure::Server(e)
+    }
+}
+
+impl std::error::Error for CopyFailure {}
+
+impl std::fmt::Display for CopyFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CopyFailure::Ours(e) => write!(f, "{}", e.message),
+            CopyFailure::Server(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// The row a server refusal names, from its detail (`Key (id)=(...) already exists.`,
+/// `Key (owner_id)=(...) is not present in table "users".`).
+fn refusal(e: &diesel::result::Error) -> Option<CopyRefusal> {
+    use diesel::result::DatabaseErrorKind as K;
+    let diesel::result::Error::DatabaseError(kind, info) = e else {
+        return None;
+    };
+    let key = |column: &str| -> Option<Uuid> {
+        let detail = info.details()?;
+        let rest = detail.strip_prefix(&format!("Key ({column})=("))?;
+        Uuid::parse_str(rest.get(..36)?).ok()
+    };
+    match kind {
+        K::UniqueViolation => key("id").map(CopyRefusal::DuplicateId),
+        K::ForeignKeyViolation => key("owner_id").map(CopyRefusal::UnknownOwner),
+        _ => None,
+    }
 }

@@ -157,18 +157,3 @@ pub struct UserDetail {
     pub user: User,
     pub items: Vec<ItemView>,
 }
-
-/// A user from an import file, every column resolved (defaults filled in, `None` is NULL).
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = users, treat_none_as_default_value = false)]
-pub struct ImportedUser {
-    pub id: Uuid,
-    pub email: String,
-    pub username: String,
-    pub hashed_password: String,
-    pub full_name: Option<String>,
-    pub is_active: Option<bool>,
-    pub is_superuser: Option<bool>,
-    pub created_at: Option<DateTime<Utc>>,
-    pub updated_at: Option<DateTime<Utc>>,
-}
