@@ -7,6 +7,8 @@ the reference run by run, and prints medians, ratios and peak memory (max RSS).
 
     python3 scripts/bench.py            # builds the release binary first; ~6 minutes
     python3 scripts/bench.py --smoke    # tiny sizes, one run: proves the script works
+    python3 scripts/bench.py --scale    # the small fixture beside a large one (1,000,000
+                                        # users, 10,000,000 items, ~3 GB; about an hour)
 
 Timings are printed, never asserted: the exit code only says whether every command ran.
 """
@@ -270,6 +272,269 @@ class Bench:
         self.single("backup verify of that plain dump", self.st("backup", "verify", plain), a.runs)
         clean()
 
+    # ----------------------------------------------------------------------------------
+    # --scale: the same commands on a small and a large fixture, side by side.
+
+    def url(self, db):
+        return f"postgresql:///{db}?host={self.socket}&user=stackctl"
+
+    def on(self, db, *args):
+        return [self.bin, "-q", "--database-url", self.url(db), *args]
+
+    def psql_on(self, db, *args):
+        return [self.psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", self.socket,
+                "-U", "stackctl", "-d", db, *args]
+
+    def sql_on(self, db, text):
+        subprocess.run(self.psql_on(db, "-c", text), check=True, env=self.env,
+                       stdout=subprocess.DEVNULL)
+
+    def fixture(self, db, users, items):
+        """`users` users and `items` items in database `db`, migrated by stackctl. The
+        tables' keys and indexes are dropped while the rows go in and built again after
+        (the same definitions, so the schema is the migrated one), which is minutes faster
+        than keeping ten million rows' worth of random-UUID index entries up to date."""
+        started = time.perf_counter()
+        if db != "stackctl":
+            self.sql_on("stackctl", f"DROP DATABASE IF EXISTS {db}")
+            self.sql_on("stackctl", f"CREATE DATABASE {db}")
+        subprocess.run(self.on(db, "migrate"), env=self.env, check=True,
+                       stdout=subprocess.DEVNULL)
+        q = subprocess.run(self.psql_on(db, "-Atc", """
+            SELECT string_agg(stmt, E'\n' ORDER BY ord) FROM (
+              SELECT 1 AS ord, format('ALTER TABLE %I ADD CONSTRAINT %I %s;', conrelid::regclass,
+                                      conname, pg_get_constraintdef(oid)) AS stmt
+              FROM pg_constraint WHERE conrelid IN ('users'::regclass, 'items'::regclass)
+                AND contype IN ('p', 'u')
+              UNION ALL
+              SELECT 2, format('ALTER TABLE %I ADD CONSTRAINT %I %s;', conrelid::regclass,
+                               conname, pg_get_constraintdef(oid))
+              FROM pg_constraint WHERE conrelid = 'items'::regclass AND contype = 'f'
+              UNION ALL
+              SELECT 3, pg_get_indexdef(i.indexrelid) || ';'
+              FROM pg_index i WHERE i.indrelid IN ('users'::regclass, 'items'::regclass)
+                AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
+            ) s"""), env=self.env, check=True, capture_output=True, text=True)
+        rebuild = q.stdout.strip()
+        drop = subprocess.run(self.psql_on(db, "-Atc", """
+            SELECT string_agg(stmt, E'\n' ORDER BY ord) FROM (
+              SELECT 1 AS ord, format('ALTER TABLE items DROP CONSTRAINT %I;', conname) AS stmt
+              FROM pg_constraint WHERE conrelid = 'items'::regclass AND contype = 'f'
+              UNION ALL
+              SELECT 2, format('DROP INDEX %I;', c.relname)
+              FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+              WHERE i.indrelid IN ('users'::regclass, 'items'::regclass)
+                AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+              UNION ALL
+              SELECT 3, format('ALTER TABLE %I DROP CONSTRAINT %I;', conrelid::regclass, conname)
+              FROM pg_constraint WHERE conrelid IN ('users'::regclass, 'items'::regclass)
+                AND contype IN ('p', 'u')
+            ) s"""), env=self.env, check=True, capture_output=True, text=True).stdout.strip()
+        script = "\n".join([
+            "SET maintenance_work_mem = '512MB';",
+            drop,
+            "INSERT INTO users (id, email, username, hashed_password, full_name, is_active, "
+            "is_superuser, created_at, updated_at) "
+            "SELECT uuid_generate_v4(), 'user' || g || '@example.com', 'user' || g, "
+            "'$2b$04$abcdefghijklmnopqrstuu0123456789012345678901234567890', 'User ' || g, "
+            "g % 10 <> 0, g % 100 = 0, now() - g * interval '1 minute', now() "
+            f"FROM generate_series(1, {users}) g;",
+            "INSERT INTO items (id, title, description, price, owner_id, is_available, "
+            "created_at, updated_at) "
+            "SELECT uuid_generate_v4(), 'Item ' || g, "
+            "CASE WHEN g % 3 = 0 THEN NULL ELSE 'A thing, \"quoted\" ' || g END, "
+            "(g % 100000) / 100.0, u.id, g % 7 <> 0, now() - g * interval '1 second', now() "
+            f"FROM generate_series(1, {items}) g "
+            "JOIN (SELECT id, row_number() OVER (ORDER BY id) AS n FROM users) u "
+            f"ON u.n = 1 + g % {users};",
+            rebuild,
+        ])
+        subprocess.run(self.psql_on(db, "-1"), input=script, text=True, env=self.env,
+                       check=True, stdout=subprocess.DEVNULL)
+        self.sql_on(db, "VACUUM ANALYZE users")
+        self.sql_on(db, "VACUUM ANALYZE items")
+        drift = subprocess.run(self.on(db, "schema", "diff"), env=self.env,
+                               capture_output=True, text=True)
+        if drift.returncode != 0:
+            fail(f"the {db} fixture drifted from the migrations:\n{drift.stdout}{drift.stderr}")
+        size = subprocess.run(self.psql_on(db, "-Atc", "SELECT pg_size_pretty(pg_database_size(current_database()))"),
+                              env=self.env, capture_output=True, text=True).stdout.strip()
+        print(f"fixture {db}: {users} users, {items} items, {size}, "
+              f"in {time.perf_counter() - started:.0f}s", flush=True)
+
+    def side_by_side(self, name, cmd_for, runs, goal, stdin=None):
+        """`cmd_for(db)` on the small and the large fixture, alternating, `runs` times each:
+        medians, spread (min to max) and the large/small ratio."""
+        if not self.wanted(name):
+            return
+        times = {"small": [], "large": []}
+        for i in range(runs):
+            order = ["small", "large"] if i % 2 == 0 else ["large", "small"]
+            for which in order:
+                src = open(stdin) if stdin else None
+                try:
+                    secs, _ = timed(cmd_for(self.dbs[which]), env=self.env, stdin=src, rss=False)
+                finally:
+                    if src:
+                        src.close()
+                times[which].append(secs)
+        self.scale_rows.append((name, times["small"], times["large"], goal))
+
+    def versus(self, name, size, ours, ref, runs, goal, before=None, after=None):
+        """Two commands on one fixture, alternating, with peak RSS from an extra first run
+        of each (or from the single run)."""
+        if not self.wanted(name):
+            return
+        a, b, a_rss, b_rss = [], [], 0, 0
+        plan = [(-1, True)] + [(i, False) for i in range(runs)] if runs > 1 else [(0, True)]
+        for i, measure_rss in plan:
+            order = [("ours", ours), ("ref", ref)] if i % 2 == 0 else [("ref", ref), ("ours", ours)]
+            for who, cmd in order:
+                if before:
+                    before()
+                secs, rss = timed(cmd, env=self.env, rss=measure_rss)
+                if after:
+                    after()
+                if who == "ours":
+                    a += [secs] if i >= 0 or runs == 1 else []
+                    a_rss = max(a_rss, rss)
+                else:
+                    b += [secs] if i >= 0 or runs == 1 else []
+                    b_rss = max(b_rss, rss)
+        self.versus_rows.append((name, size, a, b, goal, a_rss, b_rss))
+
+    def scale(self):
+        a = self.args
+        self.scale_rows, self.versus_rows = [], []
+        self.dbs = {"small": "stackctl", "large": "scale"}
+        self.fixture("stackctl", a.users, a.items)
+        self.fixture("scale", a.scale_users, a.scale_items)
+        runs = a.runs
+        hashed = "$2b$04$abcdefghijklmnopqrstuu0123456789012345678901234567890"
+        pw = os.path.join(self.tmp, "pw")
+        with open(pw, "w") as f:
+            f.write("password-fresh-one\n")
+
+        # Every single-row command and first page of the issue, and the other sorts. The
+        # user named is user5000 (in a smoke run, one that exists in both fixtures).
+        n = min(5000, a.users // 2)
+        one = ("<=", 1.3)
+        for name, args in [
+            (f"user show user{n}@example.com", ["user", "show", f"user{n}@example.com"]),
+            (f"user show USER{n}@Example.com", ["user", "show", f"USER{n}@Example.com"]),
+            (f"user show User{n} (username, other case)", ["user", "show", f"User{n}"]),
+            ("user list --limit 50", ["user", "list", "--limit", "50"]),
+            ("user list --sort created --desc --limit 50", ["user", "list", "--sort", "created", "--desc", "--limit", "50"]),
+            ("user list --sort email --limit 50", ["user", "list", "--sort", "email", "--limit", "50"]),
+            ("user list --sort email --desc --limit 50", ["user", "list", "--sort", "email", "--desc", "--limit", "50"]),
+            ("user list --sort username --desc --limit 50", ["user", "list", "--sort", "username", "--desc", "--limit", "50"]),
+            ("item list --limit 50", ["item", "list", "--limit", "50"]),
+            ("item list --sort created --desc --limit 50", ["item", "list", "--sort", "created", "--desc", "--limit", "50"]),
+            ("item list --sort price --limit 50", ["item", "list", "--sort", "price", "--limit", "50"]),
+            ("item list --sort price --desc --limit 50", ["item", "list", "--sort", "price", "--desc", "--limit", "50"]),
+            ("item list --sort title --limit 50", ["item", "list", "--sort", "title", "--limit", "50"]),
+            ("item list --sort title --desc --limit 50", ["item", "list", "--sort", "title", "--desc", "--limit", "50"]),
+            (f"item list --owner user{n}@example.com --limit 50", ["item", "list", "--owner", f"user{n}@example.com", "--limit", "50"]),
+            ("status", ["status"]),
+        ]:
+            self.side_by_side(name, lambda db, args=args: self.on(db, *args), runs, one)
+        self.side_by_side(
+            "--dry-run user add --email Fresh.One@example.com --username fresh_one",
+            lambda db: self.on(db, "--dry-run", "--bcrypt-cost", "4", "user", "add", "--email",
+                               "Fresh.One@example.com", "--username", "fresh_one",
+                               "--password-stdin"),
+            runs, one, stdin=pw)
+        # Substring search: a trigram index where pg_trgm is (the embedded instance has it).
+        self.side_by_side(f"user list --search user{n}@ --limit 50",
+                          lambda db: self.on(db, "user", "list", "--search", f"user{n}@", "--limit", "50"),
+                          runs, ("<=", "150 ms"))
+
+        # The floor: the same statement, once, from a bare program on the same libpq.
+        if a.floor and self.wanted("floor"):
+            for which, db in self.dbs.items():
+                self.versus(f"user list --limit 50 vs the floor program ({which})", which,
+                            self.on(db, "user", "list", "--limit", "50"),
+                            [a.floor, f"host={self.socket} user=stackctl dbname={db}"],
+                            runs * 2, ("<=", 1.2))
+
+        item_cols = ("i.id, i.title, i.description, i.price, i.is_available, i.owner_id, "
+                     "u.email AS owner_email, i.created_at, i.updated_at")
+        for which, db in self.dbs.items():
+            n = a.items if which == "small" else a.scale_items
+            self.versus(f"item list --all -o csv vs psql \\copy of the same query ({which}, {n} items)",
+                        which, self.on(db, "item", "list", "--all", "-o", "csv"),
+                        self.psql_on(db, "-c", f"\\copy (SELECT {item_cols} FROM items i LEFT JOIN users u "
+                                               "ON u.id = i.owner_id ORDER BY i.created_at ASC NULLS FIRST, "
+                                               "i.id ASC) TO STDOUT CSV HEADER"),
+                        a.bulk_runs, ("<=", 0.9))
+        for which, db in self.dbs.items():
+            n = a.items if which == "small" else a.scale_items
+            name = f"item import vs psql \\copy FROM ({which}, {n} items)"
+            if not self.wanted(name):
+                continue
+            items_csv = os.path.join(self.tmp, f"items-{which}.csv")
+            cols = "id, title, description, price, is_available, owner_id, created_at, updated_at"
+            subprocess.run(self.psql_on(db, "-c", f"\\copy (SELECT {cols} FROM items) TO '{items_csv}' CSV HEADER"),
+                           env=self.env, check=True)
+            self.versus(name, which, self.on(db, "item", "import", items_csv),
+                        self.psql_on(db, "-c", f"\\copy items ({cols}) FROM '{items_csv}' CSV HEADER"),
+                        a.bulk_runs, ("<=", 1.0), before=lambda db=db: self.sql_on(db, "TRUNCATE items"))
+            os.remove(items_csv)
+        name = f"user import, {a.scale_users} precomputed hashes"
+        if self.wanted(name):
+            users_csv = os.path.join(self.tmp, "users-hashed.csv")
+            with open(users_csv, "w", newline="") as f:
+                w = csv.writer(f, lineterminator="\n")
+                w.writerow(["email", "username", "full_name", "hashed_password"])
+                for i in range(a.scale_users):
+                    w.writerow([f"imported{i}@example.org", f"imported{i}", f"Imported {i}", hashed])
+            secs, rss = timed(self.on("stackctl", "user", "import", users_csv), env=self.env)
+            self.sql_on("stackctl", "DELETE FROM users WHERE email LIKE 'imported%@example.org'")
+            os.remove(users_csv)
+            self.versus_rows.append((name, "small", [secs], None, ("<=", "64 MiB"), rss, 0))
+
+    def scale_report(self):
+        def ms(t):
+            return f"{t * 1000:.1f} ms" if t < 1 else f"{t:.2f} s"
+
+        def spread(ts):
+            return f"{ms(statistics.median(ts))} ({ms(min(ts))}-{ms(max(ts))})"
+
+        print(f"small: {self.args.users} users, {self.args.items} items; "
+              f"large: {self.args.scale_users} users, {self.args.scale_items} items; "
+              f"medians (min-max) of {self.args.runs} alternating runs")
+        head = ("command", "small", "large", "large/small", "goal", "met")
+        lines = []
+        for name, small, large, goal in self.scale_rows:
+            ratio = statistics.median(large) / statistics.median(small)
+            op, target = goal
+            if isinstance(target, str):
+                met = statistics.median(large) * 1000 <= float(target.split()[0])
+            else:
+                met = ratio <= target
+            lines.append((name, spread(small), spread(large), f"{ratio:.2f}x", f"{op} {target}",
+                          "yes" if met else "NO"))
+        widths = [max(len(str(r[i])) for r in [head] + lines) for i in range(len(head))]
+        for r in [head] + lines:
+            print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
+        print()
+        head = ("figure", "stackctl", "reference", "ratio", "goal", "met", "stackctl RSS", "reference RSS")
+        lines = []
+        for name, _, ours, ref, goal, a_rss, b_rss in self.versus_rows:
+            op, target = goal
+            if ref is None:
+                met = a_rss / 1024 <= float(target.split()[0])
+                lines.append((name, spread(ours), "-", "-", f"{op} {target}", "yes" if met else "NO",
+                              f"{a_rss / 1024:.1f} MiB", "-"))
+                continue
+            ratio = statistics.median(ours) / statistics.median(ref)
+            met = ratio <= target
+            lines.append((name, spread(ours), spread(ref), f"{ratio:.2f}x", f"{op} {target}",
+                          "yes" if met else "NO", f"{a_rss / 1024:.1f} MiB", f"{b_rss / 1024:.1f} MiB"))
+        widths = [max(len(str(r[i])) for r in [head] + lines) for i in range(len(head))]
+        for r in [head] + lines:
+            print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
+
     def report(self):
         cpu = platform.processor() or platform.machine()
         try:
@@ -317,18 +582,39 @@ def main():
     p.add_argument("--smoke", action="store_true", help="tiny sizes, one run each")
     p.add_argument("--only", action="append", metavar="TEXT",
                    help="run only the figures whose name contains TEXT (repeatable)")
+    p.add_argument("--scale", action="store_true",
+                   help="the issue-16 table: each command on the small fixture and on a large one")
+    p.add_argument("--scale-users", type=int, default=1_000_000)
+    p.add_argument("--scale-items", type=int, default=10_000_000)
+    p.add_argument("--bulk-runs", type=int, default=1,
+                   help="with --scale: runs of each export and import figure")
+    p.add_argument("--floor", help="the floor program (default: build examples/pq_floor.rs)")
     args = p.parse_args()
     if args.smoke:
         args.users, args.items, args.hash_users, args.runs, args.hash_runs = 20, 300, 4, 1, 1
+        args.scale_users, args.scale_items, args.bulk_runs = 40, 600, 1
     if args.bin is None:
         subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
         args.bin = os.path.join(ROOT, "target", "release", "stackctl")
+    if args.scale and args.floor is None and not args.smoke:
+        subprocess.run(["cargo", "build", "--release", "--quiet", "--example", "pq_floor"],
+                       cwd=ROOT, check=True)
+        args.floor = os.path.join(ROOT, "target", "release", "examples", "pq_floor")
     args.bin = os.path.abspath(args.bin)
     bench = Bench(args)
     try:
-        bench.setup()
-        bench.run()
-        bench.report()
+        if args.scale:
+            subprocess.run(bench.st("local", "stop"), env=bench.env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+            shutil.rmtree(bench.data_dir, ignore_errors=True)
+            subprocess.run(bench.st("local", "start"), env=bench.env, check=True,
+                           stdout=subprocess.DEVNULL)
+            bench.scale()
+            bench.scale_report()
+        else:
+            bench.setup()
+            bench.run()
+            bench.report()
     finally:
         bench.close()
 
