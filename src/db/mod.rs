@@ -146,7 +146,37 @@ impl SchemaState {
 
 /// The schema gate: data commands run only on a database at exactly our version.
 pub fn ensure_ready(conn: &mut PgConnection) -> Result<()> {
-    check_ready(&SchemaState::read(conn)?)
+    check_ready(&SchemaState {
+        embedded: embedded_migrations()?,
+        applied: applied_versions_at_once(conn)?,
+    })
+}
+
+/// `applied_versions` in one round trip instead of two, for a connection in no transaction
+/// (every data command's gate runs first thing): the versions are read straight away. An
+/// error naming the table (it is missing, whatever the server's language, or unreadable)
+/// failed only that statement; the two-step read then says which it was.
+fn applied_versions_at_once(conn: &mut PgConnection) -> Result<BTreeSet<String>> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let in_transaction = AnsiTransactionManager::transaction_manager_status_mut(conn)
+        .transaction_depth()
+        .ok()
+        .flatten()
+        .is_some();
+    if in_transaction {
+        return applied_versions(conn);
+    }
+    match diesel::sql_query("SELECT version::text AS version FROM __diesel_schema_migrations")
+        .load::<VersionRow>(conn)
+    {
+        Ok(rows) => Ok(rows.into_iter().map(|r| r.version).collect()),
+        Err(diesel::result::Error::DatabaseError(_, info))
+            if info.message().contains("__diesel_schema_migrations") =>
+        {
+            applied_versions(conn)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Refuse a database a newer stackctl migrated (exit 6).
