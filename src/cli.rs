@@ -61,6 +61,17 @@ pub struct GlobalOpts {
     #[arg(long, global = true)]
     pub dry_run: bool,
 
+    /// The database's layout: stackwizard (users and items) or simple (the Simple DB
+    /// design's users table); detected from the catalog when not given
+    #[arg(
+        long,
+        global = true,
+        env = "STACKCTL_LAYOUT",
+        value_enum,
+        value_name = "LAYOUT"
+    )]
+    pub layout: Option<crate::layout::Layout>,
+
     /// bcrypt cost for new password hashes (4 to 31)
     #[arg(long, global = true, env = "STACKCTL_BCRYPT_COST", default_value_t = 12,
           value_parser = clap::value_parser!(u32).range(4..=31), value_name = "COST")]
@@ -467,11 +478,12 @@ pub struct UserAdd {
     /// Email address (unique, case-insensitively)
     #[arg(long, allow_hyphen_values = true)]
     pub email: String,
-    /// Username: 3 to 100 of A-Z a-z 0-9 . _ - (unique, case-insensitively)
+    /// Username: 3 to 100 of A-Z a-z 0-9 . _ - (unique, case-insensitively); required on
+    /// the stackwizard layout, which the simple layout lacks
     #[arg(long, allow_hyphen_values = true)]
-    pub username: String,
-    /// Full name
-    #[arg(long, allow_hyphen_values = true)]
+    pub username: Option<String>,
+    /// Full name (the simple layout's required name)
+    #[arg(long, visible_alias = "name", allow_hyphen_values = true)]
     pub full_name: Option<String>,
     /// Make the user a superuser
     #[arg(long)]
@@ -524,8 +536,13 @@ pub struct UserUpdate {
     /// New username
     #[arg(long, allow_hyphen_values = true)]
     pub username: Option<String>,
-    /// New full name
-    #[arg(long, allow_hyphen_values = true, conflicts_with = "clear_full_name")]
+    /// New full name (the simple layout's name)
+    #[arg(
+        long,
+        visible_alias = "name",
+        allow_hyphen_values = true,
+        conflicts_with = "clear_full_name"
+    )]
     pub full_name: Option<String>,
     /// Remove the full name
     #[arg(long)]

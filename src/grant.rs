@@ -17,11 +17,14 @@ pub struct Grant {
 }
 
 /// Which of stackctl's own tables the database has (a plan only names what exists).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Present {
     pub migrations: bool,
     pub audit: bool,
     pub checksums: bool,
+    /// The Simple DB layout: no items table and no password column in users, whose ids
+    /// come from this sequence (`user add` takes the next value).
+    pub simple_users_seq: Option<String>,
 }
 
 /// The users columns a read-only role may read: everything but `hashed_password`.
@@ -63,6 +66,7 @@ pub fn plan(role: &str, database: &str, read_only: bool, present: Present) -> Ve
     }];
     for (kind, name, privileges) in OPERATOR {
         let exists = match *name {
+            "items" => present.simple_users_seq.is_none(),
             "__diesel_schema_migrations" => present.migrations,
             "stackctl_migration_checksums" => present.checksums,
             "stackctl_audit" | "stackctl_audit_id_seq" => present.audit,
@@ -73,6 +77,7 @@ pub fn plan(role: &str, database: &str, read_only: bool, present: Present) -> Ve
         }
         let privileges = if read_only {
             match *name {
+                "users" if present.simple_users_seq.is_some() => "SELECT",
                 "users" => {
                     let p = format!("SELECT ({USER_COLUMNS_READABLE})");
                     out.push(grant(kind, name, &p, &role));
@@ -86,6 +91,9 @@ pub fn plan(role: &str, database: &str, read_only: bool, present: Present) -> Ve
             privileges
         };
         out.push(grant(kind, name, privileges, &role));
+        if let (false, "users", Some(seq)) = (read_only, *name, &present.simple_users_seq) {
+            out.push(grant("SEQUENCE", &ident(seq), "USAGE", &role));
+        }
     }
     out
 }
@@ -131,8 +139,9 @@ mod tests {
             migrations: true,
             audit: true,
             checksums: true,
+            simple_users_seq: None,
         };
-        let ro = plan("Reader", "app", true, all);
+        let ro = plan("Reader", "app", true, all.clone());
         let text: Vec<&str> = ro.iter().map(|g| g.statement.as_str()).collect();
         assert!(text.contains(&"GRANT SELECT (id, email, username, full_name, is_active, is_superuser, created_at, updated_at) ON users TO \"Reader\";"));
         assert!(text
@@ -141,5 +150,29 @@ mod tests {
         let op = plan("app_rw", "app", false, Present::default());
         assert!(op.iter().all(|g| !g.statement.contains("stackctl_audit")));
         assert_eq!(op[0].statement, "GRANT CONNECT ON DATABASE app TO app_rw;");
+    }
+
+    #[test]
+    fn simple_layout_plans_name_no_items_and_the_id_sequence() {
+        let simple = Present {
+            audit: true,
+            simple_users_seq: Some("users_id_seq".into()),
+            ..Present::default()
+        };
+        let op: Vec<String> = plan("app", "db", false, simple.clone())
+            .into_iter()
+            .map(|g| g.statement)
+            .collect();
+        assert!(op.iter().all(|s| !s.contains("items")), "{op:?}");
+        assert!(op.contains(&"GRANT USAGE ON SEQUENCE users_id_seq TO app;".to_string()));
+        let ro: Vec<String> = plan("app", "db", true, simple)
+            .into_iter()
+            .map(|g| g.statement)
+            .collect();
+        assert!(
+            ro.contains(&"GRANT SELECT ON users TO app;".to_string()),
+            "{ro:?}"
+        );
+        assert!(ro.iter().all(|s| !s.contains("SEQUENCE users_id_seq")));
     }
 }

@@ -11,6 +11,7 @@ pub mod embedded;
 pub mod error;
 pub mod grant;
 pub mod import;
+pub mod layout;
 pub mod notify;
 pub mod output;
 pub mod password;
@@ -26,7 +27,8 @@ use error::Result;
 /// Run one parsed command line.
 pub fn run(cli: cli::Cli) -> Result<()> {
     let auto_migrate = !matches!(cli.command, cli::Command::Migrate(_));
-    let ctx = commands::Ctx::new(cli.global, auto_migrate)?;
+    let mut ctx = commands::Ctx::new(cli.global, auto_migrate)?;
+    ctx.simple_lacks = layout::simple_lacks(&cli.command);
     commands::dispatch(cli.command, &ctx)
 }
 

@@ -11,6 +11,7 @@ use crate::commands::Ctx;
 use crate::config::{self, Target};
 use crate::db;
 use crate::error::Result;
+use crate::layout::Layout;
 
 impl Ctx {
     /// The configured database, else the embedded instance.
@@ -83,8 +84,7 @@ impl Ctx {
 
     /// `connect_raw` for a given target.
     pub fn connect_target(&self, target: Target) -> Result<(PgConnection, Target)> {
-        let (conn, target, _) = self.connect_inner(target)?;
-        Ok((conn, target))
+        self.connect_inner(target)
     }
 
     /// `SET LOCAL statement_timeout` for the transaction just begun: a setting that lives
@@ -125,19 +125,17 @@ impl Ctx {
         Ok(true)
     }
 
-    /// Connect; for the embedded instance also start it and (with `auto_migrate`) migrate
-    /// it, returning the schema state read on the way so the gate need not read it again.
-    fn connect_inner(
-        &self,
-        target: Target,
-    ) -> Result<(PgConnection, Target, Option<db::SchemaState>)> {
+    /// Connect; for the embedded instance also start it and (with `auto_migrate`) bring
+    /// its schema to this binary's version: the StackWizard migrations, or on the Simple DB
+    /// layout (`--layout simple` on an empty instance) that design's schema.
+    fn connect_inner(&self, target: Target) -> Result<(PgConnection, Target)> {
         self.debug(format!(
             "connecting to {} (from {})",
             target.display, target.source
         ));
         let config::Source::Embedded(dir) = &target.source else {
             let conn = db::connect(target.url.libpq())?;
-            return Ok((conn, target, None));
+            return Ok((conn, target));
         };
         let mut conn = match db::connect(target.url.libpq()) {
             Ok(conn) => conn,
@@ -148,11 +146,22 @@ impl Ctx {
             }
         };
         if !self.auto_migrate {
-            return Ok((conn, target, None));
+            return Ok((conn, target));
         }
-        let state = db::SchemaState::read(&mut conn)?;
+        let facts = db::layout::read(&mut conn)?;
+        if crate::layout::resolve(facts.found, self.global.layout)? == Layout::Simple {
+            if facts.found == crate::layout::Found::Empty {
+                conn.transaction(db::simple::create_schema)?;
+                self.info("created the Simple DB schema (users) and stackctl's audit trail in the embedded instance");
+            }
+            return Ok((conn, target));
+        }
+        let state = db::SchemaState {
+            embedded: db::embedded_migrations()?,
+            applied: facts.applied,
+        };
         if state.pending().is_empty() || !state.unknown().is_empty() {
-            return Ok((conn, target, Some(state)));
+            return Ok((conn, target));
         }
         let lock = db::concurrent::LockSpec {
             mode: db::locks::LockMode::Transaction,
@@ -169,7 +178,7 @@ impl Ctx {
         for name in applied.names {
             self.info(format!("applied migration {name} to the embedded instance"));
         }
-        Ok((conn, target, None))
+        Ok((conn, target))
     }
 
     /// A second connection to the database `connect` reached, for reads alongside the
@@ -179,16 +188,33 @@ impl Ctx {
         db::connect(self.target()?.url.libpq())
     }
 
-    /// Connect to a database whose schema is at this binary's version.
-    pub fn connect(&self) -> Result<PgConnection> {
-        let (mut conn, _, state) = self.connect_inner(self.target()?)?;
-        match state {
-            Some(state) => db::check_ready(&state)?,
-            None => db::ensure_ready(&mut conn)?,
+    /// Connect through the schema gate, whatever the layout: the connection and the
+    /// layout it has. On the Simple DB layout a command line that needs what the layout
+    /// lacks (`layout::simple_lacks`) is refused here, exit 2, before anything is written.
+    pub fn open(&self) -> Result<(PgConnection, Layout)> {
+        let (mut conn, _) = self.connect_inner(self.target()?)?;
+        let (layout, audit) = db::gate(&mut conn, self.global.layout)?;
+        if layout == Layout::Simple {
+            if let Some(lacks) = self.simple_lacks {
+                return Err(crate::layout::refusal(lacks));
+            }
         }
+        self.audit.set(audit);
         self.begin_reads(&mut conn)?;
-        Ok(conn)
+        Ok((conn, layout))
     }
+
+    /// Connect to a StackWizard database whose schema is at this binary's version.
+    pub fn connect(&self) -> Result<PgConnection> {
+        match self.open()? {
+            (conn, Layout::StackWizard) => Ok(conn),
+            (_, Layout::Simple) => Err(crate::layout::refusal(
+                self.simple_lacks
+                    .unwrap_or("StackWizard tables this command reads"),
+            )),
+        }
+    }
+
     /// One write: `f` makes the change in a transaction and says what it changed. The
     /// audit rows go into the same transaction. With `--dry-run` everything is rolled back,
     /// the plan is printed, and `None` tells the caller to print nothing else.
@@ -209,7 +235,9 @@ impl Ctx {
             conn.transaction::<_, crate::error::Error, _>(|conn| {
                 self.limit_statements(conn)?;
                 let (value, changes) = f(conn)?;
-                db::audit::record(conn, command, &changes)?;
+                if self.audit.get() {
+                    db::audit::record(conn, command, &changes)?;
+                }
                 Ok((Some(value), Vec::new()))
             })
         };

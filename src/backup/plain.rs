@@ -48,6 +48,43 @@ struct State {
     line: u64,
 }
 
+/// The tables a plain dump creates, newest first, when it was written without `--clean`
+/// (as the Simple DB design's `pg_dump > backup.sql` writes it): restoring it over a live
+/// database drops them first, in the restore's own transaction, as a `--clean` dump would.
+/// Empty for a dump that drops what it creates itself. Names are taken only as pg_dump
+/// writes them (`schema.name`, quoted where needed); anything else is left out.
+pub fn tables_to_replace(input: impl Read) -> io::Result<Vec<String>> {
+    let mut reader = BufReader::with_capacity(PIECE as usize, input);
+    let (mut tables, mut buf) = (Vec::new(), Vec::new());
+    let (mut at_start, mut in_copy) = (true, false);
+    loop {
+        buf.clear();
+        if (&mut reader).take(PIECE).read_until(b'\n', &mut buf)? == 0 {
+            break;
+        }
+        let line = std::mem::replace(&mut at_start, buf.ends_with(b"\n"));
+        if !line {
+            continue;
+        }
+        let text = String::from_utf8_lossy(trimmed(&buf));
+        if in_copy {
+            in_copy = text != "\\.";
+        } else if text.starts_with("COPY ") && text.ends_with("FROM stdin;") {
+            in_copy = true;
+        } else if text.starts_with("DROP ") {
+            return Ok(Vec::new());
+        } else if let Some(rest) = text.strip_prefix("CREATE TABLE ") {
+            let name = rest.split([' ', '(']).next().unwrap_or_default();
+            let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '"' | '$');
+            if !name.is_empty() && name.chars().all(plain) {
+                tables.push(name.to_string());
+            }
+        }
+    }
+    tables.reverse();
+    Ok(tables)
+}
+
 /// Read a plain dump from `input` and hand psql's input to `out`, piece by piece.
 pub fn scan(
     input: impl Read,
@@ -154,6 +191,17 @@ mod tests {
     }
 
     const HEAD: &str = "--\n-- PostgreSQL database dump\n--\n\n";
+
+    #[test]
+    fn tables_of_a_dump_without_clean_are_named_newest_first() {
+        let dump = "--\n-- PostgreSQL database dump\n--\nCREATE TABLE public.users (\n    id integer\n);\n\
+                    CREATE TABLE public.\"Odd\" (x int);\nCOPY public.users (id) FROM stdin;\n\
+                    CREATE TABLE not_a_table (\n\\.\nCREATE TABLE x; DROP y (z int);\n";
+        let got = tables_to_replace(dump.as_bytes()).unwrap();
+        assert_eq!(got, ["public.\"Odd\"", "public.users"]);
+        let clean = "--\n-- PostgreSQL database dump\nDROP TABLE IF EXISTS public.users;\nCREATE TABLE public.users (id int);\n";
+        assert!(tables_to_replace(clean.as_bytes()).unwrap().is_empty());
+    }
 
     #[test]
     fn a_dump_passes_without_its_restrict_lines() {

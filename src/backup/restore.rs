@@ -39,7 +39,7 @@ pub fn restore_into(
     clean: bool,
 ) -> Result<()> {
     match format {
-        Format::Plain => run_psql(file, tools, url),
+        Format::Plain => run_psql(file, tools, url, clean),
         Format::Custom => run_pg_restore(file, tools, url, clean),
     }
 }
@@ -54,8 +54,13 @@ pub fn check_plain_script(file: &Path) -> Result<()> {
 /// psql reads the checked script on stdin after `\restrict <random key>`: no meta-command
 /// in the file can run, even one the line check cannot see (`SELECT 1; \! id`), and the
 /// key to leave that mode is not in the file.
-fn run_psql(file: &Path, tools: &Tools, url: &PgUrl) -> Result<()> {
+fn run_psql(file: &Path, tools: &Tools, url: &PgUrl, clean: bool) -> Result<()> {
     require_restricting_psql(&tools.psql)?;
+    let replaced = if clean {
+        plain::tables_to_replace(std::fs::File::open(file)?)?
+    } else {
+        Vec::new()
+    };
     let script = std::fs::File::open(file)?;
     let key = Alphanumeric.sample_string(&mut rand::rng(), 32);
     let (mut c, safe_url) = pgtools::command(&tools.psql, url);
@@ -74,6 +79,11 @@ fn run_psql(file: &Path, tools: &Tools, url: &PgUrl) -> Result<()> {
     pgtools::run_feeding(c, "psql", |stdin| {
         let mut w = BufWriter::new(stdin);
         let fed = writeln!(w, "\\restrict {key}")
+            .and_then(|()| {
+                replaced
+                    .iter()
+                    .try_for_each(|t| writeln!(w, "DROP TABLE IF EXISTS {t};"))
+            })
             .map_err(ScanError::Io)
             .and_then(|()| plain::scan(script, |piece| w.write_all(piece)))
             .and_then(|()| w.flush().map_err(ScanError::Io));

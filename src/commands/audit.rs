@@ -18,7 +18,13 @@ pub fn run(cmd: AuditCmd, ctx: &Ctx) -> Result<()> {
         .as_deref()
         .map(|s| parse_since(s, Utc::now()))
         .transpose()?;
-    let mut conn = ctx.connect()?;
+    let (mut conn, _) = ctx.open()?;
+    if !ctx.audit.get() {
+        return Err(
+            Error::schema("the database has no audit trail (stackctl_audit)")
+                .with_hint("stackctl migrate adds it beside the simple layout's users table"),
+        );
+    }
     let rows = audit::list(
         &mut conn,
         &Filter {

@@ -87,8 +87,12 @@ fn latency_check(ms: u64, warn: u64, crit: u64) -> Check {
     }
 }
 
-fn schema_checks(conn: &mut diesel::PgConnection, out: &mut Vec<Check>) -> Result<SchemaState> {
-    let state = SchemaState::read(conn)?;
+fn schema_checks(
+    conn: &mut diesel::PgConnection,
+    layout: Option<crate::layout::Layout>,
+    out: &mut Vec<Check>,
+) -> Result<SchemaState> {
+    let (_, state) = SchemaState::read_layout(conn, layout)?;
     let (pending, unknown) = (state.pending().len(), state.unknown().len());
     let (st, msg) = if unknown > 0 {
         (
@@ -402,7 +406,7 @@ fn probe(
     checks.push(latency_check(ms, args.warn_latency, args.crit_latency));
     let name = db::current_database(&mut conn)?;
     *database = Some(name.clone());
-    let state = schema_checks(&mut conn, checks)?;
+    let state = schema_checks(&mut conn, ctx.global.layout, checks)?;
     if let Some(dir) = crate::backup::catalog::dir_or_env(args.backup_dir.as_deref()) {
         backup_checks(&dir, &name, max_age, checks);
     }

@@ -20,10 +20,15 @@ pub fn run(args: GrantArgs, ctx: &Ctx) -> Result<()> {
         ));
     }
     let (mut conn, _) = ctx.connect_raw()?;
+    let (layout, _) = db::SchemaState::read_layout(&mut conn, ctx.global.layout)?;
     let present = Present {
         migrations: db::table_exists(&mut conn, "public.__diesel_schema_migrations")?,
         audit: db::table_exists(&mut conn, "public.stackctl_audit")?,
         checksums: db::table_exists(&mut conn, "public.stackctl_migration_checksums")?,
+        simple_users_seq: match layout {
+            crate::layout::Layout::Simple => db::simple::id_sequence(&mut conn)?,
+            crate::layout::Layout::StackWizard => None,
+        },
     };
     if !db::table_exists(&mut conn, "public.users")? {
         return Err(Error::schema("the database has no users table yet")

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use super::simple::migrate as simple;
 use super::Ctx;
 use crate::change::Change;
 use crate::cli::{LockMode, MigrateArgs, MigrateCmd};
@@ -48,6 +49,21 @@ pub fn run(args: MigrateArgs, ctx: &Ctx) -> Result<()> {
 fn apply(ctx: &Ctx, lock: Lock, on_drift: OnDrift) -> Result<()> {
     let (mut conn, target) = ctx.connect_target(ctx.direct_target()?)?;
     ctx.debug(format!("migrating {}", target.display));
+    if simple::found(ctx, &mut conn)?.is_some() {
+        let created = migrations_locked(
+            ctx,
+            &mut conn,
+            target.url.libpq(),
+            "migrate run",
+            "apply",
+            lock,
+            Work::Apply(&mut |conn| Ok((simple::apply_locked(conn)?, concurrent::Next::Done))),
+        )?;
+        if let Some(created) = created {
+            simple::report(ctx, &created);
+        }
+        return Ok(());
+    }
     let mut first = true;
     let Some(applied) = migrations_locked(
         ctx,
@@ -164,6 +180,9 @@ const COLUMNS: &[&str] = &["version", "name", "state"];
 fn status(ctx: &Ctx) -> Result<()> {
     let (mut conn, _) = ctx.connect_target(ctx.direct_target()?)?;
     ctx.begin_reads(&mut conn)?;
+    if simple::found(ctx, &mut conn)?.is_some() {
+        return simple::status(ctx, &mut conn);
+    }
     let state = SchemaState::read(&mut conn)?;
     let mut out = ListWriter::new(ctx.format(), COLUMNS, ctx.stdout());
     for m in &state.embedded {
@@ -187,7 +206,7 @@ fn status(ctx: &Ctx) -> Result<()> {
     out.finish()?;
     // A line for the operator, not for scripts: stdout keeps its shape.
     let report = drift::inspect(&mut conn, &state.applied)?;
-    ctx.info(match report.origin {
+    let drift = match report.origin {
         Some(_) if report.is_clean() => {
             "schema drift: none (users and items match the applied migrations)".to_string()
         }
@@ -196,12 +215,16 @@ fn status(ctx: &Ctx) -> Result<()> {
             report.summary()
         ),
         None => format!("schema drift: {}", report.summary()),
-    });
+    };
+    ctx.info(format!("{drift}; layout: stackwizard"));
     Ok(())
 }
 
 fn revert(ctx: &Ctx, steps: u32, yes: bool, lock: Lock) -> Result<()> {
     let (mut conn, target) = ctx.connect_target(ctx.direct_target()?)?;
+    if simple::found(ctx, &mut conn)?.is_some() {
+        return Err(simple::refuse_revert());
+    }
     let state = SchemaState::read(&mut conn)?;
     db::refuse_unknown(&state)?;
     let applied: Vec<_> = state

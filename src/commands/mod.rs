@@ -9,6 +9,7 @@ pub mod item;
 pub mod local;
 pub mod migrate;
 pub mod schema;
+pub mod simple;
 pub mod status;
 pub mod user;
 
@@ -26,6 +27,12 @@ pub struct Ctx {
     pub auto_migrate: bool,
     /// `--statement-timeout` in milliseconds, parsed before anything connects.
     pub statement_timeout_ms: Option<i64>,
+    /// What the Simple DB layout lacks for this command line (`layout::simple_lacks`):
+    /// refused once the gate finds that layout.
+    pub simple_lacks: Option<&'static str>,
+    /// Whether writes append to `stackctl_audit`: always on the StackWizard layout (a
+    /// migration made it), on the Simple DB layout when `migrate` added it.
+    pub audit: std::cell::Cell<bool>,
 }
 
 impl Ctx {
@@ -42,6 +49,8 @@ impl Ctx {
             global,
             auto_migrate,
             statement_timeout_ms,
+            simple_lacks: None,
+            audit: std::cell::Cell::new(true),
         })
     }
 

@@ -21,7 +21,7 @@ pub fn run(cmd: SchemaCmd, ctx: &Ctx) -> Result<()> {
 fn diff(ctx: &Ctx) -> Result<()> {
     let (mut conn, _) = ctx.connect_raw()?;
     ctx.begin_reads(&mut conn)?;
-    let state = SchemaState::read(&mut conn)?;
+    let (_, state) = SchemaState::read_layout(&mut conn, ctx.global.layout)?;
     let report = drift::inspect(&mut conn, &state.applied)?;
     let database = db::current_database(&mut conn)?;
     let mut out = ctx.stdout();

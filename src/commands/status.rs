@@ -15,6 +15,8 @@ struct Status {
     database: String,
     server_version: String,
     role: &'static str,
+    /// `stackwizard` or `simple` (see the README's Simple DB layout section).
+    layout: &'static str,
     schema: String,
     applied_migrations: usize,
     pending_migrations: usize,
@@ -34,6 +36,7 @@ const COLUMNS: &[&str] = &[
     "database",
     "server_version",
     "role",
+    "layout",
     "schema",
     "applied_migrations",
     "pending_migrations",
@@ -47,7 +50,7 @@ const COLUMNS: &[&str] = &[
 pub fn run(ctx: &Ctx, exact: bool) -> Result<()> {
     let (mut conn, target) = ctx.connect_raw()?;
     ctx.begin_reads(&mut conn)?;
-    let state = SchemaState::read(&mut conn)?;
+    let (layout, state) = SchemaState::read_layout(&mut conn, ctx.global.layout)?;
     let (users, items) = db::counts::users_and_items(&mut conn, exact)?;
     let status = Status {
         target: target.display.clone(),
@@ -55,6 +58,7 @@ pub fn run(ctx: &Ctx, exact: bool) -> Result<()> {
         database: db::current_database(&mut conn)?,
         server_version: db::server_version(&mut conn)?,
         role: db::server::role(&mut conn)?.as_str(),
+        layout: layout.as_str(),
         schema: state.describe(),
         applied_migrations: state.applied.len() - state.unknown().len(),
         pending_migrations: state.pending().len(),

@@ -11,6 +11,7 @@ use crate::db::models::{NewUser, User, UserChanges, UserDetail};
 use crate::db::users::{self, Clash, Filter, Page, Sort, UserRef};
 use crate::db::{self, items};
 use crate::error::{Error, Result};
+use crate::layout::Layout;
 use crate::output::{render_one, ListWriter};
 use crate::password;
 use crate::prompt;
@@ -19,7 +20,13 @@ use crate::validate::{like_pattern, Email, FullName, Username};
 pub fn run(cmd: UserCmd, ctx: &Ctx) -> Result<()> {
     match cmd {
         UserCmd::Add(args) => add(args, ctx),
-        UserCmd::Import(args) => super::import::users(args, ctx),
+        UserCmd::Import(args) => match ctx.open()? {
+            (conn, Layout::Simple) => super::simple::import::users(&args, conn, ctx),
+            (conn, Layout::StackWizard) => {
+                drop(conn);
+                super::import::users(args, ctx)
+            }
+        },
         UserCmd::List(args) => list(args, ctx),
         UserCmd::Show { user } => show(&user, ctx),
         UserCmd::Update(args) => update(args, ctx),
@@ -101,10 +108,18 @@ fn clash_error(clash: Clash, value: &str) -> Error {
 
 fn add(args: UserAdd, ctx: &Ctx) -> Result<()> {
     let email = Email::parse(&args.email)?;
-    let username = Username::parse(&args.username)?;
+    let (mut conn, layout) = ctx.open()?;
+    if layout == Layout::Simple {
+        return super::simple::add(&args, email, conn, ctx);
+    }
+    let username = Username::parse(args.username.as_deref().ok_or_else(|| {
+        Error::usage("the following required argument was not provided: --username <USERNAME>")
+            .with_hint(
+                "the stackwizard layout needs a username: stackctl user add --email E --username U",
+            )
+    })?)?;
     let full_name = args.full_name.as_deref().map(FullName::parse).transpose()?;
     let pw = password::obtain(&args.password)?;
-    let mut conn = ctx.connect()?;
     if args.if_not_exists {
         // Checked before hashing, so an existing user costs no bcrypt round.
         if let Some(user) = existing_same(&mut conn, &email, &username)? {
@@ -191,7 +206,10 @@ fn list(args: UserList, ctx: &Ctx) -> Result<()> {
         limit: i64::from(args.paging.limit),
         offset: i64::from(args.paging.offset),
     });
-    let mut conn = ctx.connect()?;
+    let (mut conn, layout) = ctx.open()?;
+    if layout == Layout::Simple {
+        return super::simple::list(&args, conn, ctx);
+    }
     let mut out = ListWriter::new(ctx.format(), User::COLUMNS, ctx.stdout()).flat();
     let progress = ctx.list_progress(args.paging.all);
     users::for_each(&mut conn, &filter, sort, args.paging.desc, page, |u| {
@@ -202,7 +220,10 @@ fn list(args: UserList, ctx: &Ctx) -> Result<()> {
 }
 
 fn show(user: &str, ctx: &Ctx) -> Result<()> {
-    let mut conn = ctx.connect()?;
+    let (mut conn, layout) = ctx.open()?;
+    if layout == Layout::Simple {
+        return super::simple::show(user, conn, ctx);
+    }
     let user = users::get(&mut conn, &UserRef::parse(user))?;
     let items = items::of_owner(&mut conn, user.id)?;
     let detail = UserDetail { user, items };
@@ -242,7 +263,10 @@ fn update(args: UserUpdate, ctx: &Ctx) -> Result<()> {
             "give --email, --username, --full-name, --clear-full-name, --superuser or --no-superuser",
         ));
     }
-    let mut conn = ctx.connect()?;
+    let (mut conn, layout) = ctx.open()?;
+    if layout == Layout::Simple {
+        return super::simple::update(&args, conn, ctx);
+    }
     let who = UserRef::parse(&args.user);
     let user = ctx.write(&mut conn, "user update", |conn| {
         db::lock_user_identities(conn)?;
@@ -310,8 +334,9 @@ fn set_active(refs: &[String], active: bool, ctx: &Ctx) -> Result<()> {
 }
 
 fn set_password(who: &str, src: &crate::cli::PasswordSource, ctx: &Ctx) -> Result<()> {
-    let pw = password::obtain(src)?;
+    // Connected first: the layout may refuse the command before a password is asked for.
     let mut conn = ctx.connect()?;
+    let pw = password::obtain(src)?;
     let who = UserRef::parse(who);
     // Resolve first, so an unknown user costs no hashing.
     users::get(&mut conn, &who)?;
@@ -332,7 +357,10 @@ fn set_password(who: &str, src: &crate::cli::PasswordSource, ctx: &Ctx) -> Resul
 }
 
 fn delete(who: &str, reassign_to: Option<&str>, yes: bool, ctx: &Ctx) -> Result<()> {
-    let mut conn = ctx.connect()?;
+    let (mut conn, layout) = ctx.open()?;
+    if layout == Layout::Simple {
+        return super::simple::delete(who, yes, conn, ctx);
+    }
     let who = UserRef::parse(who);
     let user = users::get(&mut conn, &who)?;
     let heir = match reassign_to {

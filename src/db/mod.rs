@@ -8,10 +8,12 @@ pub mod counts;
 pub mod drift;
 pub mod import;
 pub mod items;
+pub mod layout;
 pub mod locks;
 pub mod models;
 pub mod schema;
 pub mod server;
+pub mod simple;
 pub mod snapshot;
 pub mod users;
 
@@ -26,6 +28,7 @@ use diesel::sql_types::{BigInt, Bool, Text};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use crate::error::{Error, Result};
+use crate::layout::Layout;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
@@ -121,6 +124,35 @@ impl SchemaState {
             applied: applied_versions(conn)?,
         })
     }
+    /// The state of the layout the database has (`chosen`: `--layout`), in the gate's
+    /// one read: the StackWizard migrations, or on the Simple DB layout `audit_only`.
+    pub fn read_layout(conn: &mut PgConnection, chosen: Option<Layout>) -> Result<(Layout, Self)> {
+        let facts = layout::read(conn)?;
+        Ok(match crate::layout::resolve(facts.found, chosen)? {
+            Layout::StackWizard => (
+                Layout::StackWizard,
+                SchemaState {
+                    embedded: embedded_migrations()?,
+                    applied: facts.applied,
+                },
+            ),
+            Layout::Simple => (Layout::Simple, Self::audit_only(facts.audit)?),
+        })
+    }
+    /// The Simple DB layout's state: stackctl's one migration there is its audit trail
+    /// (the application's Alembic owns the rest), applied when the table exists.
+    pub fn audit_only(audit: bool) -> Result<Self> {
+        let embedded: Vec<EmbeddedMigration> = embedded_migrations()?
+            .into_iter()
+            .filter(|m| m.name.ends_with("_audit_trail"))
+            .collect();
+        let applied = if audit {
+            embedded.iter().map(|m| m.version.clone()).collect()
+        } else {
+            BTreeSet::new()
+        };
+        Ok(SchemaState { embedded, applied })
+    }
     pub fn pending(&self) -> Vec<&EmbeddedMigration> {
         self.embedded
             .iter()
@@ -144,38 +176,25 @@ impl SchemaState {
     }
 }
 
-/// The schema gate: data commands run only on a database at exactly our version.
-pub fn ensure_ready(conn: &mut PgConnection) -> Result<()> {
-    check_ready(&SchemaState {
-        embedded: embedded_migrations()?,
-        applied: applied_versions_at_once(conn)?,
-    })
-}
-
-/// `applied_versions` in one round trip instead of two, for a connection in no transaction
-/// (every data command's gate runs first thing): the versions are read straight away. An
-/// error naming the table (it is missing, whatever the server's language, or unreadable)
-/// failed only that statement; the two-step read then says which it was.
-fn applied_versions_at_once(conn: &mut PgConnection) -> Result<BTreeSet<String>> {
-    use diesel::connection::{AnsiTransactionManager, TransactionManager};
-    let in_transaction = AnsiTransactionManager::transaction_manager_status_mut(conn)
-        .transaction_depth()
-        .ok()
-        .flatten()
-        .is_some();
-    if in_transaction {
-        return applied_versions(conn);
-    }
-    match diesel::sql_query("SELECT version::text AS version FROM __diesel_schema_migrations")
-        .load::<VersionRow>(conn)
-    {
-        Ok(rows) => Ok(rows.into_iter().map(|r| r.version).collect()),
-        Err(diesel::result::Error::DatabaseError(_, info))
-            if info.message().contains("__diesel_schema_migrations") =>
-        {
-            applied_versions(conn)
+/// The schema gate, which also tells the layout (`chosen`: `--layout` / `STACKCTL_LAYOUT`)
+/// and whether stackctl's audit table is there, from the same read. On the StackWizard
+/// layout data commands run only on a database at exactly our version; the Simple DB
+/// layout's tables belong to the application's Alembic, so only their presence is asked.
+pub fn gate(conn: &mut PgConnection, chosen: Option<Layout>) -> Result<(Layout, bool)> {
+    let facts = layout::read(conn)?;
+    match crate::layout::resolve(facts.found, chosen)? {
+        Layout::StackWizard => {
+            check_ready(&SchemaState {
+                embedded: embedded_migrations()?,
+                applied: facts.applied,
+            })?;
+            Ok((Layout::StackWizard, true))
         }
-        Err(e) => Err(e.into()),
+        Layout::Simple if facts.found == crate::layout::Found::Empty => Err(Error::schema(
+            "the database has no users table for the simple layout",
+        )
+        .with_hint("stackctl migrate --layout simple creates the Simple DB schema")),
+        Layout::Simple => Ok((Layout::Simple, facts.audit)),
     }
 }
 

@@ -46,6 +46,8 @@ mod props;
 mod safety;
 /// No password in any output, manifest or command line; hashes never read by listings.
 mod secrets;
+/// The Simple DB layout: schema, user commands, refusals, SQLAlchemy interplay, backups.
+mod simple;
 /// status output.
 mod status;
 /// Stored control sequences: escaped in tables and messages, exact in JSON and CSV.

@@ -11,7 +11,13 @@ use std::sync::OnceLock;
 use super::{apt_install, is_root};
 
 /// What the application pins. A change here rebuilds the environment on the next run.
-const REQUIREMENTS: &[&str] = &["passlib==1.7.4", "bcrypt==4.0.1", "SQLAlchemy==2.0.58"];
+const REQUIREMENTS: &[&str] = &[
+    "passlib==1.7.4",
+    "bcrypt==4.0.1",
+    "SQLAlchemy==2.0.58",
+    // The driver of the Simple DB design's `postgresql+psycopg://` URL.
+    "psycopg[binary]==3.2.3",
+];
 
 /// The environment's `python`, with REQUIREMENTS installed. Made at most once per test
 /// run (and reused across runs while REQUIREMENTS are unchanged); never skipped: a
