@@ -373,3 +373,43 @@ fn as_root_an_unreachable_data_directory_is_refused_without_changing_its_parents
     let st = c.run().success().json();
     assert_eq!(st["data_dir"], "/var/lib/stackctl");
 }
+
+/// `STACKCTL_LAYOUT=simple` with no URL: the embedded instance is made with the Simple DB
+/// design's schema (and stackctl's audit trail) on first use, and the user commands work.
+#[test]
+fn an_embedded_instance_can_have_the_simple_layout() {
+    let home = Home::new();
+    let add = home
+        .cmd()
+        .env("STACKCTL_LAYOUT", "simple")
+        .args(&[
+            "-o",
+            "json",
+            "user",
+            "add",
+            "--email",
+            "e@example.com",
+            "--name",
+            "E",
+        ])
+        .run()
+        .success();
+    assert!(
+        add.stderr.contains("created the Simple DB schema"),
+        "{add:#?}"
+    );
+    assert_eq!(add.json()["id"], 1);
+    // Detected from then on, without the variable.
+    let status = home.json(&["status"]);
+    assert_eq!(status["layout"], "simple", "{status}");
+    assert_eq!(status["users"], 1);
+    let socket = home.data_dir().join("socket");
+    assert_eq!(
+        psql(
+            socket.to_str().unwrap(),
+            "SELECT count(*) FROM stackctl_audit WHERE command = 'user add'"
+        ),
+        "1"
+    );
+    home.run(&["item", "list"]).fails(2);
+}

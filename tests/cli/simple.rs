@@ -316,6 +316,14 @@ fn what_the_layout_lacks_is_refused_and_nothing_changes() {
             "{args:?}: {r:#?}"
         );
     }
+    // With -o json the refusal is a JSON error, as every error is.
+    let r = db.run(&["-o", "json", "item", "list"]).fails(2);
+    let last: serde_json::Value = serde_json::from_str(r.stderr.lines().last().unwrap()).unwrap();
+    assert_eq!(last["exit_code"], 2, "{r:#?}");
+    assert!(last["error"]
+        .as_str()
+        .unwrap()
+        .contains("the simple layout has no items table"));
     // The name is required here, and a contradicting --layout is refused.
     db.run(&["user", "add", "--email", "b@example.com"])
         .fails(2);

@@ -658,6 +658,7 @@ impl Cmd {
             .env_remove("DATABASE_URL")
             .env_remove("DIRECT_DATABASE_URL")
             .env_remove("DATABASE_SSL_MODE")
+            .env_remove("STACKCTL_LAYOUT")
             .env_remove("RUST_BACKTRACE")
             .env("STACKCTL_BCRYPT_COST", "4")
             .env("NO_COLOR", "1");
