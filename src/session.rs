@@ -84,7 +84,8 @@ impl Ctx {
 
     /// `connect_raw` for a given target.
     pub fn connect_target(&self, target: Target) -> Result<(PgConnection, Target)> {
-        self.connect_inner(target)
+        let (conn, target, _) = self.connect_inner(target)?;
+        Ok((conn, target))
     }
 
     /// `SET LOCAL statement_timeout` for the transaction just begun: a setting that lives
@@ -127,15 +128,20 @@ impl Ctx {
 
     /// Connect; for the embedded instance also start it and (with `auto_migrate`) bring
     /// its schema to this binary's version: the StackWizard migrations, or on the Simple DB
-    /// layout (`--layout simple` on an empty instance) that design's schema.
-    fn connect_inner(&self, target: Target) -> Result<(PgConnection, Target)> {
+    /// layout (`--layout simple` on an empty instance) that design's schema. The gate's
+    /// facts, when read on the way and still true, come back so the gate need not read
+    /// them again.
+    fn connect_inner(
+        &self,
+        target: Target,
+    ) -> Result<(PgConnection, Target, Option<db::layout::Facts>)> {
         self.debug(format!(
             "connecting to {} (from {})",
             target.display, target.source
         ));
         let config::Source::Embedded(dir) = &target.source else {
             let conn = db::connect(target.url.libpq())?;
-            return Ok((conn, target));
+            return Ok((conn, target, None));
         };
         let mut conn = match db::connect(target.url.libpq()) {
             Ok(conn) => conn,
@@ -146,22 +152,23 @@ impl Ctx {
             }
         };
         if !self.auto_migrate {
-            return Ok((conn, target));
+            return Ok((conn, target, None));
         }
-        let facts = db::layout::read(&mut conn)?;
+        let facts = db::layout::read(&mut conn, self.global.layout)?;
         if crate::layout::resolve(facts.found, self.global.layout)? == Layout::Simple {
             if facts.found == crate::layout::Found::Empty {
                 conn.transaction(db::simple::create_schema)?;
                 self.info("created the Simple DB schema (users) and stackctl's audit trail in the embedded instance");
+                return Ok((conn, target, None));
             }
-            return Ok((conn, target));
+            return Ok((conn, target, Some(facts)));
         }
         let state = db::SchemaState {
             embedded: db::embedded_migrations()?,
-            applied: facts.applied,
+            applied: facts.applied.clone(),
         };
         if state.pending().is_empty() || !state.unknown().is_empty() {
-            return Ok((conn, target));
+            return Ok((conn, target, Some(facts)));
         }
         let lock = db::concurrent::LockSpec {
             mode: db::locks::LockMode::Transaction,
@@ -178,7 +185,7 @@ impl Ctx {
         for name in applied.names {
             self.info(format!("applied migration {name} to the embedded instance"));
         }
-        Ok((conn, target))
+        Ok((conn, target, None))
     }
 
     /// A second connection to the database `connect` reached, for reads alongside the
@@ -192,8 +199,11 @@ impl Ctx {
     /// layout it has. On the Simple DB layout a command line that needs what the layout
     /// lacks (`layout::simple_lacks`) is refused here, exit 2, before anything is written.
     pub fn open(&self) -> Result<(PgConnection, Layout)> {
-        let (mut conn, _) = self.connect_inner(self.target()?)?;
-        let (layout, audit) = db::gate(&mut conn, self.global.layout)?;
+        let (mut conn, _, facts) = self.connect_inner(self.target()?)?;
+        let (layout, audit) = match facts {
+            Some(facts) => db::gate_on(facts, self.global.layout)?,
+            None => db::gate(&mut conn, self.global.layout)?,
+        };
         if layout == Layout::Simple {
             if let Some(lacks) = self.simple_lacks {
                 return Err(crate::layout::refusal(lacks));

@@ -1,31 +1,37 @@
-//! What the schema gate reads, in one round trip on the StackWizard path: the applied
-//! migration versions, which layout `users` has (`crate::layout::Found`) and whether
-//! stackctl's audit table is there.
+//! What the schema gate reads: the applied migration versions, which layout `users` has
+//! (`crate::layout::Found`) and whether stackctl's audit table is there.
+//!
+//! On the StackWizard path this costs what the gate cost before layouts existed: one
+//! statement reading `__diesel_schema_migrations`. A record holding the initial StackWizard
+//! migration *is* the catalog's answer (stackctl recorded it when it created or adopted
+//! that schema), so the columns of `users` are read only when there is no such record (the
+//! Simple DB layout has none) or when `--layout simple` must be checked against them.
+//! Reading `pg_attribute` on a fresh connection costs about 0.8 ms of cold catalog caches,
+//! which the common path does not pay.
 
 use std::collections::BTreeSet;
 
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Nullable, Text};
+use diesel::sql_types::{Bool, Text};
 
 use crate::error::Result;
-use crate::layout::Found;
+use crate::layout::{Found, Layout};
 
-/// The layout as the catalog shows it, and whether `stackctl_audit` exists. `users` is
+/// The layout as the columns of `users` show it, and whether `stackctl_audit` exists, in
+/// one pass over `pg_attribute` (type OIDs: 2950 uuid; 20, 21, 23 the integers). `users` is
 /// found through the search path, as every query of ours finds it.
 const LAYOUT_SQL: &str = "\
 SELECT CASE
-         WHEN NOT EXISTS (SELECT 1 FROM c) THEN 'empty'
-         WHEN (SELECT atttypid FROM c WHERE attname = 'id') = 'uuid'::regtype THEN 'stackwizard'
-         WHEN (SELECT atttypid FROM c WHERE attname = 'id')
-                IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype)
-              AND (SELECT count(*) FROM c WHERE attname IN ('email', 'name', 'created_at')) = 3
-              AND NOT EXISTS (SELECT 1 FROM c WHERE attname = 'hashed_password') THEN 'simple'
+         WHEN count(*) = 0 THEN 'empty'
+         WHEN bool_or(attname = 'id' AND atttypid = 2950) THEN 'stackwizard'
+         WHEN bool_or(attname = 'id' AND atttypid IN (20, 21, 23))
+              AND count(*) FILTER (WHERE attname IN ('email', 'name', 'created_at')) = 3
+              AND NOT bool_or(attname = 'hashed_password') THEN 'simple'
          ELSE 'other'
        END AS layout,
-       to_regclass('stackctl_audit') IS NOT NULL AS audit";
-
-const COLUMNS_CTE: &str = "WITH c AS (SELECT attname::text AS attname, atttypid FROM pg_attribute \
-     WHERE attrelid = to_regclass('users') AND attnum > 0 AND NOT attisdropped) ";
+       to_regclass('stackctl_audit') IS NOT NULL AS audit
+FROM pg_attribute
+WHERE attrelid = to_regclass('users') AND attnum > 0 AND NOT attisdropped";
 
 /// What the gate knows after its read.
 #[derive(Debug, Clone)]
@@ -36,16 +42,6 @@ pub struct Facts {
 }
 
 #[derive(QueryableByName)]
-struct Row {
-    #[diesel(sql_type = Text)]
-    layout: String,
-    #[diesel(sql_type = Bool)]
-    audit: bool,
-    #[diesel(sql_type = Nullable<Text>)]
-    version: Option<String>,
-}
-
-#[derive(QueryableByName)]
 struct LayoutRow {
     #[diesel(sql_type = Text)]
     layout: String,
@@ -53,51 +49,55 @@ struct LayoutRow {
     audit: bool,
 }
 
-/// The layout alone (and the audit table), without the migration record.
+/// The layout from the columns of `users` (and the audit table), without the record.
 pub fn found(conn: &mut PgConnection) -> Result<(Found, bool)> {
-    let row: LayoutRow =
-        diesel::sql_query(format!("{COLUMNS_CTE}{LAYOUT_SQL}")).get_result(conn)?;
+    let row: LayoutRow = diesel::sql_query(LAYOUT_SQL).get_result(conn)?;
     Ok((Found::parse(&row.layout), row.audit))
 }
 
-/// Everything the gate needs. On a connection in no transaction it is one statement that
-/// also reads `__diesel_schema_migrations`; an error naming that table (missing, whatever
-/// the server's language, or unreadable) failed only that statement, and the step-by-step
-/// read then says which it was. Inside a transaction the step-by-step read is used at once,
+/// Everything the gate needs (`chosen`: `--layout`). On a connection in no transaction the
+/// record is read straight away; an error naming that table (missing, whatever the
+/// server's language, or unreadable) failed only that statement, and the step-by-step read
+/// then says which it was. Inside a transaction the step-by-step read is used at once,
 /// since a failed statement would abort the transaction.
-pub fn read(conn: &mut PgConnection) -> Result<Facts> {
+pub fn read(conn: &mut PgConnection, chosen: Option<Layout>) -> Result<Facts> {
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
     let in_transaction = AnsiTransactionManager::transaction_manager_status_mut(conn)
         .transaction_depth()
         .ok()
         .flatten()
         .is_some();
-    if !in_transaction {
-        let sql = format!(
-            "{COLUMNS_CTE}SELECT l.layout, l.audit, m.version FROM ({LAYOUT_SQL}) l \
-             LEFT JOIN (SELECT version::text AS version FROM __diesel_schema_migrations) m ON true"
-        );
-        match diesel::sql_query(sql).load::<Row>(conn) {
-            Ok(rows) => {
-                let (found, audit) = rows
-                    .first()
-                    .map(|r| (Found::parse(&r.layout), r.audit))
-                    .unwrap_or((Found::Other, false));
-                return Ok(Facts {
-                    found,
-                    audit,
-                    applied: rows.into_iter().filter_map(|r| r.version).collect(),
-                });
-            }
+    let applied = if in_transaction {
+        super::applied_versions(conn)?
+    } else {
+        match super::read_applied(conn) {
+            Ok(applied) => applied,
             Err(diesel::result::Error::DatabaseError(_, info))
-                if info.message().contains("__diesel_schema_migrations") => {}
+                if info.message().contains("__diesel_schema_migrations") =>
+            {
+                super::applied_versions(conn)?
+            }
             Err(e) => return Err(e.into()),
         }
+    };
+    let embedded = super::embedded_migrations()?;
+    let recorded = |suffix: &str| {
+        embedded
+            .iter()
+            .find(|m| m.name.ends_with(suffix))
+            .is_some_and(|m| applied.contains(&m.version))
+    };
+    if recorded("_initial_schema") && chosen != Some(Layout::Simple) {
+        return Ok(Facts {
+            found: Found::StackWizard,
+            audit: recorded("_audit_trail"),
+            applied,
+        });
     }
     let (found, audit) = found(conn)?;
     Ok(Facts {
         found,
         audit,
-        applied: super::applied_versions(conn)?,
+        applied,
     })
 }

@@ -99,6 +99,14 @@ pub fn table_exists(conn: &mut PgConnection, name: &str) -> Result<bool> {
     Ok(row.exists)
 }
 
+/// The recorded versions in one statement, which fails if the record table is missing.
+pub fn read_applied(conn: &mut PgConnection) -> QueryResult<BTreeSet<String>> {
+    let rows: Vec<VersionRow> =
+        diesel::sql_query("SELECT version::text AS version FROM __diesel_schema_migrations")
+            .load(conn)?;
+    Ok(rows.into_iter().map(|r| r.version).collect())
+}
+
 /// Versions recorded as applied, read without creating anything.
 pub fn applied_versions(conn: &mut PgConnection) -> Result<BTreeSet<String>> {
     if !table_exists(conn, "__diesel_schema_migrations")? {
@@ -127,7 +135,7 @@ impl SchemaState {
     /// The state of the layout the database has (`chosen`: `--layout`), in the gate's
     /// one read: the StackWizard migrations, or on the Simple DB layout `audit_only`.
     pub fn read_layout(conn: &mut PgConnection, chosen: Option<Layout>) -> Result<(Layout, Self)> {
-        let facts = layout::read(conn)?;
+        let facts = layout::read(conn, chosen)?;
         Ok(match crate::layout::resolve(facts.found, chosen)? {
             Layout::StackWizard => (
                 Layout::StackWizard,
@@ -181,7 +189,11 @@ impl SchemaState {
 /// layout data commands run only on a database at exactly our version; the Simple DB
 /// layout's tables belong to the application's Alembic, so only their presence is asked.
 pub fn gate(conn: &mut PgConnection, chosen: Option<Layout>) -> Result<(Layout, bool)> {
-    let facts = layout::read(conn)?;
+    gate_on(layout::read(conn, chosen)?, chosen)
+}
+
+/// `gate` on facts already read (the embedded instance's connection read them on the way).
+pub fn gate_on(facts: layout::Facts, chosen: Option<Layout>) -> Result<(Layout, bool)> {
     match crate::layout::resolve(facts.found, chosen)? {
         Layout::StackWizard => {
             check_ready(&SchemaState {
