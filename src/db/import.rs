@@ -1,5 +1,6 @@
 //! The queries behind `user import` and `item import`: what exists already, and the writes
-//! (multi-row INSERTs for users, `COPY ... FROM STDIN` for items).
+//! (`COPY ... FROM STDIN` into a staging table for users, into `items` for items) and the
+//! rows those copies carry.
 
 use std::collections::{HashMap, HashSet};
 
@@ -8,8 +9,10 @@ use diesel::pg::CopyFormat;
 use diesel::prelude::*;
 use uuid::Uuid;
 
+use super::copy;
 use super::schema::{items, users};
 use crate::error::{Error, Result};
+use crate::validate::{Description, Price, Title};
 
 /// The transaction's start time: what `DEFAULT now()` would have written.
 pub fn transaction_now(conn: &mut PgConnection) -> Result<DateTime<Utc>> {
@@ -107,13 +110,50 @@ pub fn create_user_staging(conn: &mut PgConnection) -> Result<()> {
     Ok(())
 }
 
-/// `COPY stackctl_user_import FROM STDIN` in CSV, the columns in table order.
+/// One row of `stackctl_user_import`.
+pub struct StagedUser<'a> {
+    /// The line of the file the row starts on: its key, and how its errors are listed.
+    pub line: u64,
+    pub id: Uuid,
+    pub email: &'a str,
+    pub username: &'a str,
+    /// NULL for a plain password, set by `set_staged_hashes` once hashed.
+    pub hashed_password: Option<&'a str>,
+    pub full_name: Option<&'a str>,
+    pub is_active: Option<bool>,
+    pub is_superuser: Option<bool>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl StagedUser<'_> {
+    /// Append the row's COPY line, in the table's column order.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        copy::line(
+            out,
+            &[
+                &self.line,
+                &self.id,
+                &self.email,
+                &self.username,
+                &self.hashed_password,
+                &self.full_name,
+                &self.is_active,
+                &self.is_superuser,
+                &self.created_at,
+                &self.updated_at,
+            ],
+        );
+    }
+}
+
+/// `COPY stackctl_user_import FROM STDIN` in CSV; `write` sends `StagedUser` lines.
 pub fn copy_user_staging(
     conn: &mut PgConnection,
-    write: impl Fn(&mut dyn std::io::Write) -> Result<()>,
+    write: impl FnOnce(&mut dyn std::io::Write) -> Result<()>,
 ) -> Result<usize> {
     diesel::copy_from(stackctl_user_import::table)
-        .from_raw_data(stackctl_user_import::table, write)
+        .from_raw_data(stackctl_user_import::table, copy::once(write))
         .with_format(CopyFormat::Csv)
         .execute(conn)
 }
@@ -246,13 +286,44 @@ pub enum CopyRefusal {
     UnknownOwner(Uuid),
 }
 
+/// One row of an item COPY.
+pub struct CopiedItem<'a> {
+    pub id: Uuid,
+    pub title: &'a Title,
+    pub description: Option<&'a Description>,
+    pub price: Option<&'a Price>,
+    pub owner_id: Option<Uuid>,
+    pub is_available: Option<bool>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl CopiedItem<'_> {
+    /// Append the row's COPY line, in `copy_items`'s column order.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        copy::line(
+            out,
+            &[
+                &self.id,
+                &self.title.as_str(),
+                &self.description.map(Description::as_str),
+                &self.price,
+                &self.owner_id,
+                &self.is_available,
+                &self.created_at,
+                &self.updated_at,
+            ],
+        );
+    }
+}
+
 /// `COPY items (id, title, description, price, owner_id, is_available, created_at,
-/// updated_at) FROM STDIN` in CSV; `write` produces the rows (an empty unquoted field is
-/// NULL) and may fail to abort the copy. A refusal by the server that names a row (a
-/// duplicate id, an unknown owner) comes back as a `CopyRefusal` alongside the error.
+/// updated_at) FROM STDIN` in CSV; `write` sends `CopiedItem` lines and may fail to abort
+/// the copy. A refusal by the server that names a row (a duplicate id, an unknown owner)
+/// comes back as a `CopyRefusal` alongside the error.
 pub fn copy_items(
     conn: &mut PgConnection,
-    write: impl Fn(&mut dyn std::io::Write) -> Result<()>,
+    write: impl FnOnce(&mut dyn std::io::Write) -> Result<()>,
 ) -> std::result::Result<usize, (Error, Option<CopyRefusal>)> {
     diesel::copy_from(items::table)
         .from_raw_data(
@@ -266,7 +337,7 @@ pub fn copy_items(
                 items::created_at,
                 items::updated_at,
             ),
-            |w| write(w).map_err(CopyFailure::Ours),
+            copy::once(|w| write(w).map_err(CopyFailure::Ours)),
         )
         .with_format(CopyFormat::Csv)
         .execute(conn)

@@ -4,6 +4,7 @@
 pub mod adopt;
 pub mod audit;
 pub mod concurrent;
+pub mod copy;
 pub mod counts;
 pub mod drift;
 pub mod import;

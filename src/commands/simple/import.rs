@@ -11,17 +11,26 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::change::Change;
 use crate::cli::{ImportArgs, ImportFormat, OnConflict};
 use crate::commands::Ctx;
 use crate::error::Result;
-use crate::import::{parse_time, Field, Format, Input, Record, Records, RowErrors};
+use crate::import::values::{parse_time, required, text, Column};
+use crate::import::{Format, Input, Numbered, Records, RowErrors};
 use crate::output::render_one;
 use crate::validate::{Email, FullName};
 
-const COLUMNS: &[&str] = &["id", "email", "name", "created_at"];
+/// A row as the file gives it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct FileRow {
+    id: Column,
+    email: Column,
+    name: Column,
+    created_at: Column,
+}
 
 /// One row of the file, checked on its own.
 struct Row {
@@ -33,18 +42,11 @@ struct Row {
     created_at: Option<Option<DateTime<Utc>>>,
 }
 
-fn row(rec: &Record) -> std::result::Result<Row, String> {
-    let [id, email, name, created_at] = &rec.fields[..] else {
-        return Err("the record has the wrong number of fields".into());
-    };
-    let required = |f: &Field, column: &str| -> std::result::Result<String, String> {
-        f.text()
-            .map(str::to_string)
-            .ok_or_else(|| format!("{column} is required"))
-    };
+fn row(rec: &Numbered<FileRow>) -> std::result::Result<Row, String> {
+    let r = &rec.row;
     Ok(Row {
         line: rec.line,
-        id: match id.text() {
+        id: match text(&r.id) {
             Some(v) => Some(
                 v.trim()
                     .parse::<i64>()
@@ -52,12 +54,12 @@ fn row(rec: &Record) -> std::result::Result<Row, String> {
             ),
             None => None,
         },
-        email: Email::parse(&required(email, "email")?).map_err(|e| e.message)?,
-        name: FullName::parse(&required(name, "name")?).map_err(|e| e.message)?,
-        created_at: match created_at {
-            Field::Absent => None,
-            Field::Null => Some(None),
-            Field::Value(v) => Some(Some(parse_time("created_at", v)?)),
+        email: Email::parse(required(&r.email, "email")?).map_err(|e| e.message)?,
+        name: FullName::parse(required(&r.name, "name")?).map_err(|e| e.message)?,
+        created_at: match &r.created_at {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(v)) => Some(Some(parse_time("created_at", v)?)),
         },
     })
 }
@@ -76,7 +78,7 @@ fn read(args: &ImportArgs) -> Result<(String, Vec<Row>)> {
     let mut errors = RowErrors::default();
     let mut rows = Vec::new();
     let (mut emails, mut ids) = (HashMap::new(), HashMap::new());
-    for rec in Records::new(input, format, COLUMNS)? {
+    for rec in Records::<FileRow>::new(input, format)? {
         let rec = match rec {
             Ok(rec) => rec,
             Err(e) => {

@@ -1,0 +1,272 @@
+//! The item write: rows are checked while they stream into `COPY items FROM STDIN`, a
+//! batch at a time against the database (owners by id and email, ids that exist already)
+//! on a second connection; an id repeated across batches is caught by the primary key. At
+//! the first bad row stackctl stops sending rows but reads on to report every bad row,
+//! then aborts the copy, so the transaction writes nothing.
+
+use std::collections::HashMap;
+
+use diesel::PgConnection;
+use indicatif::ProgressBar;
+use uuid::Uuid;
+
+use super::{ItemIn, ItemRow, Lookups, OwnerIn};
+use crate::db::import as q;
+use crate::error::{Error, Result};
+use crate::import::values::text;
+use crate::import::{copy_lost, Imported, OnConflict, Records, RowErrors};
+
+/// Rows checked against the database this many at a time: each batch costs one query per
+/// kind of lookup (owners by id, owners by email, ids that exist already), on a second
+/// connection, since the first one is busy with the COPY. Memory holds one batch, whatever
+/// the file's size.
+const BATCH: usize = 10_000;
+
+/// What an item import reaches besides its transaction.
+pub struct Reach<'a> {
+    /// Another connection to the database, for the lookups.
+    pub connect: &'a dyn Fn() -> Result<PgConnection>,
+    /// The file again from its start, to find the lines of a row the server refused;
+    /// `None` where it cannot be read twice (stdin).
+    pub reopen: &'a dyn Fn() -> Result<Option<Records<ItemRow>>>,
+}
+
+/// A row's line and its own check.
+type Checked = (u64, std::result::Result<ItemIn, String>);
+
+/// Check and COPY every row of `file`, in the caller's transaction: all rows or none.
+/// `progress` shows the bytes read and the rows.
+pub fn import(
+    conn: &mut PgConnection,
+    mut records: Records<ItemRow>,
+    file: &str,
+    on_conflict: OnConflict,
+    reach: &Reach,
+    progress: &ProgressBar,
+) -> Result<Imported> {
+    let now = q::transaction_now(conn)?;
+    let mut batches = Batches {
+        on_conflict,
+        table_had_rows: !q::items_empty(conn)?,
+        connect: reach.connect,
+        lookup: None,
+        errors: RowErrors::default(),
+        conflicts: RowErrors::default(),
+        done: Imported::default(),
+    };
+    // The copy's own error would be the server's echo of ours: keep ours.
+    let mut abort: Option<Error> = None;
+    let copied = q::copy_items(conn, |w| {
+        let mut buf: Vec<u8> = Vec::with_capacity(1 << 18);
+        let mut batch: Vec<Checked> = Vec::with_capacity(BATCH);
+        let mut n: u64 = 0;
+        while let Some(rec) = records.next() {
+            n += 1;
+            if n.is_multiple_of(8192) {
+                progress.set_position(records.bytes_read());
+                progress.set_message(format!("{n} rows"));
+            }
+            batch.push(match rec {
+                Ok(r) => (r.line, r.row.check(now)),
+                Err(e) => (e.line, Err(e.reason)),
+            });
+            if batch.len() >= BATCH {
+                batches.flush(std::mem::take(&mut batch), &mut buf)?;
+                w.write_all(&buf).map_err(copy_lost)?;
+                buf.clear();
+            }
+        }
+        batches.flush(batch, &mut buf)?;
+        if let Some(e) = batches.failed(file) {
+            let short = Error::new(e.kind, e.message.clone());
+            abort = Some(e);
+            return Err(short);
+        }
+        w.write_all(&buf).map_err(copy_lost)
+    });
+    if let Err((e, refusal)) = copied {
+        return Err(match (abort, refusal) {
+            (Some(ours), _) => ours,
+            (None, Some(r)) => refused_row(file, &r, &mut batches.lookup, reach)?,
+            (None, None) => e,
+        });
+    }
+    Ok(batches.done)
+}
+
+/// The checks that need the database, a batch at a time, and what they found.
+struct Batches<'a> {
+    on_conflict: OnConflict,
+    /// `items` had rows when the import began: ids the file gives may exist already.
+    table_had_rows: bool,
+    connect: &'a dyn Fn() -> Result<PgConnection>,
+    /// The second connection, opened when a batch first needs it.
+    lookup: Option<PgConnection>,
+    errors: RowErrors,
+    conflicts: RowErrors,
+    done: Imported,
+}
+
+impl Batches<'_> {
+    /// Check a batch against the database and append its good rows to `out` (none once
+    /// any row of the file was bad), in file order.
+    fn flush(&mut self, batch: Vec<Checked>, out: &mut Vec<u8>) -> Result<()> {
+        let found = self.look_up(&batch)?;
+        // Ids repeated inside the batch are caught here with both lines; across batches
+        // the table's primary key catches them.
+        let mut seen: HashMap<Uuid, u64> = HashMap::new();
+        for (line, item) in batch {
+            let checked = item.and_then(|item| {
+                let owner = found.owner(&item.owner)?;
+                match item.id_given.then(|| seen.insert(item.id, line)).flatten() {
+                    Some(first) => Err(format!("the same id as line {first}")),
+                    None => Ok((item, owner)),
+                }
+            });
+            let (item, owner) = match checked {
+                Ok(ok) => ok,
+                Err(why) => {
+                    self.errors.push(line, why);
+                    continue;
+                }
+            };
+            if found.existing.contains(&item.id) {
+                match self.on_conflict {
+                    OnConflict::Fail => self
+                        .conflicts
+                        .push(line, format!("an item with id {} already exists", item.id)),
+                    OnConflict::Skip => self.done.skipped += 1,
+                }
+                continue;
+            }
+            if self.errors.is_empty() && self.conflicts.is_empty() {
+                item.copied(owner).encode(out);
+                self.done.rows += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// The owners and existing ids the batch's good rows name, one query per kind.
+    fn look_up(&mut self, batch: &[Checked]) -> Result<Lookups> {
+        let mut ids: Vec<Uuid> = Vec::new();
+        let mut owners: Vec<Uuid> = Vec::new();
+        let mut emails: Vec<String> = Vec::new();
+        for item in batch.iter().filter_map(|(_, item)| item.as_ref().ok()) {
+            if item.id_given && self.table_had_rows {
+                ids.push(item.id);
+            }
+            match &item.owner {
+                OwnerIn::Id(id) => owners.push(*id),
+                OwnerIn::Email(e) => emails.push(e.to_lowercase()),
+                OwnerIn::Both(id, e) => {
+                    owners.push(*id);
+                    emails.push(e.to_lowercase());
+                }
+                OwnerIn::Nobody => {}
+            }
+        }
+        let mut found = Lookups::default();
+        if ids.is_empty() && owners.is_empty() && emails.is_empty() {
+            return Ok(found);
+        }
+        let conn = match &mut self.lookup {
+            Some(c) => c,
+            None => self.lookup.insert((self.connect)()?),
+        };
+        owners.sort_unstable();
+        owners.dedup();
+        emails.sort_unstable();
+        emails.dedup();
+        if !owners.is_empty() {
+            found.users = q::existing_user_ids(conn, &owners)?;
+        }
+        if !emails.is_empty() {
+            found.emails = q::owners_by_email(conn, &emails)?;
+        }
+        if !ids.is_empty() {
+            found.existing = q::existing_item_ids(conn, &ids)?;
+        }
+        Ok(found)
+    }
+
+    /// The error that ends the import once every row was read: bad rows first.
+    fn failed(&mut self, file: &str) -> Option<Error> {
+        if !self.errors.is_empty() {
+            Some(std::mem::take(&mut self.errors).into_error(file))
+        } else if !self.conflicts.is_empty() {
+            Some(std::mem::take(&mut self.conflicts).into_conflict(file))
+        } else {
+            None
+        }
+    }
+}
+
+/// The server refused a row no batch could see was bad: an id sent twice in different
+/// batches (or added by another transaction meanwhile), an owner deleted meanwhile. Its
+/// lines are found by reading the file again, streaming (stdin cannot be read again: then
+/// the error names the id only).
+fn refused_row(
+    file: &str,
+    refusal: &q::CopyRefusal,
+    lookup: &mut Option<PgConnection>,
+    reach: &Reach,
+) -> Result<Error> {
+    let lines = match refusal {
+        q::CopyRefusal::DuplicateId(id) => lines_naming(reach, |r| &r.id, *id)?,
+        q::CopyRefusal::UnknownOwner(id) => lines_naming(reach, |r| &r.owner_id, *id)?,
+    };
+    let mut errors = RowErrors::default();
+    Ok(match refusal {
+        q::CopyRefusal::DuplicateId(id) => {
+            let exists = match lookup {
+                Some(conn) => !q::existing_item_ids(conn, &[*id])?.is_empty(),
+                None => !q::existing_item_ids(&mut (reach.connect)()?, &[*id])?.is_empty(),
+            };
+            match (exists, lines.as_slice()) {
+                (true, [line, ..]) => {
+                    errors.push(*line, format!("an item with id {id} already exists (added while this import ran)"));
+                    errors.into_conflict(file)
+                }
+                (false, [first, second, ..]) => {
+                    errors.push(*second, format!("the same id as line {first}"));
+                    errors.into_error(file)
+                }
+                (true, _) => Error::conflict(format!(
+                    "{file}: an item with id {id} already exists (added while this import ran); nothing was imported"
+                )),
+                (false, _) => Error::usage(format!(
+                    "{file}: id {id} appears twice; nothing was imported"
+                )),
+            }
+        }
+        q::CopyRefusal::UnknownOwner(id) => match lines.first() {
+            Some(line) => {
+                errors.push(*line, format!("owner_id {id} is not a user (deleted while this import ran)"));
+                errors.into_error(file)
+            }
+            None => Error::usage(format!(
+                "{file}: owner_id {id} is not a user (deleted while this import ran); nothing was imported"
+            )),
+        },
+    })
+}
+
+/// The first two lines whose `column` holds `value`, reading the file again.
+fn lines_naming(
+    reach: &Reach,
+    column: impl Fn(&ItemRow) -> &Option<Option<String>>,
+    value: Uuid,
+) -> Result<Vec<u64>> {
+    let Some(records) = (reach.reopen)()? else {
+        return Ok(Vec::new());
+    };
+    Ok(records
+        .filter_map(|r| r.ok())
+        .filter(|r| {
+            text(column(&r.row)).and_then(|v| Uuid::parse_str(v.trim()).ok()) == Some(value)
+        })
+        .map(|r| r.line)
+        .take(2)
+        .collect())
+}
