@@ -1,0 +1,244 @@
+//! The operations commands' options: status, migrate, backup, local, audit, grant, schema.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand, ValueEnum};
+
+use super::Confirmation;
+
+#[derive(Debug, Subcommand)]
+pub enum SchemaCmd {
+    /// Every difference (object, kind, expected, actual, severity) and the SQL that would
+    /// undo it, which is printed and never run; exit 0 without drift, 6 with
+    Diff,
+}
+
+#[derive(Debug, Args)]
+pub struct GrantArgs {
+    /// The role to grant to
+    pub role: String,
+    /// Reads only: SELECT without the password hashes, no writes
+    #[arg(long)]
+    pub read_only: bool,
+    /// Run the statements (as the tables' owner) instead of only printing them
+    #[arg(long)]
+    pub apply: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCmd {
+    /// Audit rows, newest first
+    List {
+        /// Only rows this recent: a duration (90s, 15m, 24h, 7d, 2w) or a time
+        /// (2026-11-22, 2026-11-22T10:00:00Z)
+        #[arg(long, value_name = "DURATION|TIMESTAMP")]
+        since: Option<String>,
+        /// Only rows about this target: an id, or a user's email or username
+        #[arg(long, value_name = "USER|ID")]
+        target: Option<String>,
+        /// At most this many rows
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100000), value_name = "N")]
+        limit: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LocalCmd {
+    /// Whether it runs, where its data and socket are, its version and size
+    Status,
+    /// Create it if needed, start it and migrate it
+    Start,
+    /// Stop it (fast shutdown); the data is kept
+    Stop,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Count the rows of users and items even where the table is large (above 100,000
+    /// rows the planner's estimate is shown instead, marked `*_estimated`)
+    #[arg(long, conflicts_with = "check")]
+    pub exact: bool,
+    /// Run as a monitoring probe: Nagios exit codes (0 OK, 1 WARNING, 2 CRITICAL,
+    /// 3 UNKNOWN) and a `STACKCTL <STATE> - ...` summary line first
+    #[arg(long)]
+    pub check: bool,
+    /// WARNING when the newest verified backup is older than this (CRITICAL at twice it)
+    #[arg(long, value_name = "DURATION", requires = "check")]
+    pub max_backup_age: Option<String>,
+    /// Backup directory to check (else STACKCTL_BACKUP_DIR; without either, no backup check)
+    #[arg(long, value_name = "DIR", requires = "check")]
+    pub backup_dir: Option<PathBuf>,
+    /// Connection latency, in milliseconds, above which the check warns
+    #[arg(long, value_name = "MS", default_value_t = 1000, requires = "check")]
+    pub warn_latency: u64,
+    /// Connection latency, in milliseconds, above which the check is critical
+    #[arg(long, value_name = "MS", default_value_t = 5000, requires = "check")]
+    pub crit_latency: u64,
+    #[command(flatten)]
+    pub notify: Notify,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct Notify {
+    /// After the run, POST a JSON summary here (on failure to URL/fail); never fails the job
+    #[arg(long, env = "STACKCTL_NOTIFY_URL", value_name = "URL")]
+    pub notify_url: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct Retention {
+    /// Keep the newest N backups of this database
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep: Option<u32>,
+    /// Keep the newest backup of each of the last N days that have one
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep_daily: Option<u32>,
+    /// Keep the newest backup of each of the last N ISO weeks that have one
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep_weekly: Option<u32>,
+    /// Keep the newest backup of each of the last N months that have one
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep_monthly: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct BackupArgs {
+    #[command(subcommand)]
+    pub command: Option<BackupCmd>,
+    #[command(flatten)]
+    pub create: BackupCreate,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCmd {
+    /// Take a backup (the default)
+    Create(BackupCreate),
+    /// Every backup in the directory, with its checksum state
+    List {
+        #[command(flatten)]
+        dir: BackupDir,
+    },
+    /// Check a backup's checksum and that pg_restore can read it
+    Verify {
+        /// The backup file
+        file: PathBuf,
+        /// Also restore it into a scratch database and compare row counts and checksums
+        /// with the manifest
+        #[arg(long)]
+        restore: bool,
+        #[command(flatten)]
+        tools: PgTools,
+    },
+    /// Restore a backup into the database, replacing what the backup holds (with --into:
+    /// into a new database beside it)
+    Restore {
+        /// The backup file
+        file: PathBuf,
+        /// Restore even a backup whose schema version this stackctl does not know
+        #[arg(long)]
+        force: bool,
+        /// Restore into a new database NAME beside the live one, checked against the
+        /// manifest; the live database is not touched (NAME existing: exit 4)
+        #[arg(long, value_name = "NAME")]
+        into: Option<String>,
+        /// With --into: drop an existing database NAME, once the restore has been
+        /// checked (asks on a terminal, else needs --yes)
+        #[arg(long, requires = "into")]
+        replace: bool,
+        #[command(flatten)]
+        confirm: Confirmation,
+        #[command(flatten)]
+        tools: PgTools,
+    },
+    /// Delete the backups the retention rules do not keep (with --dry-run: show them)
+    Prune {
+        #[command(flatten)]
+        dir: BackupDir,
+        #[command(flatten)]
+        retention: Retention,
+        /// Database whose backups to prune (default: the connected database's name)
+        #[arg(long, value_name = "NAME")]
+        database: Option<String>,
+    },
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct BackupDir {
+    /// Backup directory (else STACKCTL_BACKUP_DIR, else ./backups)
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct PgTools {
+    /// pg_dump to use (pg_restore and psql are taken from the same directory)
+    #[arg(long, value_name = "PATH")]
+    pub pg_dump: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct BackupCreate {
+    #[command(flatten)]
+    pub dir: BackupDir,
+    /// After a verified backup, delete what the retention rules do not keep
+    #[command(flatten)]
+    pub retention: Retention,
+    /// Dump format
+    #[arg(long, value_enum, default_value_t = DumpFormat::Custom)]
+    pub format: DumpFormat,
+    /// Also restore the new backup into a scratch database and compare every table
+    #[arg(long)]
+    pub verify_restore: bool,
+    #[command(flatten)]
+    pub tools: PgTools,
+    #[command(flatten)]
+    pub notify: Notify,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DumpFormat {
+    Custom,
+    Plain,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(subcommand)]
+    pub command: Option<MigrateCmd>,
+    /// How concurrent migrate runs are kept apart: auto and advisory take a transaction-level
+    /// advisory lock around the one transaction that applies every pending migration (safe
+    /// behind PgBouncer's transaction pooling); table takes a row in stackctl_lock
+    #[arg(long, global = true, value_enum, default_value_t = LockMode::Auto)]
+    pub lock_mode: LockMode,
+    /// How long to wait for another migrate run's lock
+    #[arg(long, global = true, value_name = "DURATION", default_value = "60s")]
+    pub lock_timeout: String,
+    /// Apply pending migrations even though users/items have drifted from the applied
+    /// ones (see `stackctl schema diff`); without it such a run is refused, exit 6
+    #[arg(long, global = true)]
+    pub allow_drift: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LockMode {
+    Auto,
+    Advisory,
+    Table,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateCmd {
+    /// Apply pending migrations (the default)
+    Run,
+    /// Every migration: version, name, applied or pending
+    Status,
+    /// Revert applied migrations, newest first
+    Revert {
+        /// How many migrations to revert
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+        steps: u32,
+        #[command(flatten)]
+        confirm: Confirmation,
+    },
+}
