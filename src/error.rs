@@ -22,11 +22,6 @@ pub enum Kind {
     /// 7: the server refused the operation: it is read-only (a hot standby), or the role
     /// lacks a privilege. Nothing was changed.
     Refused,
-    /// stdout was closed by the reader (`stackctl user list | head`): success.
-    BrokenPipe,
-    /// A result already reported on stdout that only sets the exit code
-    /// (`status --check`'s Nagios codes): nothing more is printed.
-    Reported(u8),
 }
 
 impl Kind {
@@ -39,8 +34,6 @@ impl Kind {
             Kind::Unreachable => 5,
             Kind::SchemaNotReady => 6,
             Kind::Refused => 7,
-            Kind::BrokenPipe => 0,
-            Kind::Reported(code) => code,
         }
     }
 }
@@ -53,6 +46,8 @@ pub struct Error {
     pub hint: Option<String>,
     /// Lines shown under the error (an import's bad rows), each on its own line.
     pub details: Vec<String>,
+    /// The failure underneath (an I/O or database error), for code that asks what it was.
+    pub source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -64,6 +59,7 @@ impl Error {
             message: message.into(),
             hint: None,
             details: Vec::new(),
+            source: None,
         }
     }
     pub fn usage(message: impl Into<String>) -> Self {
@@ -99,51 +95,142 @@ impl Error {
         self.details = details;
         self
     }
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
     pub fn exit_code(&self) -> u8 {
+        // A closed stdout ends a command early, and that is success.
+        if self.is_closed_pipe() {
+            return 0;
+        }
         self.kind.exit_code()
+    }
+
+    /// What the server said, when this is a statement it refused (or lost).
+    pub fn said(&self) -> Option<Said> {
+        match self.source.as_ref()?.downcast_ref::<DieselError>()? {
+            DieselError::DatabaseError(DatabaseErrorKind::ReadOnlyTransaction, _) => {
+                Some(Said::ReadOnly)
+            }
+            DieselError::DatabaseError(_, info) => Said::of(info.message()),
+            _ => None,
+        }
+    }
+
+    /// stdout's reader went away (`stackctl user list | head`): the command stops early,
+    /// which is no failure; `run` turns it into exit 0.
+    pub fn is_closed_pipe(&self) -> bool {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = match &self.source {
+            Some(s) => Some(s.as_ref()),
+            None => None,
+        };
+        while let Some(e) = cause {
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            {
+                return true;
+            }
+            cause = e.source();
+        }
+        false
     }
 }
 
 impl From<DieselError> for Error {
     fn from(err: DieselError) -> Self {
-        match &err {
+        let converted = match &err {
             DieselError::NotFound => Error::not_found("not found"),
-            DieselError::DatabaseError(kind, info) => {
-                let msg = info.message().to_string();
-                match kind {
-                    DatabaseErrorKind::UniqueViolation => {
-                        let what = match info.constraint_name() {
-                            Some(c) if c.contains("email") => {
-                                "a user with this email already exists"
-                            }
-                            Some(c) if c.contains("username") => {
-                                "a user with this username already exists"
-                            }
-                            _ => "the row conflicts with an existing one",
-                        };
-                        Error::conflict(what)
-                    }
-                    DatabaseErrorKind::ReadOnlyTransaction => read_only(&msg),
-                    _ if msg.contains("read-only transaction") => read_only(&msg),
-                    _ if msg.starts_with("permission denied for ")
-                        || msg.starts_with("must be owner of ") =>
-                    {
-                        missing_privilege(&msg)
-                    }
-                    DatabaseErrorKind::ClosedConnection => {
-                        Error::unreachable(format!("lost the connection to the database: {msg}"))
-                    }
-                    _ if is_connection_lost(&msg) => {
-                        Error::unreachable(format!("database connection failed: {msg}"))
-                    }
-                    _ if msg.contains("canceling statement due to statement timeout") => {
-                        Error::unreachable(format!("the database did not answer in time: {msg}"))
-                    }
-                    _ => Error::failure(format!("database error: {msg}")),
-                }
-            }
+            DieselError::DatabaseError(kind, info) => database_error(kind, info.as_ref()),
             _ => Error::failure(format!("database error: {err}")),
+        };
+        converted.with_source(err)
+    }
+}
+
+/// What the server (or libpq, or a client tool) says happened, read from its words where
+/// the SQLSTATE is not enough or not there: libpq's own connection messages and a tool's
+/// stderr carry none. The one place that reads them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Said {
+    /// A write in a read-only transaction (a standby, or a read-only default).
+    ReadOnly,
+    /// The role lacks a privilege or ownership.
+    PermissionDenied,
+    /// The server was lost, or never reached.
+    ConnectionLost,
+    /// `statement_timeout` cancelled the statement.
+    StatementTimeout,
+    /// The object to create or rename to exists (`CREATE DATABASE`, `ALTER ... RENAME`).
+    AlreadyExists,
+}
+
+impl Said {
+    /// The first reading of `msg`, in this order: a message naming several is the first.
+    pub fn of(msg: &str) -> Option<Said> {
+        [
+            Said::ReadOnly,
+            Said::PermissionDenied,
+            Said::ConnectionLost,
+            Said::StatementTimeout,
+            Said::AlreadyExists,
+        ]
+        .into_iter()
+        .find(|said| said.is_in(msg))
+    }
+
+    /// Whether `msg` says this.
+    pub fn is_in(self, msg: &str) -> bool {
+        match self {
+            Said::ReadOnly => msg.contains("read-only transaction"),
+            Said::PermissionDenied => {
+                msg.starts_with("permission denied for ") || msg.starts_with("must be owner of ")
+            }
+            Said::ConnectionLost => {
+                const LOST: &[&str] = &[
+                    "server closed the connection",
+                    "terminating connection",
+                    "connection to server",
+                    "no connection to the server",
+                    "could not receive data",
+                    "could not send data",
+                    "could not connect",
+                    "connection refused",
+                    "connection timed out",
+                ];
+                let m = msg.to_ascii_lowercase();
+                LOST.iter().any(|l| m.contains(l))
+            }
+            Said::StatementTimeout => msg.contains("canceling statement due to statement timeout"),
+            Said::AlreadyExists => msg.contains("already exists"),
         }
+    }
+}
+
+/// A statement the server refused (or lost), by its SQLSTATE class and what it says.
+fn database_error(
+    kind: &DatabaseErrorKind,
+    info: &(dyn diesel::result::DatabaseErrorInformation + Send + Sync),
+) -> Error {
+    let msg = info.message();
+    match (kind, Said::of(msg)) {
+        (DatabaseErrorKind::UniqueViolation, _) => Error::conflict(match info.constraint_name() {
+            Some(c) if c.contains("email") => "a user with this email already exists",
+            Some(c) if c.contains("username") => "a user with this username already exists",
+            _ => "the row conflicts with an existing one",
+        }),
+        (DatabaseErrorKind::ReadOnlyTransaction, _) | (_, Some(Said::ReadOnly)) => read_only(msg),
+        (_, Some(Said::PermissionDenied)) => missing_privilege(msg),
+        (DatabaseErrorKind::ClosedConnection, _) => {
+            Error::unreachable(format!("lost the connection to the database: {msg}"))
+        }
+        (_, Some(Said::ConnectionLost)) => {
+            Error::unreachable(format!("database connection failed: {msg}"))
+        }
+        (_, Some(Said::StatementTimeout)) => {
+            Error::unreachable(format!("the database did not answer in time: {msg}"))
+        }
+        _ => Error::failure(format!("database error: {msg}")),
     }
 }
 
@@ -160,24 +247,6 @@ fn read_only(msg: &str) -> Error {
 fn missing_privilege(msg: &str) -> Error {
     let hint = crate::grant::hint_for_denial(msg);
     Error::refused(format!("the server refused: {msg}")).with_hint(hint)
-}
-
-/// Whether libpq's (or a client tool's) message says the server was lost or never
-/// reached: the one list both stackctl's own errors and pg_dump/pg_restore/psql's use.
-pub fn is_connection_lost(msg: &str) -> bool {
-    const LOST: &[&str] = &[
-        "server closed the connection",
-        "terminating connection",
-        "connection to server",
-        "no connection to the server",
-        "could not receive data",
-        "could not send data",
-        "could not connect",
-        "connection refused",
-        "connection timed out",
-    ];
-    let m = msg.to_ascii_lowercase();
-    LOST.iter().any(|l| m.contains(l))
 }
 
 impl From<ConnectionError> for Error {
@@ -202,10 +271,12 @@ impl From<ConnectionError> for Error {
 
 impl From<std::io::Error> for Error {
     fn from(err: std::io::Error) -> Self {
-        if err.kind() == std::io::ErrorKind::BrokenPipe {
-            return Error::new(Kind::BrokenPipe, "stdout was closed");
-        }
-        Error::failure(format!("I/O error: {err}"))
+        let message = if err.kind() == std::io::ErrorKind::BrokenPipe {
+            "stdout was closed".to_string()
+        } else {
+            format!("I/O error: {err}")
+        };
+        Error::failure(message).with_source(err)
     }
 }
 
@@ -309,6 +380,43 @@ mod tests {
         assert_eq!(Error::schema("x").exit_code(), 6);
         assert_eq!(Error::refused("x").exit_code(), 7);
         assert_eq!(Error::failure("x").exit_code(), 1);
+    }
+
+    #[test]
+    fn a_closed_pipe_is_success_and_other_io_errors_are_failures() {
+        let closed = Error::from(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+        assert!(closed.is_closed_pipe());
+        assert_eq!(closed.exit_code(), 0);
+        let other = Error::from(std::io::Error::other("disk full"));
+        assert!(!other.is_closed_pipe());
+        assert_eq!(other.exit_code(), 1);
+    }
+
+    #[test]
+    fn server_messages_are_read_in_one_order() {
+        assert_eq!(
+            Said::of("cannot execute INSERT in a read-only transaction"),
+            Some(Said::ReadOnly)
+        );
+        assert_eq!(
+            Said::of("permission denied for table users"),
+            Some(Said::PermissionDenied)
+        );
+        assert_eq!(
+            Said::of("server closed the connection unexpectedly"),
+            Some(Said::ConnectionLost)
+        );
+        assert_eq!(
+            Said::of("canceling statement due to statement timeout"),
+            Some(Said::StatementTimeout)
+        );
+        assert_eq!(Said::of("syntax error at or near \"x\""), None);
+        let refused = Error::from(DieselError::DatabaseError(
+            DatabaseErrorKind::ReadOnlyTransaction,
+            Box::new("cannot execute UPDATE in a read-only transaction".to_string()),
+        ));
+        assert_eq!(refused.exit_code(), 7);
+        assert_eq!(refused.said(), Some(Said::ReadOnly));
     }
 
     #[test]

@@ -22,14 +22,20 @@ pub mod session;
 pub mod url;
 pub mod validate;
 
+use std::process::ExitCode;
+
 use error::Result;
 
-/// Run one parsed command line.
-pub fn run(cli: cli::Cli) -> Result<()> {
+/// Run one parsed command line; its exit code, or the error `main` reports.
+pub fn run(cli: cli::Cli) -> Result<ExitCode> {
     let auto_migrate = !matches!(cli.command, cli::Command::Migrate(_));
     let mut ctx = commands::Ctx::new(cli.global, auto_migrate)?;
     ctx.simple_lacks = layout::simple_lacks(&cli.command);
-    commands::dispatch(cli.command, &ctx)
+    match commands::dispatch(cli.command, &ctx) {
+        // `stackctl user list | head`: the reader has all it wanted.
+        Err(e) if e.is_closed_pipe() => Ok(ExitCode::SUCCESS),
+        done => done,
+    }
 }
 
 /// How many cases each property test runs: `PROPTEST_CASES`, else 3,000 (the long runs in

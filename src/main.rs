@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use stackctl::cli::Cli;
-use stackctl::error::{redact, Kind};
+use stackctl::error::redact;
 use stackctl::output::terminal_safe;
 
 fn main() -> ExitCode {
@@ -38,9 +38,7 @@ fn main() -> ExitCode {
     let color = stackctl::commands::color_enabled(cli.global.color);
     match std::panic::catch_unwind(|| stackctl::run(cli)) {
         Err(_) => ExitCode::from(1),
-        Ok(Ok(())) => ExitCode::SUCCESS,
-        Ok(Err(err)) if err.kind == Kind::BrokenPipe => ExitCode::SUCCESS,
-        Ok(Err(err)) if matches!(err.kind, Kind::Reported(_)) => ExitCode::from(err.exit_code()),
+        Ok(Ok(code)) => code,
         Ok(Err(err)) => {
             let (red, yellow, reset) = if color {
                 ("\x1b[31m", "\x1b[33m", "\x1b[0m")

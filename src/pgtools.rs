@@ -234,7 +234,7 @@ pub(crate) fn check_status(out: std::process::Output, what: &str) -> Result<std:
             .unwrap_or("no message");
         let message = format!("{what} failed ({}): {}", out.status, redact(last.trim()));
         // The tool lost (or never had) its server: that is exit 5, as for stackctl itself.
-        if crate::error::is_connection_lost(&stderr) {
+        if crate::error::Said::ConnectionLost.is_in(&stderr) {
             return Err(Error::unreachable(message));
         }
         return Err(Error::failure(message));

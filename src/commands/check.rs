@@ -5,6 +5,7 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::process::ExitCode;
 use std::time::Instant;
 
 use chrono::Utc;
@@ -15,7 +16,7 @@ use super::Ctx;
 use crate::cli::{OutputFormat, StatusArgs};
 use crate::db::{self, SchemaState};
 use crate::drift::{self, Severity};
-use crate::error::{Error, Kind, Result};
+use crate::error::{Kind, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -299,7 +300,8 @@ fn free_space(dir: &Path) -> Option<(u64, u64)> {
     Some((st.f_bavail as u64 * bs, st.f_blocks as u64 * bs))
 }
 
-pub fn run(args: StatusArgs, ctx: &Ctx) -> Result<()> {
+/// The Nagios exit code: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN; the findings are on stdout.
+pub fn run(args: StatusArgs, ctx: &Ctx) -> Result<ExitCode> {
     let mut checks = Vec::new();
     let mut database = None;
     let outcome = probe(&args, ctx, &mut checks, &mut database);
@@ -379,11 +381,7 @@ pub fn run(args: StatusArgs, ctx: &Ctx) -> Result<()> {
             ctx.global.quiet,
         );
     }
-    if state == State::Ok {
-        Ok(())
-    } else {
-        Err(Error::new(Kind::Reported(state as u8), first))
-    }
+    Ok(ExitCode::from(state as u8))
 }
 
 fn probe(

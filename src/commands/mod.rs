@@ -14,6 +14,7 @@ pub mod status;
 pub mod user;
 
 use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
 
 use crate::change::Change;
 use crate::cli::{ColorChoice, Command, GlobalOpts, OutputFormat};
@@ -146,9 +147,12 @@ pub fn color_enabled(choice: ColorChoice) -> bool {
     }
 }
 
-pub fn dispatch(command: Command, ctx: &Ctx) -> Result<()> {
-    match command {
-        Command::Status(args) if args.check => check::run(args, ctx),
+/// Run one command; its exit code is 0 but for the two whose finding is their code
+/// (`status --check`'s Nagios states, `schema diff`'s drift).
+pub fn dispatch(command: Command, ctx: &Ctx) -> Result<ExitCode> {
+    let done = match command {
+        Command::Status(args) if args.check => return check::run(args, ctx),
+        Command::Schema(cmd) => return schema::run(cmd, ctx),
         Command::Status(args) => status::run(ctx, args.exact),
         Command::Migrate(args) => migrate::run(args, ctx),
         Command::User(cmd) => user::run(cmd, ctx),
@@ -157,7 +161,6 @@ pub fn dispatch(command: Command, ctx: &Ctx) -> Result<()> {
         Command::Local(cmd) => local::run(cmd, ctx),
         Command::Audit(cmd) => audit::run(cmd, ctx),
         Command::Grant(args) => grant::run(args, ctx),
-        Command::Schema(cmd) => schema::run(cmd, ctx),
         Command::Completions { shell } => {
             let mut out = ctx.stdout();
             clap_complete::generate(
@@ -174,10 +177,11 @@ pub fn dispatch(command: Command, ctx: &Ctx) -> Result<()> {
                 .render(&mut out)?;
             finish(out)
         }
-    }
+    };
+    done.map(|()| ExitCode::SUCCESS)
 }
 
-/// Write and flush, mapping a closed pipe to success in `main`.
+/// Write and flush; a closed pipe is success (`crate::run` decides).
 pub fn finish(mut out: impl Write) -> Result<()> {
     out.flush()?;
     Ok(())

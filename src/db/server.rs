@@ -4,7 +4,7 @@
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Integer, Text};
 
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Result, Said};
 
 #[derive(QueryableByName)]
 struct TextRow {
@@ -71,7 +71,7 @@ pub fn role(conn: &mut PgConnection) -> Result<Role> {
 /// A write the server refused as read-only, reworded with the cause when the server can
 /// still tell us (a standby, or a read-only default). Other errors pass through.
 pub fn explain_refusal(conn: &mut PgConnection, err: Error) -> Error {
-    if err.kind != Kind::Refused || !err.message.contains("read-only") {
+    if err.said() != Some(Said::ReadOnly) {
         return err;
     }
     let cause = match role(conn) {

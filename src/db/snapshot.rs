@@ -143,7 +143,7 @@ impl ScratchDatabase {
                 ))
                 .map_err(|e| {
                     let e = Error::from(e);
-                    if e.message.contains("already exists") {
+                    if e.said() == Some(crate::error::Said::AlreadyExists) {
                         Error::conflict(format!("database {} already exists", name.as_str()))
                     } else {
                         e
