@@ -1,14 +1,14 @@
 //! `stackctl status --check`: a monitoring probe in the Nagios convention. The first line
 //! is `STACKCTL <STATE> - <summary> | <perfdata>`, one line per check follows; the exit code
 //! is 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (only here: plain `status` keeps the
-//! contract's codes).
+//! contract's codes). The backup checks are `backup.rs`'s.
+
+mod backup;
 
 use std::io::Write;
-use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use chrono::Utc;
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -193,113 +193,6 @@ fn drift_check(
     Ok(())
 }
 
-fn human_age(secs: i64) -> String {
-    match secs {
-        s if s < 120 => format!("{s}s"),
-        s if s < 7200 => format!("{}m", s / 60),
-        s if s < 172_800 => format!("{}h", s / 3600),
-        s => format!("{}d", s / 86_400),
-    }
-}
-
-fn backup_checks(dir: &Path, database: &str, max_age: chrono::TimeDelta, out: &mut Vec<Check>) {
-    let max = max_age.num_seconds();
-    let found = crate::backup::catalog::newest_backup(dir, database);
-    // Backups newer than the newest good one that fail their check: a WARNING at least.
-    let failed = if found.failed.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "; newer backup(s) failing their checksum or manifest: {}",
-            found.failed.join(", ")
-        )
-    };
-    let floor = if failed.is_empty() {
-        State::Ok
-    } else {
-        State::Warning
-    };
-    let newest = found.verified;
-    let newest_size = newest.as_ref().map(|(_, m)| m.size).unwrap_or(0);
-    out.push(match &newest {
-        None => check(
-            "backup_age",
-            State::Critical,
-            Value::Null,
-            json!({"warning_s": max, "critical_s": 2 * max}),
-            format!(
-                "no verified backup of {database} in {}{failed}",
-                dir.display()
-            ),
-        ),
-        Some((path, m)) => {
-            let age = (Utc::now() - m.started_at).num_seconds().max(0);
-            let state = if age > 2 * max {
-                State::Critical
-            } else if age > max {
-                State::Warning
-            } else {
-                State::Ok
-            }
-            .max(floor);
-            Check {
-                perf: Some(format!("backup_age={age}s;{max};{};0", 2 * max)),
-                ..check(
-                    "backup_age",
-                    state,
-                    json!(age),
-                    json!({"warning_s": max, "critical_s": 2 * max}),
-                    format!(
-                        "newest backup {} is {} old{failed}",
-                        path.file_name().unwrap_or_default().to_string_lossy(),
-                        human_age(age)
-                    ),
-                )
-            }
-        }
-    });
-    out.push(match free_space(dir) {
-        None => check(
-            "backup_space",
-            State::Unknown,
-            Value::Null,
-            Value::Null,
-            format!("cannot read the free space of {}", dir.display()),
-        ),
-        Some((free, total)) => {
-            let pct = if total > 0 { free as f64 * 100.0 / total as f64 } else { 0.0 };
-            let state = if free < newest_size || pct < 5.0 {
-                State::Critical
-            } else if free < 2 * newest_size || pct < 10.0 {
-                State::Warning
-            } else {
-                State::Ok
-            };
-            Check {
-                perf: Some(format!("backup_free={free}B;;;0;{total}")),
-                ..check(
-                    "backup_space",
-                    state,
-                    json!({"free_bytes": free, "free_percent": (pct * 10.0).round() / 10.0}),
-                    json!({"warning": "2 x newest backup or 10%", "critical": "1 x newest backup or 5%"}),
-                    format!("{:.1} GiB free ({pct:.0}%)", free as f64 / 1073741824.0),
-                )
-            }
-        }
-    });
-}
-
-fn free_space(dir: &Path) -> Option<(u64, u64)> {
-    let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).ok()?;
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: a NUL-terminated path and a zeroed struct statvfs fills.
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
-        return None;
-    }
-    let bs = st.f_frsize as u64;
-    Some((st.f_bavail as u64 * bs, st.f_blocks as u64 * bs))
-}
-
 /// The Nagios exit code: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN; the findings are on stdout.
 pub fn run(args: StatusArgs, ctx: &Ctx) -> Result<ExitCode> {
     let mut checks = Vec::new();
@@ -406,7 +299,7 @@ fn probe(
     *database = Some(name.clone());
     let state = schema_checks(&mut conn, ctx.global.layout, checks)?;
     if let Some(dir) = crate::backup::catalog::dir_or_env(args.backup_dir.as_deref()) {
-        backup_checks(&dir, &name, max_age, checks);
+        backup::backup_checks(&dir, &name, max_age, checks);
     }
     // Last, so that the checks before it keep their places in `-o json`'s array.
     drift_check(&mut conn, &state, checks)

@@ -4,32 +4,19 @@
 //! `?password=pw`). Its `Display` is redacted; child processes get `conninfo_for_child`
 //! (no password) and the password through `PGPASSWORD`. Nothing else splits a URL.
 
-use std::ffi::{CStr, CString};
+mod libpq;
+mod text;
+
+pub use text::redact_url;
 
 use percent_encoding::percent_decode_str;
 
-use crate::error::{register_secret, Error, Result};
+use crate::error::{register_secret, Result};
+use libpq::libpq_parse;
+use text::{encoded_passwords, normalize};
 
 /// Seconds libpq waits for a connection when the URL does not say.
 pub const DEFAULT_CONNECT_TIMEOUT: u32 = 10;
-
-const SCHEMES: &[&str] = &[
-    "postgres",
-    "postgresql",
-    "postgresql+psycopg",
-    "postgresql+psycopg2",
-    "postgresql+asyncpg",
-    "postgresql+pg8000",
-];
-
-const SSL_MODES: &[&str] = &[
-    "disable",
-    "allow",
-    "prefer",
-    "require",
-    "verify-ca",
-    "verify-full",
-];
 
 /// A database URL, parsed.
 #[derive(Clone, PartialEq, Eq)]
@@ -123,23 +110,6 @@ impl PgUrl {
     }
 }
 
-/// The password as it is spelled in a URL (percent-encoded), wherever it stands; `rest`
-/// is what follows `scheme://`.
-fn encoded_passwords(rest: &str) -> Vec<&str> {
-    let parts = split(rest);
-    let mut out = Vec::new();
-    if let Some((_, pw)) = parts.userinfo.and_then(|u| u.split_once(':')) {
-        out.push(pw);
-    }
-    for pair in parts.query.unwrap_or("").split('&') {
-        if let Some(("password", v)) = pair.split_once('=') {
-            out.push(v);
-        }
-    }
-    out.retain(|p| !p.is_empty());
-    out
-}
-
 impl std::fmt::Display for PgUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.redacted())
@@ -149,203 +119,6 @@ impl std::fmt::Display for PgUrl {
 impl std::fmt::Debug for PgUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "PgUrl({})", self.redacted())
-    }
-}
-
-/// What follows `scheme://`, cut where libpq cuts it: the userinfo ends at the first `@`
-/// met before any `/` (so a raw `?` in a password belongs to it), the query starts at the
-/// first `?` after that, the path at the first `/` before the query.
-struct Parts<'a> {
-    userinfo: Option<&'a str>,
-    hosts: &'a str,
-    /// `/dbname`, or empty.
-    path: &'a str,
-    query: Option<&'a str>,
-}
-
-fn split(rest: &str) -> Parts<'_> {
-    let (userinfo, after) = match rest.find(['@', '/']) {
-        Some(i) if rest.as_bytes()[i] == b'@' => (Some(&rest[..i]), &rest[i + 1..]),
-        _ => (None, rest),
-    };
-    let (before_query, query) = match after.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (after, None),
-    };
-    let (hosts, path) = match before_query.find('/') {
-        Some(i) => before_query.split_at(i),
-        None => (before_query, ""),
-    };
-    Parts {
-        userinfo,
-        hosts,
-        path,
-        query,
-    }
-}
-
-/// Turn an accepted URL into a libpq URL: scheme `postgresql://`, asyncpg's `ssl=` as
-/// `sslmode=`, `DATABASE_SSL_MODE` when the URL has no sslmode, a connect_timeout.
-fn normalize(raw: &str, ssl_mode: Option<&str>) -> Result<String> {
-    let raw = raw.trim();
-    let Some((scheme, rest)) = raw.split_once("://") else {
-        return Err(Error::usage("invalid database URL: expected SCHEME://...")
-            .with_hint("use postgresql://USER:PASSWORD@HOST:PORT/DATABASE"));
-    };
-    let scheme_lc = scheme.to_ascii_lowercase();
-    if !SCHEMES.contains(&scheme_lc.as_str()) {
-        return Err(Error::usage(format!(
-            "unsupported database URL scheme '{}'",
-            crate::error::redact(scheme)
-        ))
-        .with_hint(
-            "stackctl speaks PostgreSQL only: postgresql://, postgres:// or postgresql+DRIVER://",
-        ));
-    }
-    if raw.chars().any(|c| c.is_control() || c == ' ') {
-        return Err(Error::usage(
-            "invalid database URL: it contains spaces or control characters",
-        ));
-    }
-    let parts = split(rest);
-    check_ports(parts.hosts)?;
-    let mut params: Vec<(String, String)> = Vec::new();
-    for pair in parts
-        .query
-        .unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-    {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        // asyncpg spells libpq's sslmode as `ssl`.
-        let k = if k == "ssl" { "sslmode" } else { k };
-        params.push((k.to_string(), v.to_string()));
-    }
-    let has = |params: &[(String, String)], key: &str| params.iter().any(|(k, _)| k == key);
-    let check_mode = |m: &str, from: &str| {
-        if SSL_MODES.contains(&m) {
-            Ok(())
-        } else {
-            Err(Error::usage(format!("invalid sslmode '{m}' in {from}"))
-                .with_hint(format!("use one of {}", SSL_MODES.join(", "))))
-        }
-    };
-    for (k, v) in &params {
-        if k == "sslmode" {
-            check_mode(
-                &percent_decode_str(v).decode_utf8_lossy(),
-                "the database URL",
-            )?;
-        }
-    }
-    if let Some(mode) = ssl_mode.filter(|m| !m.is_empty()) {
-        if !has(&params, "sslmode") {
-            check_mode(mode, "DATABASE_SSL_MODE")?;
-            params.push(("sslmode".into(), mode.to_string()));
-        }
-    }
-    if !has(&params, "connect_timeout") {
-        params.push((
-            "connect_timeout".into(),
-            DEFAULT_CONNECT_TIMEOUT.to_string(),
-        ));
-    }
-    let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let userinfo = parts.userinfo.map_or(String::new(), |u| format!("{u}@"));
-    Ok(format!(
-        "postgresql://{userinfo}{}{}?{}",
-        parts.hosts,
-        parts.path,
-        query.join("&")
-    ))
-}
-
-/// libpq only notices a bad port when it connects (exit 5); it is a typo (exit 2).
-fn check_ports(hosts: &str) -> Result<()> {
-    for spec in hosts.split(',') {
-        let port = match spec.rsplit_once(']') {
-            Some((_, after)) => after.strip_prefix(':'),
-            None => spec.split_once(':').map(|(_, p)| p),
-        };
-        if let Some(p) = port {
-            if p.parse::<u16>().map_or(true, |n| n == 0) {
-                return Err(Error::usage(format!(
-                    "invalid database URL: port {:?} is not a number from 1 to 65535",
-                    crate::error::redact(p)
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// A URL with its password replaced by `***`, in the userinfo and in a `password=`
-/// parameter alike, then every registered secret redacted too.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return crate::error::redact(url);
-    };
-    let parts = split(rest);
-    let userinfo = match parts.userinfo {
-        Some(u) => match u.split_once(':') {
-            Some((user, _)) => format!("{user}:***@"),
-            None => format!("{u}@"),
-        },
-        None => String::new(),
-    };
-    let query = parts.query.map_or(String::new(), |q| {
-        let pairs: Vec<String> = q
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some(("password", _)) => "password=***".to_string(),
-                _ => pair.to_string(),
-            })
-            .collect();
-        format!("?{}", pairs.join("&"))
-    });
-    crate::error::redact(&format!(
-        "{scheme}://{userinfo}{}{}{query}",
-        parts.hosts, parts.path
-    ))
-}
-
-/// libpq's own parse of a URL: a malformed one is a usage error (2) rather than a
-/// connection failure (5).
-fn libpq_parse(url: &str) -> Result<Vec<(String, String)>> {
-    let c_url = CString::new(url)
-        .map_err(|_| Error::usage("invalid database URL: it contains a NUL byte"))?;
-    let mut errmsg: *mut std::os::raw::c_char = std::ptr::null_mut();
-    // SAFETY: c_url is a valid C string. PQconninfoParse returns either an options array
-    // terminated by an entry with a NULL keyword, or NULL with an error message; both are
-    // freed with libpq's own calls, and nothing borrowed from them outlives this block.
-    unsafe {
-        let opts = pq_sys::PQconninfoParse(c_url.as_ptr(), &mut errmsg);
-        if !opts.is_null() {
-            let mut out = Vec::new();
-            let mut p = opts;
-            while !(*p).keyword.is_null() {
-                if !(*p).val.is_null() {
-                    out.push((
-                        CStr::from_ptr((*p).keyword).to_string_lossy().into_owned(),
-                        CStr::from_ptr((*p).val).to_string_lossy().into_owned(),
-                    ));
-                }
-                p = p.add(1);
-            }
-            pq_sys::PQconninfoFree(opts);
-            return Ok(out);
-        }
-        let msg = if errmsg.is_null() {
-            "libpq could not parse it".to_string()
-        } else {
-            let m = CStr::from_ptr(errmsg).to_string_lossy().trim().to_string();
-            pq_sys::PQfreemem(errmsg.cast());
-            m
-        };
-        Err(Error::usage(format!(
-            "invalid database URL: {}",
-            crate::error::redact(&msg)
-        )))
     }
 }
 
