@@ -120,6 +120,10 @@ fn user_commands_work_in_every_format() {
     assert_eq!(ada["name"], "Ada L");
     assert!(ada["created_at"].as_str().unwrap().ends_with('Z'), "{ada}");
     db.run(&["audit", "list"]).fails(6);
+    // The probe is OK on the application's own schema: the audit trail is stackctl's extra.
+    let probe = db.run(&["status", "--check"]);
+    assert_eq!(probe.code, 0, "{probe:#?}");
+    assert!(probe.stdout.contains("audit trail not added"), "{probe:#?}");
     db.ok(&["migrate"]);
 
     let bob = db.ok(&[
