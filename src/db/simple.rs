@@ -131,14 +131,7 @@ pub fn find(conn: &mut PgConnection, r: &SimpleRef) -> Result<Option<SimpleUser>
             }
         }
     };
-    match found.len() {
-        0 => Ok(None),
-        1 => Ok(found.into_iter().next()),
-        n => Err(Error::usage(format!(
-            "'{r}' matches {n} users that differ only in letter case"
-        ))
-        .with_hint("name the user by id")),
-    }
+    super::users::only_one(found, r, "id")
 }
 
 /// Find a user or fail with exit 3.

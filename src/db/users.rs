@@ -63,13 +63,20 @@ pub fn find(conn: &mut PgConnection, r: &UserRef) -> Result<Option<User>> {
             }
         }
     };
+    only_one(found, r, "UUID")
+}
+
+/// The one user a lookup found, if any: several that differ only in letter case are a
+/// usage error that says to name the user by its `key` (UUID, or id on the Simple DB
+/// layout).
+pub fn only_one<T>(found: Vec<T>, r: &impl std::fmt::Display, key: &str) -> Result<Option<T>> {
     match found.len() {
         0 => Ok(None),
         1 => Ok(found.into_iter().next()),
         n => Err(Error::usage(format!(
             "'{r}' matches {n} users that differ only in letter case"
         ))
-        .with_hint("name the user by UUID")),
+        .with_hint(format!("name the user by {key}"))),
     }
 }
 
