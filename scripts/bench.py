@@ -9,6 +9,8 @@ the reference run by run, and prints medians, ratios and peak memory (max RSS).
     python3 scripts/bench.py --smoke    # tiny sizes, one run: proves the script works
     python3 scripts/bench.py --scale    # the small fixture beside a large one (1,000,000
                                         # users, 10,000,000 items, ~3 GB; about an hour)
+    python3 scripts/bench.py --scale --reuse --fixture-only   # build the fixtures once, keep them
+    python3 scripts/bench.py --scale --reuse --only 'item list'  # time against the kept ones
 
 Timings are printed, never asserted: the exit code only says whether every command ran.
 """
@@ -289,11 +291,45 @@ class Bench:
         subprocess.run(self.psql_on(db, "-c", text), check=True, env=self.env,
                        stdout=subprocess.DEVNULL)
 
+    def reusable(self, db, users, items):
+        """With --reuse: whether database `db` already holds the fixture (its row counts,
+        no schema drift, so no migration is pending either). A figure that changed rows
+        puts them back (imports re-import the same rows, imported users are deleted), so
+        what is left to do is to vacuum and analyse what changed since."""
+        if not self.args.reuse:
+            return False
+        found = subprocess.run(self.psql_on("stackctl", "-Atc",
+                                            f"SELECT 1 FROM pg_database WHERE datname = '{db}'"),
+                               env=self.env, capture_output=True, text=True)
+        if found.returncode != 0 or found.stdout.strip() != "1":
+            return False
+        counts = subprocess.run(self.psql_on(db, "-Atc",
+                                             "SELECT (SELECT count(*) FROM users) || ' ' || (SELECT count(*) FROM items)"),
+                                env=self.env, capture_output=True, text=True)
+        if counts.returncode != 0 or counts.stdout.split() != [str(users), str(items)]:
+            return False
+        drift = subprocess.run(self.on(db, "schema", "diff"), env=self.env,
+                               capture_output=True, text=True)
+        if drift.returncode != 0:
+            return False
+        stale = subprocess.run(self.psql_on(db, "-Atc",
+                                            "SELECT relname FROM pg_stat_user_tables WHERE relname IN ('users', 'items') "
+                                            "AND (n_dead_tup > 0 OR n_mod_since_analyze > 0 OR last_vacuum IS NULL "
+                                            "AND last_autovacuum IS NULL)"),
+                               env=self.env, capture_output=True, text=True, check=True).stdout.split()
+        for table in stale:
+            self.sql_on(db, f"VACUUM ANALYZE {table}")
+        print(f"fixture {db}: {users} users, {items} items, reused"
+              + (f" (vacuumed {', '.join(stale)})" if stale else ""), flush=True)
+        return True
+
     def fixture(self, db, users, items):
         """`users` users and `items` items in database `db`, migrated by stackctl. The
         tables' keys and indexes are dropped while the rows go in and built again after
         (the same definitions, so the schema is the migrated one), which is minutes faster
         than keeping ten million rows' worth of random-UUID index entries up to date."""
+        if self.reusable(db, users, items):
+            return
         started = time.perf_counter()
         if db != "stackctl":
             self.sql_on("stackctl", f"DROP DATABASE IF EXISTS {db}")
@@ -332,6 +368,8 @@ class Bench:
             ) s"""), env=self.env, check=True, capture_output=True, text=True).stdout.strip()
         script = "\n".join([
             "SET maintenance_work_mem = '512MB';",
+            # The instance's own database is reused as it is (--reuse): empty it first.
+            "TRUNCATE items, users;",
             drop,
             "INSERT INTO users (id, email, username, hashed_password, full_name, is_active, "
             "is_superuser, created_at, updated_at) "
@@ -409,6 +447,8 @@ class Bench:
         self.dbs = {"small": "stackctl", "large": "scale"}
         self.fixture("stackctl", a.users, a.items)
         self.fixture("scale", a.scale_users, a.scale_items)
+        if a.fixture_only:
+            return
         runs = a.runs
         hashed = "$2b$04$abcdefghijklmnopqrstuu0123456789012345678901234567890"
         pw = os.path.join(self.tmp, "pw")
@@ -563,7 +603,7 @@ class Bench:
             print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
 
     def close(self):
-        if not self.args.keep:
+        if not (self.args.keep or self.args.reuse):
             subprocess.run(self.st("local", "stop"), env=self.env, stdout=subprocess.DEVNULL)
             shutil.rmtree(self.data_dir, ignore_errors=True)
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -579,6 +619,12 @@ def main():
     p.add_argument("--bin", help="stackctl binary (default: build target/release/stackctl)")
     p.add_argument("--data-dir", default=os.path.join(ROOT, "target", "bench-pg"))
     p.add_argument("--keep", action="store_true", help="leave the instance running with its data")
+    p.add_argument("--reuse", action="store_true",
+                   help="with --scale: keep the instance and its fixtures, and reuse a fixture that "
+                        "already has the right row counts and no drift instead of building it again "
+                        "(implies --keep)")
+    p.add_argument("--fixture-only", action="store_true",
+                   help="with --scale: build (or check, with --reuse) the fixtures, time nothing")
     p.add_argument("--smoke", action="store_true", help="tiny sizes, one run each")
     p.add_argument("--only", action="append", metavar="TEXT",
                    help="run only the figures whose name contains TEXT (repeatable)")
@@ -604,13 +650,15 @@ def main():
     bench = Bench(args)
     try:
         if args.scale:
-            subprocess.run(bench.st("local", "stop"), env=bench.env, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
-            shutil.rmtree(bench.data_dir, ignore_errors=True)
+            if not args.reuse:
+                subprocess.run(bench.st("local", "stop"), env=bench.env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+                shutil.rmtree(bench.data_dir, ignore_errors=True)
             subprocess.run(bench.st("local", "start"), env=bench.env, check=True,
                            stdout=subprocess.DEVNULL)
             bench.scale()
-            bench.scale_report()
+            if not args.fixture_only:
+                bench.scale_report()
         else:
             bench.setup()
             bench.run()
