@@ -118,7 +118,7 @@ fn list(args: ItemList, ctx: &Ctx) -> Result<()> {
     let progress = ctx.list_progress(args.paging.all);
     items::for_each(&mut conn, &filter, sort, args.paging.desc, page, |i| {
         progress.row();
-        out.row(&i)
+        out.record(&i)
     })?;
     progress.done(out.finish()?, "item")
 }

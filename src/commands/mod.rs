@@ -101,14 +101,26 @@ pub struct ListProgress<'a> {
     all: bool,
     bar: indicatif::ProgressBar,
     started: std::time::Instant,
+    /// Rows not yet added to the bar: it is told every `PROGRESS_STEP` rows, since each
+    /// `inc` reads the clock (3% of stackctl's CPU in a profile of a million-item export).
+    pending: std::cell::Cell<u64>,
 }
+
+const PROGRESS_STEP: u64 = 1024;
 
 impl ListProgress<'_> {
     pub fn row(&self) {
-        self.bar.inc(1);
+        let n = self.pending.get() + 1;
+        if n == PROGRESS_STEP {
+            self.bar.inc(n);
+            self.pending.set(0);
+        } else {
+            self.pending.set(n);
+        }
     }
 
     pub fn done(self, n: usize, noun: &str) -> Result<()> {
+        self.bar.inc(self.pending.get());
         self.bar.finish_and_clear();
         let secs = self.started.elapsed().as_secs_f64();
         let line = format!("listed {n} {noun}(s) in {secs:.1}s");
@@ -132,6 +144,7 @@ impl Ctx {
                 indicatif::ProgressBar::hidden()
             },
             started: std::time::Instant::now(),
+            pending: std::cell::Cell::new(0),
         }
     }
 }

@@ -117,6 +117,43 @@ impl From<(Item, Option<String>)> for ItemView {
     }
 }
 
+impl crate::output::CsvRecord for ItemView {
+    fn csv_fields(&self, f: &mut crate::output::Fields) {
+        f.uuid(Some(&self.id));
+        f.text(Some(&self.title));
+        f.text(self.description.as_deref());
+        match &self.price {
+            Some(p) => f.text(Some(&format_price_fast(p))),
+            None => f.text(None),
+        }
+        f.bool(self.is_available);
+        f.uuid(self.owner_id.as_ref());
+        f.text(self.owner_email.as_deref());
+        f.timestamp(self.created_at.as_ref());
+        f.timestamp(self.updated_at.as_ref());
+    }
+}
+
+/// `format_price` without big-integer arithmetic for a price stored with at most two
+/// places that fits an i64 (every price the schema's numeric allows in practice).
+fn format_price_fast(p: &BigDecimal) -> std::borrow::Cow<'static, str> {
+    let (int, scale) = p.as_bigint_and_scale();
+    let cents = i64::try_from(int.as_ref()).ok().and_then(|v| match scale {
+        0 => v.checked_mul(100),
+        1 => v.checked_mul(10),
+        2 => Some(v),
+        _ => None,
+    });
+    match cents {
+        Some(c) => {
+            let sign = if c < 0 { "-" } else { "" };
+            let a = c.unsigned_abs();
+            format!("{sign}{}.{:02}", a / 100, a % 100).into()
+        }
+        None => format_price(p).into(),
+    }
+}
+
 /// Prices are decimal strings with two places (`"12.50"`), never floats.
 pub fn format_price(p: &BigDecimal) -> String {
     p.with_scale(2).to_plain_string()
