@@ -14,6 +14,9 @@ use crate::error::{Error, Result};
 /// so memory stays constant.
 const TABLE_CHUNK: usize = 1000;
 
+/// The CSV writer's buffer (csv's own default is 8 KiB).
+const CSV_BUFFER: usize = 64 * 1024;
+
 fn to_object<T: Serialize>(row: &T) -> Result<serde_json::Map<String, Value>> {
     match serde_json::to_value(row)? {
         Value::Object(m) => Ok(m),
@@ -204,6 +207,9 @@ impl<W: Write> ListWriter<W> {
             OutputFormat::Csv => Sink::Csv(Box::new(
                 csv::WriterBuilder::new()
                     .has_headers(false)
+                    // 64 KiB per write(2) instead of 8: a 10-million-row export makes
+                    // a quarter of a million fewer system calls.
+                    .buffer_capacity(CSV_BUFFER)
                     .from_writer(out),
             )),
             _ => Sink::Plain(out),
