@@ -116,8 +116,8 @@ fn whole_table(node: &Value) -> bool {
             .is_some_and(|t| t.contains("Scan"))
 }
 
-/// Why a plan is not acceptable, if it is not: a sequential scan of users/items, or a sort
-/// (plain or incremental) above a scan that reads a whole table.
+/// Why a plan is not acceptable, if it is not: a sequential scan of users/items, a sort
+/// (plain or incremental) above a scan that reads a whole table, or a Memoize.
 fn refusal(plan: &Value) -> Option<String> {
     for node in nodes(plan) {
         let kind = node["Node Type"].as_str().unwrap_or("");
@@ -126,6 +126,12 @@ fn refusal(plan: &Value) -> Option<String> {
         }
         if kind.ends_with("Sort") && nodes(node).iter().any(|n| whole_table(n)) {
             return Some(format!("a {kind} of a whole table"));
+        }
+        // A Memoize sizes its cache for every distinct key it expects (an item's owner
+        // among all users) before the first row: 1.6 ms of a 50-item page on 10M items and
+        // 1M users, where the page itself takes 0.1 ms.
+        if kind == "Memoize" {
+            return Some("a Memoize".into());
         }
     }
     None
