@@ -29,7 +29,9 @@ struct Summary {
 const SUMMARY_COLUMNS: &[&str] = &["file", "imported", "skipped", "seconds"];
 
 /// The file's rows, its name as messages give it, and its size when known.
-fn open<R: DeserializeOwned>(args: &ImportArgs) -> Result<(Records<R>, String, Option<u64>)> {
+pub(super) fn open<R: DeserializeOwned>(
+    args: &ImportArgs,
+) -> Result<(Records<R>, String, Option<u64>)> {
     let mut input = Input::open(&args.file)?;
     let format = input.detect(
         &args.file,

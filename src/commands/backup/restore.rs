@@ -69,11 +69,7 @@ pub fn in_place(
     let current = db::snapshot::row_counts(&mut conn)?;
     let change = Change::other("restore", "database", &database)
         .with_before(serde_json::json!({"users": current.users, "items": current.items}))
-        .with_after(serde_json::json!({
-            "file": file.display().to_string(),
-            "users": manifest.as_ref().and_then(|m| m.row_counts.users),
-            "items": manifest.as_ref().and_then(|m| m.row_counts.items),
-        }));
+        .with_after(restored_from(file, manifest.as_ref()));
     if ctx.global.dry_run {
         return ctx.print_plan(&[change]);
     }
@@ -175,11 +171,7 @@ pub fn beside(
     };
     let change = Change::other("restore", "database", name.as_str())
         .with_before(serde_json::json!({"exists": exists, "dropped": dropped}))
-        .with_after(serde_json::json!({
-            "file": file.display().to_string(),
-            "users": manifest.as_ref().and_then(|m| m.row_counts.users),
-            "items": manifest.as_ref().and_then(|m| m.row_counts.items),
-        }));
+        .with_after(restored_from(file, manifest.as_ref()));
     if ctx.global.dry_run {
         return ctx.print_plan(&[change]);
     }
@@ -241,6 +233,16 @@ pub fn beside(
     let mut out = ctx.stdout();
     render_one(ctx.format(), RESTORED_COLUMNS, &row, &mut out)?;
     super::super::finish(out)
+}
+
+/// What a restore writes, as its audit entry records it: the file and the row counts its
+/// manifest promises.
+fn restored_from(file: &Path, manifest: Option<&Manifest>) -> serde_json::Value {
+    serde_json::json!({
+        "file": file.display().to_string(),
+        "users": manifest.and_then(|m| m.row_counts.users),
+        "items": manifest.and_then(|m| m.row_counts.items),
+    })
 }
 
 /// `NAME (users 3, items 1, 7.9 MiB)`, with what could be read of it.

@@ -14,11 +14,11 @@ use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz};
 use serde::{Deserialize, Serialize};
 
 use crate::change::Change;
-use crate::cli::{ImportArgs, ImportFormat, OnConflict};
+use crate::cli::{ImportArgs, OnConflict};
 use crate::commands::Ctx;
 use crate::error::Result;
 use crate::import::values::{parse_time, required, text, Column};
-use crate::import::{Format, Input, Numbered, Records, RowErrors};
+use crate::import::{Numbered, RowErrors};
 use crate::output::render_one;
 use crate::validate::{Email, FullName};
 
@@ -66,19 +66,11 @@ fn row(rec: &Numbered<FileRow>) -> std::result::Result<Row, String> {
 
 /// Read and check every row; repeats of an email (any letter case) or an id are bad rows.
 fn read(args: &ImportArgs) -> Result<(String, Vec<Row>)> {
-    let mut input = Input::open(&args.file)?;
-    let format = input.detect(
-        &args.file,
-        args.format.map(|f| match f {
-            ImportFormat::Csv => Format::Csv,
-            ImportFormat::Json => Format::Json,
-        }),
-    )?;
-    let name = input.name.clone();
+    let (records, name, _) = crate::commands::import::open::<FileRow>(args)?;
     let mut errors = RowErrors::default();
     let mut rows = Vec::new();
     let (mut emails, mut ids) = (HashMap::new(), HashMap::new());
-    for rec in Records::<FileRow>::new(input, format)? {
+    for rec in records {
         let rec = match rec {
             Ok(rec) => rec,
             Err(e) => {

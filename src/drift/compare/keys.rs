@@ -111,61 +111,73 @@ impl TableCx<'_> {
             ));
         }
         if table == "users" {
-            for column in expected::UNIQUE {
-                if unique_done.contains(column) {
-                    continue;
-                }
-                // `create_all` makes the column unique with a unique index instead.
-                let want = format!(" ON public.users USING btree ({column})");
-                if let Some(ix) = self.live_indexes().find(|i| {
-                    i.constraint.is_none()
-                        && !used.unique_indexes.contains(&i.name)
-                        && after_name(i, true) == Some(want.as_str())
-                }) {
-                    used.unique_indexes.push(ix.name.clone());
-                    continue;
-                }
-                out.push(diff(
-                    self.object(&expected::unique_name(self.origin, column)),
-                    "missing_constraint",
-                    Some(format!("UNIQUE ({column})")),
-                    None,
-                    Severity::Critical,
-                    vec![Statement::new(Phase::Key, unique_sql(self.origin, column))
-                        .noted("fails while two rows share a value")],
-                ));
-            }
+            self.unique_columns(&unique_done, &mut used, out);
         }
         if table == "items" {
-            let add = || {
-                Statement::new(Phase::ForeignKey, foreign_key_sql(self.origin))
-                    .noted("fails while an item's owner_id names no user")
-            };
-            let mut others = other_keys.into_iter();
-            if !foreign_key {
-                match others.next() {
-                    Some(c) => out.push(diff(
-                        self.object(&c.name),
-                        "changed_foreign_key",
-                        Some(expected::FOREIGN_KEY.into()),
-                        Some(constraint_definition(c)),
-                        Severity::Critical,
-                        vec![self.drop_constraint(&c.name), add()],
-                    )),
-                    None => out.push(diff(
-                        self.object(expected::foreign_key_name(self.origin)),
-                        "missing_foreign_key",
-                        Some(expected::FOREIGN_KEY.into()),
-                        None,
-                        Severity::Critical,
-                        vec![add()],
-                    )),
-                }
-            }
-            for c in others {
-                out.push(self.extra_constraint(c));
-            }
+            self.foreign_key(foreign_key, other_keys, out);
         }
         used
+    }
+
+    /// `email` and `username` unique by a constraint (`unique_done`), else by a unique
+    /// index (`create_all`'s way, noted in `used`), else missing.
+    fn unique_columns(&self, unique_done: &[&str], used: &mut Used, out: &mut Vec<Difference>) {
+        for column in expected::UNIQUE {
+            if unique_done.contains(column) {
+                continue;
+            }
+            // `create_all` makes the column unique with a unique index instead.
+            let want = format!(" ON public.users USING btree ({column})");
+            if let Some(ix) = self.live_indexes().find(|i| {
+                i.constraint.is_none()
+                    && !used.unique_indexes.contains(&i.name)
+                    && after_name(i, true) == Some(want.as_str())
+            }) {
+                used.unique_indexes.push(ix.name.clone());
+                continue;
+            }
+            out.push(diff(
+                self.object(&expected::unique_name(self.origin, column)),
+                "missing_constraint",
+                Some(format!("UNIQUE ({column})")),
+                None,
+                Severity::Critical,
+                vec![Statement::new(Phase::Key, unique_sql(self.origin, column))
+                    .noted("fails while two rows share a value")],
+            ));
+        }
+    }
+
+    /// The owner foreign key: `found` as expected, else the first of `other_keys` on
+    /// `owner_id` is a changed one (or none is missing); the rest are extra.
+    fn foreign_key(&self, found: bool, other_keys: Vec<&Constraint>, out: &mut Vec<Difference>) {
+        let add = || {
+            Statement::new(Phase::ForeignKey, foreign_key_sql(self.origin))
+                .noted("fails while an item's owner_id names no user")
+        };
+        let mut others = other_keys.into_iter();
+        if !found {
+            match others.next() {
+                Some(c) => out.push(diff(
+                    self.object(&c.name),
+                    "changed_foreign_key",
+                    Some(expected::FOREIGN_KEY.into()),
+                    Some(constraint_definition(c)),
+                    Severity::Critical,
+                    vec![self.drop_constraint(&c.name), add()],
+                )),
+                None => out.push(diff(
+                    self.object(expected::foreign_key_name(self.origin)),
+                    "missing_foreign_key",
+                    Some(expected::FOREIGN_KEY.into()),
+                    None,
+                    Severity::Critical,
+                    vec![add()],
+                )),
+            }
+        }
+        for c in others {
+            out.push(self.extra_constraint(c));
+        }
     }
 }
