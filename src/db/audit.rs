@@ -57,17 +57,20 @@ pub fn record(conn: &mut PgConnection, command: &str, changes: &[Change]) -> Res
         return Ok(());
     }
     let actor = Actor::current();
-    let rows: Vec<NewRow> = changes
+    // A summary that cannot be written fails the write rather than leaving an empty one.
+    let rows = changes
         .iter()
-        .map(|c| NewRow {
-            os_user: &actor.os_user,
-            hostname: &actor.hostname,
-            command,
-            target_kind: c.kind,
-            target_id: &c.id,
-            summary: serde_json::to_value(c).unwrap_or_default(),
+        .map(|c| {
+            Ok(NewRow {
+                os_user: &actor.os_user,
+                hostname: &actor.hostname,
+                command,
+                target_kind: c.kind,
+                target_id: &c.id,
+                summary: serde_json::to_value(c)?,
+            })
         })
-        .collect();
+        .collect::<Result<Vec<NewRow>>>()?;
     diesel::insert_into(stackctl_audit::table)
         .values(&rows)
         .execute(conn)?;
