@@ -1,0 +1,127 @@
+//! The renderer's own tests: terminal safety and the CSV fast path against serde's.
+
+use super::*;
+use bigdecimal::BigDecimal;
+
+#[test]
+fn terminal_safe_escapes_controls_but_newline() {
+    assert_eq!(terminal_safe("plain\ntext"), "plain\ntext");
+    assert_eq!(
+        terminal_safe("\u{1b}]0;t\u{7}|\u{9b}|\u{7f}|a\u{202e}b|\t"),
+        "\\x1b]0;t\\x07|\\x9b|\\x7f|a\\u{202e}b|\\x09"
+    );
+}
+use crate::db::models::User;
+
+fn csv_of(users: &[User], flat: bool) -> String {
+    let mut buf = Vec::new();
+    {
+        let mut w = ListWriter::new(OutputFormat::Csv, User::COLUMNS, &mut buf);
+        if flat {
+            w = w.flat();
+        }
+        for u in users {
+            w.row(u).unwrap();
+        }
+        w.finish().unwrap();
+    }
+    String::from_utf8(buf).unwrap()
+}
+
+#[test]
+fn item_csv_record_is_byte_for_byte_the_serde_csv() {
+    use crate::db::models::ItemView;
+    use std::str::FromStr;
+    let at = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    };
+    let times = [
+        "2026-11-22T10:00:00Z",
+        "2026-11-22T10:00:00.120Z",
+        "2026-11-22T10:00:00.000120Z",
+        "2026-11-22T10:00:00.000000120Z",
+        "2026-11-22T10:00:00.999999999Z",
+        "0001-01-01T00:00:00.5Z",
+        "9999-12-31T23:59:59.123456Z",
+        "2016-12-31T23:59:60.25Z",
+        "1969-07-20T20:17:40+02:00",
+    ];
+    let prices = [
+        "0",
+        "0.00",
+        "12.5",
+        "12.50",
+        "1843",
+        "-0.05",
+        "-12.3",
+        "99999999.99",
+        "0.001",
+        "1.239",
+        "123456789012345678901234567890.12",
+        "-7",
+    ];
+    let mut items = Vec::new();
+    for (n, t) in times.iter().enumerate() {
+        for (m, p) in prices.iter().enumerate() {
+            let some = (n + m) % 3 != 0;
+            items.push(ItemView {
+                id: uuid::Uuid::new_v4(),
+                title: ["plain", "a,b", "q\"uote", "line\nbreak", "", " sp "][m % 6].into(),
+                description: some.then(|| ["x", "", "#y", "\r"][n % 4].to_string()),
+                price: (m % 5 != 4).then(|| BigDecimal::from_str(p).unwrap()),
+                is_available: [None, Some(true), Some(false)][(n + m) % 3],
+                owner_id: some.then(uuid::Uuid::new_v4),
+                owner_email: some.then(|| "o,e@example.com".to_string()),
+                created_at: Some(at(t)),
+                updated_at: some.then(|| at(times[(n + m) % times.len()])),
+            });
+        }
+    }
+    let write = |fast: bool| {
+        let mut buf = Vec::new();
+        let mut w = ListWriter::new(OutputFormat::Csv, ItemView::COLUMNS, &mut buf);
+        for i in &items {
+            if fast {
+                w.record(i).unwrap();
+            } else {
+                w.row(i).unwrap();
+            }
+        }
+        w.finish().unwrap();
+        String::from_utf8(buf).unwrap()
+    };
+    let general = write(false);
+    assert_eq!(write(true), general);
+    assert!(general.contains(",-0.05,"), "{general}");
+    assert!(general.contains("2016-12-31T23:59:60.250Z"), "{general}");
+}
+
+#[test]
+fn flat_csv_is_byte_for_byte_the_general_csv() {
+    let at = chrono::DateTime::parse_from_rfc3339("2026-11-22T10:00:00.120Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let mk = |name: Option<&str>, active: Option<bool>| User {
+        id: uuid::Uuid::new_v4(),
+        email: "a,b@example.com".into(),
+        username: "x\"y".into(),
+        full_name: name.map(String::from),
+        is_active: active,
+        is_superuser: Some(false),
+        created_at: Some(at),
+        updated_at: None,
+    };
+    let users = [
+        mk(None, None),
+        mk(Some("Line\nbreak"), Some(true)),
+        mk(Some(""), Some(false)),
+        mk(Some(" lead,trail "), Some(true)),
+    ];
+    let general = csv_of(&users, false);
+    assert_eq!(csv_of(&users, true), general);
+    assert!(general.starts_with("id,email,username,full_name,is_active"));
+    assert!(general.contains("2026-11-22T10:00:00.120Z"), "{general}");
+    assert_eq!(csv_of(&[], true), csv_of(&[], false));
+}
