@@ -52,7 +52,7 @@ fn on_conflict(args: &ImportArgs) -> OnConflict {
 }
 
 /// The audit entry of an import.
-fn change(table: &'static str, file: &str, done: Imported) -> Vec<Change> {
+pub(crate) fn change(table: &'static str, file: &str, done: Imported) -> Vec<Change> {
     vec![Change::other("import", table, file)
         .with_after(serde_json::json!({"rows": done.rows, "skipped": done.skipped}))]
 }
@@ -105,7 +105,13 @@ pub fn items(args: ImportArgs, ctx: &Ctx) -> Result<()> {
     }
 }
 
-fn finish(ctx: &Ctx, command: &str, file: String, done: Imported, started: Instant) -> Result<()> {
+pub(crate) fn finish(
+    ctx: &Ctx,
+    command: &str,
+    file: String,
+    done: Imported,
+    started: Instant,
+) -> Result<()> {
     let summary = Summary {
         file,
         imported: done.rows,

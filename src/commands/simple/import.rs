@@ -11,15 +11,13 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use crate::change::Change;
 use crate::cli::{ImportArgs, OnConflict};
-use crate::commands::Ctx;
+use crate::commands::{import, Ctx};
 use crate::error::Result;
 use crate::import::values::{parse_time, required, text, Column};
-use crate::import::{Numbered, RowErrors};
-use crate::output::render_one;
+use crate::import::{Imported, Numbered, RowErrors};
 use crate::validate::{Email, FullName};
 
 /// A row as the file gives it.
@@ -164,14 +162,6 @@ fn insert(conn: &mut PgConnection, rows: &[&Row], now: DateTime<Utc>) -> Result<
     Ok(n)
 }
 
-#[derive(Serialize)]
-struct Summary {
-    file: String,
-    imported: usize,
-    skipped: usize,
-    seconds: f64,
-}
-
 pub fn users(args: &ImportArgs, mut conn: PgConnection, ctx: &Ctx) -> Result<()> {
     let started = Instant::now();
     let (name, rows) = read(args)?;
@@ -204,29 +194,11 @@ pub fn users(args: &ImportArgs, mut conn: PgConnection, ctx: &Ctx) -> Result<()>
         let skipped = rows.len() - keep.len();
         let now = crate::db::import::transaction_now(conn)?;
         let n = insert(conn, &keep, now)?;
-        let change = Change::other("import", "users", &name)
-            .with_after(serde_json::json!({"rows": n, "skipped": skipped}));
-        Ok(((n, skipped), vec![change]))
+        let done = Imported { rows: n, skipped };
+        Ok((done, import::change("users", &name, done)))
     })?;
-    let Some((imported, skipped)) = done else {
-        return Ok(());
-    };
-    let summary = Summary {
-        file: name,
-        imported,
-        skipped,
-        seconds: started.elapsed().as_secs_f64(),
-    };
-    ctx.info(format!(
-        "user import: imported {} row(s), skipped {} from {} in {:.1}s",
-        summary.imported, summary.skipped, summary.file, summary.seconds
-    ));
-    let mut out = ctx.stdout();
-    render_one(
-        ctx.format(),
-        &["file", "imported", "skipped", "seconds"],
-        &summary,
-        &mut out,
-    )?;
-    crate::commands::finish(out)
+    match done {
+        Some(done) => import::finish(ctx, "user import", name, done, started),
+        None => Ok(()),
+    }
 }
