@@ -7,7 +7,7 @@ use crate::support::{psql, TestDb};
 static ROLE_COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// A new login role (roles are cluster-wide: unique per test run and call).
-fn role(db: &TestDb, prefix: &str, extra: &str) -> String {
+pub(crate) fn role(db: &TestDb, prefix: &str, extra: &str) -> String {
     let name = format!(
         "{prefix}_{}_{}",
         std::process::id(),

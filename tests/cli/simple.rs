@@ -529,3 +529,105 @@ fn backups_restore_the_seeds_way_and_ours() {
     let custom = db.json(&["backup", "--dir", dir.to_str().unwrap(), "--verify-restore"]);
     assert_eq!(custom["row_counts"]["users"], 1, "{custom}");
 }
+
+/// Where production databases live: through PgBouncer's transaction pooling, as a role
+/// with only what `stackctl grant` gives it (the id sequence included), with a hostile
+/// row the application stored, and against a hot standby.
+#[test]
+fn the_simple_layout_in_production() {
+    use crate::support::{pgbouncer, PoolMode};
+    let db = seeded();
+    db.ok(&["migrate"]);
+    // A name the application stored with a terminal escape and a bidi override.
+    db.sql("INSERT INTO users (email, name) VALUES ('evil@example.com', E'\\x1b]0;pwned\\x07\\u202eX')");
+    let app = crate::privileges::role(&db, "sp_app", "");
+    let r = db.ok(&["grant", &app, "--apply"]);
+    assert!(
+        r.stdout.contains("GRANT USAGE ON SEQUENCE users_id_seq"),
+        "{r:#?}"
+    );
+    let pool = pgbouncer(PoolMode::Transaction);
+    pool.allow_role(&app);
+    let via = || db.cmd_url(&pool.url_as(&app, &db.name));
+    let added = via()
+        .args(&[
+            "-o",
+            "json",
+            "user",
+            "add",
+            "--email",
+            "p@example.com",
+            "--name",
+            "P",
+        ])
+        .run()
+        .success()
+        .json();
+    assert_eq!(added["id"], 2);
+    via()
+        .args(&["user", "update", "2", "--name", "Pat"])
+        .run()
+        .success();
+    let table = via().args(&["user", "list"]).run().success();
+    assert!(
+        !table.stdout.contains('\u{1b}') && !table.stdout.contains('\u{202e}'),
+        "{table:#?}"
+    );
+    assert!(
+        table.stdout.contains("\\x1b]0;pwned\\x07\\u{202e}X"),
+        "{table:#?}"
+    );
+    let csv = via()
+        .args(&["-o", "csv", "user", "list", "--all"])
+        .run()
+        .success();
+    assert_eq!(csv.csv().1.len(), 2);
+    via()
+        .args(&["user", "delete", "2", "--yes"])
+        .run()
+        .success();
+    let audit = via()
+        .args(&["-o", "json", "audit", "list"])
+        .run()
+        .success()
+        .json();
+    assert_eq!(audit[0]["command"], "user delete", "{audit}");
+    assert_eq!(
+        via().args(&["-o", "json", "status"]).run().success().json()["layout"],
+        "simple"
+    );
+    // Nothing is left on the pooled server connections.
+    assert_eq!(pool.psql(&db.name, "SHOW statement_timeout"), "0");
+
+    // A read-only role reads and is refused writes with exit 7.
+    let reader = crate::privileges::role(&db, "sp_ro", "");
+    db.ok(&["grant", &reader, "--read-only", "--apply"]);
+    let as_reader = db.url.replacen("://postgres@", &format!("://{reader}@"), 1);
+    db.cmd_url(&as_reader)
+        .args(&["user", "list"])
+        .run()
+        .success();
+    let before = rows(&db);
+    db.cmd_url(&as_reader)
+        .args(&["user", "add", "--email", "r@example.com", "--name", "R"])
+        .run()
+        .fails(7);
+
+    // On the standby: reads work, every write is exit 7, and the primary is unchanged.
+    let listed = db
+        .cmd_standby()
+        .args(&["-o", "json", "user", "list"])
+        .run()
+        .success()
+        .json();
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    for args in [
+        vec!["user", "add", "--email", "s@example.com", "--name", "S"],
+        vec!["user", "update", "1", "--name", "S"],
+        vec!["user", "delete", "1", "--yes"],
+    ] {
+        let r = db.cmd_standby().args(&args).run().fails(7);
+        assert!(r.stderr.contains("standby"), "{args:?}: {r:#?}");
+    }
+    assert_eq!(rows(&db), before);
+}
