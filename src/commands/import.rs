@@ -57,10 +57,10 @@ pub(crate) fn change(table: &'static str, file: &str, done: Imported) -> Vec<Cha
         .with_after(serde_json::json!({"rows": done.rows, "skipped": done.skipped}))]
 }
 
-pub fn users(args: ImportArgs, ctx: &Ctx) -> Result<()> {
+/// `user import` on the StackWizard layout, over the connection the gate opened.
+pub fn users(args: ImportArgs, mut conn: diesel::PgConnection, ctx: &Ctx) -> Result<()> {
     let started = Instant::now();
     let (records, name, size) = open::<UserRow>(&args)?;
-    let mut conn = ctx.connect()?;
     let pb = crate::progress::bytes(ctx.global.quiet, size);
     let settings = users::Settings {
         on_conflict: on_conflict(&args),

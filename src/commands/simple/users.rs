@@ -3,7 +3,6 @@
 //! refused by the gate (`layout::simple_lacks`) before any of this runs.
 
 use diesel::PgConnection;
-use serde::Serialize;
 
 use crate::change::Change;
 use crate::cli::{UserAdd, UserList, UserSort, UserUpdate};
@@ -11,7 +10,7 @@ use crate::commands::Ctx;
 use crate::db::simple::{self, SimpleRef, SimpleUser, Sort};
 use crate::db::users::Page;
 use crate::error::{Error, Result};
-use crate::output::{render_one, ListWriter};
+use crate::output::ListWriter;
 use crate::validate::{like_pattern, Email, FullName};
 
 fn taken(email: &str) -> Error {
@@ -19,23 +18,8 @@ fn taken(email: &str) -> Error {
         .with_hint("emails are unique regardless of letter case")
 }
 
-/// `user add --if-not-exists` prints `created` beside the row, as on the other layout.
-#[derive(Serialize)]
-struct Printed<'a> {
-    #[serde(flatten)]
-    user: &'a SimpleUser,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    created: Option<bool>,
-}
-
 fn print(ctx: &Ctx, user: &SimpleUser, created: Option<bool>) -> Result<()> {
-    let mut columns = SimpleUser::COLUMNS.to_vec();
-    if created.is_some() {
-        columns.push("created");
-    }
-    let mut out = ctx.stdout();
-    render_one(ctx.format(), &columns, &Printed { user, created }, &mut out)?;
-    crate::commands::finish(out)
+    crate::commands::user::print_row(ctx, SimpleUser::COLUMNS, user, None, created)
 }
 
 /// The name the layout requires, from `--full-name` / `--name`.

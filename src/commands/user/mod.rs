@@ -25,10 +25,7 @@ pub fn run(cmd: UserCmd, ctx: &Ctx) -> Result<()> {
         UserCmd::Add(args) => add(args, ctx),
         UserCmd::Import(args) => match ctx.open()? {
             (conn, Layout::Simple) => crate::commands::simple::import::users(&args, conn, ctx),
-            (conn, Layout::StackWizard) => {
-                drop(conn);
-                crate::commands::import::users(args, ctx)
-            }
+            (conn, Layout::StackWizard) => crate::commands::import::users(args, conn, ctx),
         },
         UserCmd::List(args) => list(args, ctx),
         UserCmd::Show { user } => show(&user, ctx),
@@ -44,13 +41,12 @@ pub fn run(cmd: UserCmd, ctx: &Ctx) -> Result<()> {
     }
 }
 
-/// A user as printed after a change that may have generated a password.
 /// A user as printed after a change: with a generated password, and with `created`
 /// for `user add --if-not-exists`.
 #[derive(Serialize)]
-struct Printed<'a> {
+struct Printed<'a, T> {
     #[serde(flatten)]
-    user: &'a User,
+    user: &'a T,
     #[serde(skip_serializing_if = "Option::is_none")]
     created: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -67,13 +63,24 @@ fn print_user_created(
     generated: Option<&str>,
     created: Option<bool>,
 ) -> Result<()> {
+    print_row(ctx, User::COLUMNS, user, generated, created)
+}
+
+/// A user of either layout (`columns`: its layout's keys) as a change prints it.
+pub(crate) fn print_row<T: Serialize>(
+    ctx: &Ctx,
+    columns: &[&str],
+    user: &T,
+    generated: Option<&str>,
+    created: Option<bool>,
+) -> Result<()> {
     let mut out = ctx.stdout();
     let row = Printed {
         user,
         created,
         password: generated,
     };
-    let mut columns = User::COLUMNS.to_vec();
+    let mut columns = columns.to_vec();
     if created.is_some() {
         columns.push("created");
     }
