@@ -46,6 +46,7 @@ pub struct PasswordSource {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum UserCmd {
     /// Create a user
     Add(UserAdd),
@@ -174,6 +175,7 @@ pub struct UserUpdate {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum ItemCmd {
     /// Create an item
     Add(ItemAdd),

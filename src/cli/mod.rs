@@ -101,6 +101,7 @@ pub enum ColorChoice {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Connection target, server version, schema state and row counts
     Status(StatusArgs),

@@ -7,6 +7,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use super::Confirmation;
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum SchemaCmd {
     /// Every difference (object, kind, expected, actual, severity) and the SQL that would
     /// undo it, which is printed and never run; exit 0 without drift, 6 with
@@ -26,6 +27,7 @@ pub struct GrantArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum AuditCmd {
     /// Audit rows, newest first
     List {
@@ -43,6 +45,7 @@ pub enum AuditCmd {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum LocalCmd {
     /// Whether it runs, where its data and socket are, its version and size
     Status,
@@ -111,6 +114,7 @@ pub struct BackupArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum BackupCmd {
     /// Take a backup (the default)
     Create(BackupCreate),
@@ -228,6 +232,7 @@ pub enum LockMode {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum MigrateCmd {
     /// Apply pending migrations (the default)
     Run,
