@@ -117,6 +117,19 @@ impl From<(Item, Option<String>)> for ItemView {
     }
 }
 
+impl crate::output::CsvRecord for User {
+    fn csv_fields(&self, f: &mut crate::output::Fields) {
+        f.uuid(Some(&self.id));
+        f.text(Some(&self.email));
+        f.text(Some(&self.username));
+        f.text(self.full_name.as_deref());
+        f.bool(self.is_active);
+        f.bool(self.is_superuser);
+        f.timestamp(self.created_at.as_ref());
+        f.timestamp(self.updated_at.as_ref());
+    }
+}
+
 impl crate::output::CsvRecord for ItemView {
     fn csv_fields(&self, f: &mut crate::output::Fields) {
         f.uuid(Some(&self.id));

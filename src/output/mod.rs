@@ -2,12 +2,13 @@
 //! Rows are `Serialize` structs; lists stream row by row.
 
 mod fields;
+mod table;
 
 pub use fields::{CsvRecord, Fields};
 
 use std::io::Write;
 
-use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -69,14 +70,6 @@ fn table_cell(v: Option<&Value>) -> String {
     terminal_safe(&cell(v)).into_owned()
 }
 
-fn new_table(columns: &[&str]) -> Table {
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header(columns.iter().copied());
-    t
-}
-
 enum Sink<W: Write> {
     Plain(W),
     Csv(Box<csv::Writer<W>>),
@@ -123,6 +116,18 @@ impl<W: Write> ListWriter<W> {
     /// A row that knows its CSV text: written from its own fields in CSV, like `row`
     /// in the other formats.
     pub fn record<T: CsvRecord>(&mut self, row: &T) -> Result<()> {
+        if self.format == OutputFormat::Table {
+            // The same fields are the table's cells (`cell` of their serde values).
+            self.fields.clear();
+            row.csv_fields(&mut self.fields);
+            let mut cells = Vec::with_capacity(self.columns.len());
+            for field in self.fields.iter() {
+                let text = std::str::from_utf8(field)
+                    .map_err(|e| Error::failure(format!("a field is not UTF-8: {e}")))?;
+                cells.push(terminal_safe(text).into_owned());
+            }
+            return self.push_table_row(cells);
+        }
         let Sink::Csv(w) = &mut self.sink else {
             return self.row(row);
         };
@@ -151,15 +156,8 @@ impl<W: Write> ListWriter<W> {
             }
             Sink::Plain(_) => {
                 let obj = to_object(row)?;
-                self.table.push(
-                    self.columns
-                        .iter()
-                        .map(|c| table_cell(obj.get(*c)))
-                        .collect(),
-                );
-                if self.table.len() >= TABLE_CHUNK {
-                    self.flush_table()?;
-                }
+                let cells = self.columns.iter().map(|c| table_cell(obj.get(*c)));
+                return self.push_table_row(cells.collect());
             }
             Sink::Csv(w) => {
                 if self.count == 0 {
@@ -178,14 +176,20 @@ impl<W: Write> ListWriter<W> {
         Ok(())
     }
 
+    fn push_table_row(&mut self, cells: Vec<String>) -> Result<()> {
+        self.table.push(cells);
+        self.count += 1;
+        if self.table.len() >= TABLE_CHUNK {
+            self.flush_table()?;
+        }
+        Ok(())
+    }
+
     fn flush_table(&mut self) -> Result<()> {
-        let mut t = new_table(self.columns);
-        for r in self.table.drain(..) {
-            t.add_row(r);
-        }
         if let Sink::Plain(out) = &mut self.sink {
-            writeln!(out, "{t}")?;
+            table::write(out, self.columns, &self.table)?;
         }
+        self.table.clear();
         Ok(())
     }
 

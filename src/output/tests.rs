@@ -125,3 +125,125 @@ fn flat_csv_is_byte_for_byte_the_general_csv() {
     assert!(general.contains("2026-11-22T10:00:00.120Z"), "{general}");
     assert_eq!(csv_of(&[], true), csv_of(&[], false));
 }
+
+/// comfy-table's drawing of a listing, the reference `table::write` must match.
+fn comfy(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(comfy_table::ContentArrangement::Disabled)
+        .set_header(header.iter().copied());
+    for r in rows {
+        t.add_row(r);
+    }
+    format!("{t}\n")
+}
+
+fn drawn(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut buf = Vec::new();
+    table::write(&mut buf, header, rows).unwrap();
+    String::from_utf8(buf).unwrap()
+}
+
+#[test]
+fn listing_tables_are_drawn_as_comfy_table_draws_them() {
+    let header = ["id", "name", "note"];
+    let rows = |cells: &[[&str; 3]]| -> Vec<Vec<String>> {
+        cells
+            .iter()
+            .map(|r| r.iter().map(|c| c.to_string()).collect())
+            .collect()
+    };
+    for case in [
+        rows(&[]),
+        rows(&[["1", "", ""]]),
+        rows(&[
+            ["1", "two\nlines", "x"],
+            ["22", "漢字 wide", "e\u{301} combining"],
+        ]),
+        rows(&[
+            ["", "\n", "trailing\n"],
+            ["🦀", "tab-free", " lead and trail "],
+        ]),
+    ] {
+        assert_eq!(drawn(&header, &case), comfy(&header, &case));
+    }
+    // Beyond comfy-table's u16 widths it wraps; those are drawn by comfy-table itself.
+    let wide = rows(&[["x", &"w".repeat(70_000), "y"]]);
+    assert_eq!(drawn(&header, &wide), comfy(&header, &wide));
+}
+
+mod drawing {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn text() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just("a".to_string()),
+                Just("Zz9 ".to_string()),
+                Just("\n".to_string()),
+                Just("漢".to_string()),
+                Just("\u{301}".to_string()),
+                Just("\u{200b}".to_string()),
+                Just("🦀".to_string()),
+                Just("é".to_string()),
+                "[ -~]{0,12}",
+            ],
+            0..6,
+        )
+        .prop_map(|parts| parts.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(crate::proptest_cases() / 3))]
+        #[test]
+        fn any_listing_is_drawn_as_comfy_table_draws_it(
+            header in proptest::collection::vec("[a-z_]{1,12}", 1..6),
+            rows in proptest::collection::vec(proptest::collection::vec(text(), 6), 0..6),
+        ) {
+            let header: Vec<&str> = header.iter().map(String::as_str).collect();
+            let rows: Vec<Vec<String>> =
+                rows.into_iter().map(|mut r| { r.truncate(header.len()); r }).collect();
+            prop_assert_eq!(drawn(&header, &rows), comfy(&header, &rows));
+        }
+    }
+}
+
+#[test]
+fn a_table_of_records_is_the_table_of_their_serde_rows() {
+    let at = chrono::DateTime::parse_from_rfc3339("2026-11-22T10:00:00.000120Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let mk = |name: Option<&str>, active: Option<bool>| User {
+        id: uuid::Uuid::new_v4(),
+        email: "a,b@example.com".into(),
+        username: "esc\u{1b}]0;title\u{7}".into(),
+        full_name: name.map(String::from),
+        is_active: active,
+        is_superuser: Some(true),
+        created_at: Some(at),
+        updated_at: None,
+    };
+    let users = [
+        mk(None, None),
+        mk(Some("Line\nbreak \u{202e}rtl"), Some(true)),
+        mk(Some("漢字"), Some(false)),
+    ];
+    let table = |fast: bool| {
+        let mut buf = Vec::new();
+        let mut w = ListWriter::new(OutputFormat::Table, User::COLUMNS, &mut buf);
+        for u in &users {
+            if fast {
+                w.record(u).unwrap();
+            } else {
+                w.row(u).unwrap();
+            }
+        }
+        assert_eq!(w.finish().unwrap(), users.len());
+        String::from_utf8(buf).unwrap()
+    };
+    let general = table(false);
+    assert_eq!(table(true), general);
+    assert!(general.contains("esc\\x1b]0;title\\x07"), "{general}");
+    assert!(general.contains("\\u{202e}rtl"), "{general}");
+}

@@ -224,7 +224,7 @@ fn list(args: UserList, ctx: &Ctx) -> Result<()> {
     let progress = ctx.list_progress(args.paging.all);
     users::for_each(&mut conn, &filter, sort, args.paging.desc, page, |u| {
         progress.row();
-        out.row(&u)
+        out.record(&u)
     })?;
     progress.done(out.finish()?, "user")
 }
