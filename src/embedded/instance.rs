@@ -261,7 +261,10 @@ impl Instance {
                  listen_addresses = ''\n\
                  unix_socket_directories = '{}'\n\
                  unix_socket_permissions = 0700\n\
-                 port = {PORT}\n",
+                 port = {PORT}\n\
+                 # Every stackctl session sets TIME ZONE 'UTC': loaded once here, each\n\
+                 # connection finds it cached instead of reading the zone files again.\n\
+                 timezone = 'UTC'\n",
                 self.socket_str()
             ),
             false,

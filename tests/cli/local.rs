@@ -119,6 +119,9 @@ fn no_url_means_a_private_instance_that_keeps_its_data_across_restarts() {
         "SELECT string_agg(DISTINCT type, ',') FROM pg_hba_file_rules",
     );
     assert_eq!(hba, "local");
+    // The server's zone is the one every stackctl session sets, so that setting it finds
+    // the zone already loaded (scale: the `user list` floor).
+    assert_eq!(psql(&socket, "SHOW timezone"), "UTC");
 
     let stopped = home.run(&["-o", "json", "local", "stop"]).success();
     assert_eq!(stopped.json()["state"], "stopped");
