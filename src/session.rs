@@ -188,11 +188,13 @@ impl Ctx {
         Ok((conn, target, None))
     }
 
-    /// A second connection to the database `connect` reached, for reads alongside the
-    /// first (an import's lookups while the first is busy with a COPY). The schema was
-    /// checked on the first; each statement here is a transaction of its own.
-    pub fn connect_again(&self) -> Result<PgConnection> {
-        db::connect(self.target()?.url.libpq())
+    /// Another way to the database `connect` reached, for reads alongside the first
+    /// connection (an import's lookups, from its reading thread, while the first is busy
+    /// with a COPY). The schema was checked on the first; each statement here is a
+    /// transaction of its own.
+    pub fn connector(&self) -> Result<impl Fn() -> Result<PgConnection> + Sync> {
+        let target = self.target()?;
+        Ok(move || db::connect(target.url.libpq()))
     }
 
     /// Connect through the schema gate, whatever the layout: the connection and the

@@ -90,8 +90,9 @@ pub fn items(args: ImportArgs, ctx: &Ctx) -> Result<()> {
         }
         open(&args).map(|(records, _, _)| Some(records))
     };
+    let connect = ctx.connector()?;
     let reach = Reach {
-        connect: &|| ctx.connect_again(),
+        connect: &connect,
         reopen: &reopen,
     };
     let done = ctx.write(&mut conn, "item import", |conn| {

@@ -23,7 +23,7 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-pub(super) type Reader = BufReader<Counting<Box<dyn Read>>>;
+pub(super) type Reader = BufReader<Counting<Box<dyn Read + Send>>>;
 
 /// How many bytes of an input have been read, from any thread.
 #[derive(Clone)]
@@ -45,25 +45,26 @@ pub struct Input {
 
 impl Input {
     pub fn open(path: &Path) -> Result<Input> {
-        let (inner, name, size): (Box<dyn Read>, String, Option<u64>) = if path == Path::new("-") {
-            (Box::new(std::io::stdin()), "stdin".into(), None)
-        } else {
-            let f = std::fs::File::open(path).map_err(|e| {
-                let err = format!("cannot read {}: {e}", path.display());
-                if e.kind() == std::io::ErrorKind::NotFound {
-                    Error::not_found(err)
-                } else {
-                    Error::usage(err)
-                }
-            })?;
-            let size = f.metadata().ok().map(|m| m.len());
-            (Box::new(f), path.display().to_string(), size)
-        };
+        let (inner, name, size): (Box<dyn Read + Send>, String, Option<u64>) =
+            if path == Path::new("-") {
+                (Box::new(std::io::stdin()), "stdin".into(), None)
+            } else {
+                let f = std::fs::File::open(path).map_err(|e| {
+                    let err = format!("cannot read {}: {e}", path.display());
+                    if e.kind() == std::io::ErrorKind::NotFound {
+                        Error::not_found(err)
+                    } else {
+                        Error::usage(err)
+                    }
+                })?;
+                let size = f.metadata().ok().map(|m| m.len());
+                (Box::new(f), path.display().to_string(), size)
+            };
         Ok(Input::from_reader(name, size, inner))
     }
 
     /// Any reader as an input (the fuzz target reads from memory).
-    pub fn from_reader(name: String, size: Option<u64>, inner: Box<dyn Read>) -> Input {
+    pub fn from_reader(name: String, size: Option<u64>, inner: Box<dyn Read + Send>) -> Input {
         let read = Arc::new(AtomicU64::new(0));
         Input {
             name,
