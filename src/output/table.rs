@@ -13,8 +13,9 @@ use std::io::{self, Write};
 
 use unicode_width::UnicodeWidthStr;
 
-/// Widths comfy-table keeps in a `u16`; anything wider is drawn by comfy-table.
-const WIDEST: usize = u16::MAX as usize;
+/// The widest column drawn here: comfy-table keeps a column's width with its two spaces of
+/// padding in a `u16` (saturating), so anything wider is drawn by comfy-table itself.
+const WIDEST: usize = u16::MAX as usize - 2;
 
 /// Draw `header` over `rows` (every row as long as the header), ending in a newline.
 pub(super) fn write(out: &mut impl Write, header: &[&str], rows: &[Vec<String>]) -> io::Result<()> {

@@ -167,9 +167,12 @@ fn listing_tables_are_drawn_as_comfy_table_draws_them() {
     ] {
         assert_eq!(drawn(&header, &case), comfy(&header, &case));
     }
-    // Beyond comfy-table's u16 widths it wraps; those are drawn by comfy-table itself.
-    let wide = rows(&[["x", &"w".repeat(70_000), "y"]]);
-    assert_eq!(drawn(&header, &wide), comfy(&header, &wide));
+    // Near and beyond comfy-table's u16 widths (padding included) it saturates and wraps;
+    // those are drawn by comfy-table itself.
+    for n in [65_532, 65_533, 65_534, 65_535, 65_536, 70_000] {
+        let wide = rows(&[["x", &"w".repeat(n), "y\nz"]]);
+        assert_eq!(drawn(&header, &wide), comfy(&header, &wide), "{n} wide");
+    }
 }
 
 mod drawing {
