@@ -113,8 +113,8 @@ impl<W: Write> ListWriter<W> {
         }
     }
 
-    /// A row that knows its CSV text: written from its own fields in CSV, like `row`
-    /// in the other formats.
+    /// A row that knows its CSV text: its own fields are the CSV record and the table's
+    /// cells; JSON goes through `row`.
     pub fn record<T: CsvRecord>(&mut self, row: &T) -> Result<()> {
         if self.format == OutputFormat::Table {
             // The same fields are the table's cells (`cell` of their serde values).
