@@ -49,7 +49,12 @@ pub fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
         (c.is_control() && c != '\n')
             || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
     };
-    if !text.chars().any(unsafe_char) {
+    // Printable ASCII and newlines, the usual cell, are safe without decoding a character.
+    if text
+        .bytes()
+        .all(|b| (b' '..=b'~').contains(&b) || b == b'\n')
+        || !text.chars().any(unsafe_char)
+    {
         return std::borrow::Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);

@@ -190,6 +190,11 @@ mod drawing {
                 Just("\u{200b}".to_string()),
                 Just("🦀".to_string()),
                 Just("é".to_string()),
+                // Controls: left to unicode-width, outside the printable-ASCII fast path.
+                Just("\t".to_string()),
+                Just("\u{7f}".to_string()),
+                Just("\0".to_string()),
+                Just("\r".to_string()),
                 "[ -~]{0,12}",
             ],
             0..6,
