@@ -91,9 +91,11 @@ pub fn items(args: ImportArgs, ctx: &Ctx) -> Result<()> {
         open(&args).map(|(records, _, _)| Some(records))
     };
     let connect = ctx.connector()?;
+    let debug = |m: &str| ctx.debug(m);
     let reach = Reach {
         connect: &connect,
         reopen: &reopen,
+        debug: &debug,
     };
     let done = ctx.write(&mut conn, "item import", |conn| {
         let done = items::import(conn, records, &name, on_conflict(&args), &reach, &pb)?;

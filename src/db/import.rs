@@ -129,7 +129,7 @@ pub struct StagedUser<'a> {
 impl StagedUser<'_> {
     /// Append the row's COPY line, in the table's column order.
     pub fn encode(&self, out: &mut Vec<u8>) {
-        copy::line(
+        copy::line::<dyn copy::CopyValue>(
             out,
             &[
                 &self.line,
@@ -299,30 +299,92 @@ pub struct CopiedItem<'a> {
 }
 
 impl CopiedItem<'_> {
-    /// Append the row's COPY line, in `copy_items`'s column order.
-    pub fn encode(&self, out: &mut Vec<u8>) {
-        copy::line(
-            out,
-            &[
-                &self.id,
-                &self.title.as_str(),
-                &self.description.map(Description::as_str),
-                &self.price,
-                &self.owner_id,
-                &self.is_available,
-                &self.created_at,
-                &self.updated_at,
-            ],
-        );
+    /// Append the row to an item COPY in `format`, in `copy_items`'s column order.
+    pub fn encode(&self, format: ItemCopy, out: &mut Vec<u8>) {
+        let fields: [&dyn copy::Value; 8] = [
+            &self.id,
+            &self.title.as_str(),
+            &self.description.map(Description::as_str),
+            &self.price,
+            &self.owner_id,
+            &self.is_available,
+            &self.created_at,
+            &self.updated_at,
+        ];
+        match format {
+            ItemCopy::Csv => copy::line(out, &fields),
+            ItemCopy::Binary => copy::binary::row(out, &fields),
+        }
     }
 }
 
+/// How an item COPY sends its rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemCopy {
+    /// Text the server parses: right for any column type that accepts the text.
+    Csv,
+    /// Each value in its type's binary form: the server parses nothing, but the columns
+    /// must be exactly the types sent.
+    Binary,
+}
+
+impl ItemCopy {
+    /// What opens the data (binary's signature) and what closes it.
+    pub fn framing(self) -> (&'static [u8], &'static [u8]) {
+        match self {
+            ItemCopy::Csv => (b"", b""),
+            ItemCopy::Binary => (copy::binary::HEADER, copy::binary::TRAILER),
+        }
+    }
+}
+
+/// Binary where every column an item COPY fills has exactly the type the application's
+/// schema gives it (varchar or text for the texts), CSV otherwise: a column changed to,
+/// say, `double precision` or a domain still takes the import, as text.
+pub fn item_copy_format(conn: &mut PgConnection) -> Result<ItemCopy> {
+    #[derive(QueryableByName)]
+    struct Column {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        kind: String,
+    }
+    let columns: Vec<Column> = diesel::sql_query(
+        "SELECT attname::text AS name, format_type(atttypid, NULL) AS kind FROM pg_attribute \
+         WHERE attrelid = 'items'::regclass AND attnum > 0 AND NOT attisdropped",
+    )
+    .load(conn)?;
+    let binary = [
+        ("id", "uuid"),
+        ("title", "text"),
+        ("description", "text"),
+        ("price", "numeric"),
+        ("owner_id", "uuid"),
+        ("is_available", "boolean"),
+        ("created_at", "timestamp with time zone"),
+        ("updated_at", "timestamp with time zone"),
+    ]
+    .iter()
+    .all(|&(name, kind)| {
+        columns.iter().any(|c| {
+            c.name == name && (c.kind == kind || (kind == "text" && c.kind == "character varying"))
+        })
+    });
+    Ok(if binary {
+        ItemCopy::Binary
+    } else {
+        ItemCopy::Csv
+    })
+}
+
 /// `COPY items (id, title, description, price, owner_id, is_available, created_at,
-/// updated_at) FROM STDIN` in CSV; `write` sends `CopiedItem` lines and may fail to abort
-/// the copy. A refusal by the server that names a row (a duplicate id, an unknown owner)
-/// comes back as a `CopyRefusal` alongside the error.
+/// updated_at) FROM STDIN` in `format`; `write` sends `CopiedItem` rows, framed (see
+/// `ItemCopy::framing`), and may fail to abort the copy. A refusal by the server that
+/// names a row (a duplicate id, an unknown owner) comes back as a `CopyRefusal` alongside
+/// the error.
 pub fn copy_items(
     conn: &mut PgConnection,
+    format: ItemCopy,
     write: impl FnOnce(&mut dyn std::io::Write) -> Result<()>,
 ) -> std::result::Result<usize, (Error, Option<CopyRefusal>)> {
     diesel::copy_from(items::table)
@@ -339,7 +401,10 @@ pub fn copy_items(
             ),
             copy::once(|w| write(w).map_err(CopyFailure::Ours)),
         )
-        .with_format(CopyFormat::Csv)
+        .with_format(match format {
+            ItemCopy::Csv => CopyFormat::Csv,
+            ItemCopy::Binary => CopyFormat::Binary,
+        })
         .execute(conn)
         .map_err(|e| match e {
             CopyFailure::Ours(e) => (e, None),

@@ -64,7 +64,29 @@ pub fn parse_time(column: &str, raw: &str) -> Result<DateTime<Utc>, String> {
         .or_else(|_| DateTime::parse_from_str(raw, "%Y-%m-%d %H:%M:%S%.f%#z"))
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| format!("{column} '{raw}' is not a time like 2026-11-22T10:00:00Z"))
+        .and_then(|t| {
+            // A leap second (`23:59:60.5`) is the next minute's first, as PostgreSQL
+            // reads `23:59:60` (it refuses a fraction of the sixtieth second).
+            let nanos = t.timestamp_subsec_nanos();
+            let t = match nanos.checked_sub(1_000_000_000) {
+                Some(into_next) => {
+                    DateTime::from_timestamp(t.timestamp() + 1, into_next).unwrap_or(t)
+                }
+                None => t,
+            };
+            if t.timestamp() < EARLIEST {
+                Err(format!(
+                    "{column} '{raw}' is before 4714 BC, the earliest time PostgreSQL stores"
+                ))
+            } else {
+                Ok(t)
+            }
+        })
 }
+
+/// PostgreSQL's earliest timestamptz, 4714-11-24 00:00:00 BC, in Unix seconds (its
+/// latest, in the year 294276, is past chrono's).
+const EARLIEST: i64 = -210_866_803_200;
 
 /// A bcrypt hash as passlib and the application write it: `$2a$`, `$2b$` or `$2y$`,
 /// a two-digit cost from 04 to 31, 53 characters of bcrypt's base64.
@@ -108,6 +130,22 @@ mod tests {
             "2026-11-22T22:32:01.885501+00:00"
         );
         assert!(parse_time("t", "yesterday").is_err());
+        assert_eq!(
+            parse_time("t", "2016-12-31T23:59:60.5Z")
+                .unwrap()
+                .to_rfc3339(),
+            "2017-01-01T00:00:00.500+00:00"
+        );
+        // PostgreSQL's earliest time, and the second before it.
+        assert_eq!(
+            parse_time("t", "-4713-11-24 00:00:00+00")
+                .unwrap()
+                .timestamp(),
+            EARLIEST
+        );
+        assert!(parse_time("t", "-4713-11-23 23:59:59+00")
+            .unwrap_err()
+            .contains("before 4714 BC"));
         let h = bcrypt::hash_with_result("pw", 4)
             .unwrap()
             .format_for_version(bcrypt::Version::TwoB);

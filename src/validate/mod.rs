@@ -138,7 +138,11 @@ impl Description {
 /// A price: `0` to `99999999.99`, plain decimal notation, at most two places.
 /// Checked as text and then parsed as a decimal: never through a float.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Price(BigDecimal);
+pub struct Price {
+    value: BigDecimal,
+    /// The same value in hundredths (at most 9,999,999,999), for binary COPY.
+    cents: u64,
+}
 
 impl Price {
     pub fn parse(raw: &str) -> Result<Self> {
@@ -169,14 +173,31 @@ impl Price {
             return Err(bad("is more than 99999999.99"));
         }
         let value = BigDecimal::from_str(raw).map_err(|_| bad("is not a decimal number"))?;
-        Ok(Price(value.with_scale(2)))
+        // Digits only, at most eight before the point and two after: these cannot fail.
+        let whole: u64 = int.trim_start_matches('0').parse().unwrap_or(0);
+        let hundredths: u64 = match frac.map(str::as_bytes) {
+            Some([a]) => u64::from(a - b'0') * 10,
+            Some([a, b]) => u64::from(a - b'0') * 10 + u64::from(b - b'0'),
+            _ => 0,
+        };
+        Ok(Price {
+            value: value.with_scale(2),
+            cents: whole * 100 + hundredths,
+        })
     }
 
     pub fn zero() -> Self {
-        Price(BigDecimal::from(0).with_scale(2))
+        Price {
+            value: BigDecimal::from(0).with_scale(2),
+            cents: 0,
+        }
     }
     pub fn value(&self) -> &BigDecimal {
-        &self.0
+        &self.value
+    }
+    /// The price in hundredths: `12.5` is 1250.
+    pub fn cents(&self) -> u64 {
+        self.cents
     }
 }
 
@@ -302,6 +323,7 @@ mod props {
                 prop_assert_eq!(again.value(), p.value());
                 prop_assert!(p.value() >= &BigDecimal::from(0));
                 prop_assert!(p.value() <= &BigDecimal::from_str("99999999.99").unwrap());
+                prop_assert_eq!(BigDecimal::from(p.cents()) / 100, p.value().clone());
             }
         }
 
@@ -314,6 +336,7 @@ mod props {
             };
             let p = Price::parse(&raw).unwrap();
             prop_assert_eq!(crate::db::models::format_price(p.value()), format!("{units}.{cents:02}"));
+            prop_assert_eq!(p.cents(), units * 100 + u64::from(cents));
         }
 
         #[test]

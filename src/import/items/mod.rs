@@ -217,7 +217,8 @@ mod props {
             for r in read_all::<ItemRow>(&file, Format::Csv).expect("a CSV with a header").into_iter().flatten() {
                 if let Ok(item) = r.row.check(Utc::now()) {
                     if let Ok(owner) = found.owner(&item.owner) {
-                        item.copied(owner).encode(&mut out);
+                        item.copied(owner).encode(crate::db::import::ItemCopy::Csv, &mut out);
+                        item.copied(owner).encode(crate::db::import::ItemCopy::Binary, &mut out);
                     }
                 }
             }

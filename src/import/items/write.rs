@@ -55,6 +55,8 @@ pub struct Reach<'a> {
     /// The file again from its start, to find the lines of a row the server refused;
     /// `None` where it cannot be read twice (stdin).
     pub reopen: &'a dyn Fn() -> Result<Option<Records<ItemRow>>>,
+    /// A `-v` diagnostic.
+    pub debug: &'a dyn Fn(&str),
 }
 
 /// A row's line and its own check.
@@ -71,7 +73,16 @@ pub fn import(
     progress: &ProgressBar,
 ) -> Result<Imported> {
     let now = q::transaction_now(conn)?;
+    let format = q::item_copy_format(conn)?;
+    (reach.debug)(match format {
+        q::ItemCopy::Binary => "item import: COPY in binary",
+        q::ItemCopy::Csv => {
+            "item import: COPY in CSV (a column of items is not the type binary COPY sends)"
+        }
+    });
+    let (opening, closing) = format.framing();
     let batches = Batches {
+        format,
         on_conflict,
         table_had_rows: !q::items_empty(conn)?,
         connect: reach.connect,
@@ -85,11 +96,12 @@ pub fn import(
         let reader = s.spawn(move || read(records, batches, now, file, progress, &tx));
         // The copy's own error would be the server's echo of ours: keep ours.
         let mut abort: Option<Error> = None;
-        let copied = q::copy_items(conn, |w| {
+        let copied = q::copy_items(conn, format, |w| {
+            w.write_all(opening).map_err(copy_lost)?;
             for ready in &rx {
                 match ready {
                     Ready::Rows(chunk) => w.write_all(&chunk).map_err(copy_lost)?,
-                    Ready::Done => return Ok(()),
+                    Ready::Done => return w.write_all(closing).map_err(copy_lost),
                     Ready::Failed(e) => {
                         let short = Error::new(e.kind, e.message.clone());
                         abort = Some(e);
@@ -172,6 +184,8 @@ fn read<'a>(
 
 /// The checks that need the database, a batch at a time, and what they found.
 struct Batches<'a> {
+    /// How rows are encoded for the COPY.
+    format: q::ItemCopy,
     on_conflict: OnConflict,
     /// `items` had rows when the import began: ids the file gives may exist already.
     table_had_rows: bool,
@@ -216,7 +230,7 @@ impl Batches<'_> {
                 continue;
             }
             if self.errors.is_empty() && self.conflicts.is_empty() {
-                item.copied(owner).encode(out);
+                item.copied(owner).encode(self.format, out);
                 self.done.rows += 1;
             }
         }
