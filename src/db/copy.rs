@@ -119,8 +119,9 @@ pub mod binary {
         fn put(&self, out: &mut Vec<u8>);
     }
 
-    /// A field's bytes after their length. Every value stackctl copies is checked to a
-    /// few kilobytes first, far from the format's 2 GiB bound.
+    /// A field's bytes after their length. Every value stackctl copies is checked to fit
+    /// PostgreSQL's 1 GB bound for a value first (`validate::fits_a_value`), well inside
+    /// the format's 2 GiB.
     fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
         let len = i32::try_from(bytes.len()).unwrap_or(i32::MAX);
         out.extend_from_slice(&len.to_be_bytes());
@@ -146,9 +147,8 @@ pub mod binary {
         }
     }
 
-    /// timestamptz: microseconds since PostgreSQL's epoch. Times before 4714 BC are
-    /// refused earlier (`import::values::parse_time`); chrono's latest is within
-    /// PostgreSQL's range.
+    /// timestamptz: microseconds since PostgreSQL's epoch. Only years 1 to 9999 get here
+    /// (`import::values::parse_time`), which both formats carry.
     impl Field for DateTime<Utc> {
         fn put(&self, out: &mut Vec<u8>) {
             put_bytes(out, &pg_micros(self).to_be_bytes());
@@ -156,13 +156,13 @@ pub mod binary {
     }
 
     /// A time in PostgreSQL's microseconds, rounded as the server rounds a time given as
-    /// text (`rint`: to the nearest, a tie to the even neighbour).
+    /// text: `rint(strtod(fraction) * 1e6)`, in doubles, so a tie in decimal may go either
+    /// way (`.0001255` is 125 µs, `.0001265` is 127). The nanoseconds over 1e9 are the
+    /// double `strtod` gives for the nine digits stackctl's CSV sends.
     pub(crate) fn pg_micros(t: &DateTime<Utc>) -> i64 {
-        let nanos = t.timestamp_subsec_nanos();
-        let (mut micros, rest) = (i64::from(nanos / 1000), nanos % 1000);
-        if rest > 500 || (rest == 500 && micros % 2 == 1) {
-            micros += 1;
-        }
+        let fraction = f64::from(t.timestamp_subsec_nanos()) / 1e9;
+        // At most 1e6 (a leap second is folded into the next minute before this).
+        let micros = (fraction * 1e6).round_ties_even() as i64;
         t.timestamp()
             .saturating_mul(1_000_000)
             .saturating_add(micros)
@@ -268,6 +268,8 @@ mod tests {
             ("2000-01-01T00:00:01.0000015Z", 1_000_002),
             ("2000-01-01T00:00:01.0000025Z", 1_000_002),
             ("2000-01-01T00:00:01.123456499Z", 1_123_456),
+            ("2000-01-01T00:00:00.0001255Z", 125),
+            ("2000-01-01T00:00:00.0001265Z", 127),
             ("1999-12-31T23:59:59.9999995Z", 0),
             ("1970-01-01T00:00:00Z", -946_684_800_000_000),
         ] {

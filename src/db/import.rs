@@ -338,37 +338,43 @@ impl ItemCopy {
     }
 }
 
-/// Binary where every column an item COPY fills has exactly the type the application's
-/// schema gives it (varchar or text for the texts), CSV otherwise: a column changed to,
-/// say, `double precision` or a domain still takes the import, as text.
+/// Binary where every column an item COPY fills has exactly the built-in type the
+/// application's schema gives it (varchar or text for the texts), CSV otherwise: a column
+/// changed to, say, `double precision` or a domain still takes the import, as text. The
+/// table is locked as the COPY locks it first, so no `ALTER TABLE` changes a type between
+/// this check and the COPY.
 pub fn item_copy_format(conn: &mut PgConnection) -> Result<ItemCopy> {
     #[derive(QueryableByName)]
     struct Column {
         #[diesel(sql_type = diesel::sql_types::Text)]
         name: String,
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        kind: String,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        oid: i64,
     }
+    // pg_catalog's type OIDs, fixed in every release: uuid, text, varchar, numeric,
+    // boolean, timestamptz.
+    const UUID: i64 = 2950;
+    const TEXT: [i64; 2] = [25, 1043];
+    let wanted: [(&str, &[i64]); 8] = [
+        ("id", &[UUID]),
+        ("title", &TEXT),
+        ("description", &TEXT),
+        ("price", &[1700]),
+        ("owner_id", &[UUID]),
+        ("is_available", &[16]),
+        ("created_at", &[1184]),
+        ("updated_at", &[1184]),
+    ];
+    diesel::sql_query("LOCK TABLE items IN ROW EXCLUSIVE MODE").execute(conn)?;
     let columns: Vec<Column> = diesel::sql_query(
-        "SELECT attname::text AS name, format_type(atttypid, NULL) AS kind FROM pg_attribute \
+        "SELECT attname::text AS name, atttypid::bigint AS oid FROM pg_attribute \
          WHERE attrelid = 'items'::regclass AND attnum > 0 AND NOT attisdropped",
     )
     .load(conn)?;
-    let binary = [
-        ("id", "uuid"),
-        ("title", "text"),
-        ("description", "text"),
-        ("price", "numeric"),
-        ("owner_id", "uuid"),
-        ("is_available", "boolean"),
-        ("created_at", "timestamp with time zone"),
-        ("updated_at", "timestamp with time zone"),
-    ]
-    .iter()
-    .all(|&(name, kind)| {
-        columns.iter().any(|c| {
-            c.name == name && (c.kind == kind || (kind == "text" && c.kind == "character varying"))
-        })
+    let binary = wanted.iter().all(|(name, oids)| {
+        columns
+            .iter()
+            .any(|c| c.name == *name && oids.contains(&c.oid))
     });
     Ok(if binary {
         ItemCopy::Binary

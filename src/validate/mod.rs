@@ -119,14 +119,26 @@ impl Title {
     }
 }
 
-/// Free text; only a NUL byte is refused (PostgreSQL cannot store it).
+/// Free text; only a NUL byte is refused (PostgreSQL cannot store it), and a text past
+/// PostgreSQL's 1 GB bound for one value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Description(String);
+
+/// Whether `len` bytes fit one PostgreSQL value (1 GB less its 4-byte header).
+pub fn fits_a_value(len: usize) -> bool {
+    len < (1 << 30) - 4
+}
 
 impl Description {
     pub fn parse(raw: &str) -> Result<Self> {
         if raw.contains('\0') {
             return Err(Error::invalid("description", "it contains a NUL byte"));
+        }
+        if !fits_a_value(raw.len()) {
+            return Err(Error::invalid(
+                "description",
+                "it is longer than 1 GB, PostgreSQL's limit for one value",
+            ));
         }
         Ok(Description(raw.to_string()))
     }
@@ -300,6 +312,8 @@ mod tests {
         assert!(Title::parse("").is_err());
         assert!(Title::parse("tab\there").is_err());
         assert!(Title::parse(&"t".repeat(256)).is_err());
+        assert!(fits_a_value((1 << 30) - 5));
+        assert!(!fits_a_value((1 << 30) - 4));
         assert!(Title::parse(&"é".repeat(255)).is_ok());
     }
 }

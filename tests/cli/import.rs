@@ -585,7 +585,7 @@ fn binary_and_csv_item_copies_store_the_same_rows() {
          00000000-0000-4000-8000-000000000003,big,\"multi\nline\",99999999.99,,user1@example.com,1999-12-31T23:59:59.9999995Z,2000-01-01T00:00:00.0000025Z\n\
          00000000-0000-4000-8000-000000000004,nulls,d,,true,user1@example.com,,\n\
          00000000-0000-4000-8000-000000000005,ten thousand,d,10000,1,,2026-01-01T00:00:00Z,2026-01-01T00:00:00.000001Z\n\
-         00000000-0000-4000-8000-000000000006,cents,d,1234.05,0,user1@example.com,2026-01-01T00:00:00.0000005Z,2026-01-01T00:00:00.9999999Z\n",
+         00000000-0000-4000-8000-000000000006,cents,d,1234.05,0,user1@example.com,2026-01-01T00:00:00.0001255Z,2026-01-01T00:00:00.0001265Z\n",
     );
     let rows = || {
         db.sql(
@@ -602,6 +602,14 @@ fn binary_and_csv_item_copies_store_the_same_rows() {
         db.sql(
             "SELECT created_at = '2026-11-22T10:00:00.0000015Z' AND updated_at = '2026-11-22 10:00:00.1234565+05:30' \
              FROM items WHERE title LIKE '漢字%'"
+        ),
+        "t"
+    );
+    // Ties in decimal that are not ties in the server's doubles.
+    assert_eq!(
+        db.sql(
+            "SELECT created_at = '2026-01-01T00:00:00.0001255Z' AND updated_at = '2026-01-01T00:00:00.0001265Z' \
+             FROM items WHERE title = 'cents'"
         ),
         "t"
     );

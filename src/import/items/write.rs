@@ -72,8 +72,9 @@ pub fn import(
     reach: &Reach,
     progress: &ProgressBar,
 ) -> Result<Imported> {
-    let now = q::transaction_now(conn)?;
+    // First: it locks `items` as the COPY will, before anything reads it.
     let format = q::item_copy_format(conn)?;
+    let now = q::transaction_now(conn)?;
     (reach.debug)(match format {
         q::ItemCopy::Binary => "item import: COPY in binary",
         q::ItemCopy::Csv => {
