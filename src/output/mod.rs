@@ -40,6 +40,12 @@ fn cell(v: Option<&Value>) -> String {
     }
 }
 
+/// A byte that is a printable ASCII character (space to `~`): one column wide, no
+/// escape needed. Cells made only of these skip character-by-character work.
+pub(crate) fn printable_ascii(b: u8) -> bool {
+    (b' '..=b'~').contains(&b)
+}
+
 /// Text bound for a terminal with every control character (C0 but newline, DEL, C1) and
 /// every bidirectional override shown escaped (`\x1b`, `\u{202e}`): a value the
 /// application stored must not retitle the window, clear the screen or set the clipboard.
@@ -50,11 +56,7 @@ pub fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
             || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
     };
     // Printable ASCII and newlines, the usual cell, are safe without decoding a character.
-    if text
-        .bytes()
-        .all(|b| (b' '..=b'~').contains(&b) || b == b'\n')
-        || !text.chars().any(unsafe_char)
-    {
+    if text.bytes().all(|b| printable_ascii(b) || b == b'\n') || !text.chars().any(unsafe_char) {
         return std::borrow::Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);

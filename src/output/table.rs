@@ -49,7 +49,7 @@ fn width(cell: &str) -> usize {
 /// also says, only after a walk back through every character (callgrind: an eighth of a
 /// 50-row page's instructions went to measuring cells that were all ASCII).
 fn line_width(text: &str) -> usize {
-    if text.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+    if text.bytes().all(super::printable_ascii) {
         text.len()
     } else {
         text.width()

@@ -98,21 +98,32 @@ fn item_csv_record_is_byte_for_byte_the_serde_csv() {
     assert!(general.contains("2016-12-31T23:59:60.250Z"), "{general}");
 }
 
-#[test]
-fn flat_csv_is_byte_for_byte_the_general_csv() {
-    let at = chrono::DateTime::parse_from_rfc3339("2026-11-22T10:00:00.120Z")
+/// A user with an awkward email, created at `created`, never updated.
+fn user(
+    created: &str,
+    username: &str,
+    superuser: bool,
+    name: Option<&str>,
+    active: Option<bool>,
+) -> User {
+    let at = chrono::DateTime::parse_from_rfc3339(created)
         .unwrap()
         .with_timezone(&chrono::Utc);
-    let mk = |name: Option<&str>, active: Option<bool>| User {
+    User {
         id: uuid::Uuid::new_v4(),
         email: "a,b@example.com".into(),
-        username: "x\"y".into(),
+        username: username.into(),
         full_name: name.map(String::from),
         is_active: active,
-        is_superuser: Some(false),
+        is_superuser: Some(superuser),
         created_at: Some(at),
         updated_at: None,
-    };
+    }
+}
+
+#[test]
+fn flat_csv_is_byte_for_byte_the_general_csv() {
+    let mk = |name, active| user("2026-11-22T10:00:00.120Z", "x\"y", false, name, active);
     let users = [
         mk(None, None),
         mk(Some("Line\nbreak"), Some(true)),
@@ -219,18 +230,14 @@ mod drawing {
 
 #[test]
 fn a_table_of_records_is_the_table_of_their_serde_rows() {
-    let at = chrono::DateTime::parse_from_rfc3339("2026-11-22T10:00:00.000120Z")
-        .unwrap()
-        .with_timezone(&chrono::Utc);
-    let mk = |name: Option<&str>, active: Option<bool>| User {
-        id: uuid::Uuid::new_v4(),
-        email: "a,b@example.com".into(),
-        username: "esc\u{1b}]0;title\u{7}".into(),
-        full_name: name.map(String::from),
-        is_active: active,
-        is_superuser: Some(true),
-        created_at: Some(at),
-        updated_at: None,
+    let mk = |name, active| {
+        user(
+            "2026-11-22T10:00:00.000120Z",
+            "esc\u{1b}]0;title\u{7}",
+            true,
+            name,
+            active,
+        )
     };
     let users = [
         mk(None, None),

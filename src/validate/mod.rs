@@ -6,8 +6,6 @@ mod args;
 
 pub use args::{duration, like_pattern, uuid, DatabaseName};
 
-use std::str::FromStr;
-
 use bigdecimal::BigDecimal;
 
 use crate::error::{Error, Result};
@@ -184,24 +182,26 @@ impl Price {
         if int.trim_start_matches('0').len() > 8 {
             return Err(bad("is more than 99999999.99"));
         }
-        let value = BigDecimal::from_str(raw).map_err(|_| bad("is not a decimal number"))?;
-        // Digits only, at most eight before the point and two after: these cannot fail.
+        // Digits only, at most eight before the point and two after: these cannot fail
+        // (all zeros before the point trim to "", which is 0).
         let whole: u64 = int.trim_start_matches('0').parse().unwrap_or(0);
         let hundredths: u64 = match frac.map(str::as_bytes) {
             Some([a]) => u64::from(a - b'0') * 10,
             Some([a, b]) => u64::from(a - b'0') * 10 + u64::from(b - b'0'),
             _ => 0,
         };
-        Ok(Price {
-            value: value.with_scale(2),
-            cents: whole * 100 + hundredths,
-        })
+        Ok(Price::from_cents(whole * 100 + hundredths))
     }
 
     pub fn zero() -> Self {
+        Price::from_cents(0)
+    }
+
+    /// The decimal with two places, from its hundredths.
+    fn from_cents(cents: u64) -> Self {
         Price {
-            value: BigDecimal::from(0).with_scale(2),
-            cents: 0,
+            value: BigDecimal::new(bigdecimal::num_bigint::BigInt::from(cents), 2),
+            cents,
         }
     }
     pub fn value(&self) -> &BigDecimal {
@@ -325,6 +325,7 @@ mod tests {
 mod props {
     use super::*;
     use proptest::prelude::*;
+    use std::str::FromStr;
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(crate::proptest_cases()))]
