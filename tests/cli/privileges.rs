@@ -135,6 +135,22 @@ fn a_dml_only_role_gets_exit_7_and_the_grant_then_works_after_stackctl_grant() {
         run(&["-o", "json", "item", "list"]).json()[0]["price"],
         "13.00"
     );
+    // An item import as this role: it locks items as its COPY does, reads the column
+    // types, and sends binary.
+    let items_csv = db.dir.path().join("items.csv");
+    std::fs::write(
+        &items_csv,
+        "title,price,owner_email
+Chair,3.50,a@example.com
+",
+    )
+    .unwrap();
+    let r = run(&["-v", "item", "import", items_csv.to_str().unwrap()]);
+    assert!(r.stderr.contains("COPY in binary"), "{r:#?}");
+    assert_eq!(
+        db.sql("SELECT price FROM items WHERE title = 'Chair'"),
+        "3.50"
+    );
     run(&["status"]);
     run(&["status", "--check"]);
     run(&["audit", "list"]);
@@ -181,6 +197,19 @@ fn a_read_only_role_reads_but_never_writes_or_sees_hashes() {
         "--random-password",
     ])
     .fails(7);
+    let items_csv = db.dir.path().join("items.csv");
+    std::fs::write(
+        &items_csv,
+        "title,owner_email
+Chair,ro@example.com
+",
+    )
+    .unwrap();
+    let r = run(&["item", "import", items_csv.to_str().unwrap()]).fails(7);
+    assert!(
+        r.stderr.contains("permission denied for table items"),
+        "{r:#?}"
+    );
     assert_eq!(db.checksum_all(), before);
     // The hashes stay unreadable to this role, whatever it asks.
     let out = std::process::Command::new(crate::support::psql_bin())
