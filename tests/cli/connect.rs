@@ -133,3 +133,61 @@ fn malformed_urls_are_exit_2() {
         assert!(r.code == 2, "{url}: {r:#?}");
     }
 }
+
+/// Make `timezone` and `client_encoding` the defaults of `db`'s new sessions.
+pub fn database_defaults(db: &TestDb, timezone: &str, encoding: &str) {
+    let name = &db.name;
+    db.sql(&format!(
+        "ALTER DATABASE {name} SET timezone = '{timezone}'; \
+         ALTER DATABASE {name} SET client_encoding = '{encoding}'"
+    ));
+}
+
+/// `(TimeZone, client_encoding)` of a session stackctl opens on `url`, each as
+/// `(value, source)`: `pg_settings.source` is `session` only when a SET made the value.
+pub fn session_settings(url: &str) -> [(String, String); 2] {
+    use diesel::prelude::*;
+    use diesel::sql_types::Text;
+    #[derive(QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = Text)]
+        setting: String,
+        #[diesel(sql_type = Text)]
+        source: String,
+    }
+    let mut conn = stackctl::db::connect(url).unwrap();
+    let rows: Vec<Setting> = diesel::sql_query(
+        "SELECT setting, source FROM pg_settings \
+         WHERE name IN ('TimeZone', 'client_encoding') ORDER BY name",
+    )
+    .load(&mut conn)
+    .unwrap();
+    let [zone, encoding]: [Setting; 2] = rows.try_into().ok().unwrap();
+    [
+        (zone.setting, zone.source),
+        (encoding.setting, encoding.source),
+    ]
+}
+
+/// Every connection works in UTC and UTF-8 (Diesel's contract), but a SET, a round trip
+/// each, is sent only where the session does not already have the value.
+#[test]
+fn session_settings_cost_a_set_only_where_the_server_lacks_them() {
+    let db = TestDb::new();
+    for (timezone, encoding, source) in [
+        ("UTC", "UTF8", "database"),
+        ("Asia/Tokyo", "LATIN1", "session"),
+        // Another name for the same zone: the session is still set to the one Diesel names.
+        ("Etc/UTC", "LATIN1", "session"),
+    ] {
+        database_defaults(&db, timezone, encoding);
+        assert_eq!(
+            session_settings(&db.url),
+            [
+                ("UTC".into(), source.into()),
+                ("UTF8".into(), source.into())
+            ],
+            "database defaults {timezone}, {encoding}"
+        );
+    }
+}

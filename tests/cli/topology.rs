@@ -196,6 +196,25 @@ fn harness_standby_replays_the_primary() {
 // stackctl through the transaction pooler.
 
 /// Everyday commands work through a transaction pooler, from an empty database on.
+/// Through transaction pooling every statement still runs in UTC and UTF-8. The pooler
+/// reports UTC and UTF8 for this database, so the connection sends no SET, while another
+/// client has left the pool's backends in Tokyo time and LATIN1: PgBouncer must put the
+/// values it reported back on whichever backend runs the statement.
+#[test]
+fn transaction_pooler_keeps_utc_and_utf8_on_every_backend() {
+    let db = TestDb::new();
+    crate::connect::database_defaults(&db, "UTC", "UTF8");
+    let b = transaction();
+    for _ in 0..2 {
+        b.psql(
+            &db.name,
+            "SET timezone = 'Asia/Tokyo'; SET client_encoding = 'LATIN1'",
+        );
+    }
+    let [zone, encoding] = crate::connect::session_settings(&db.via(b));
+    assert_eq!((zone.0.as_str(), encoding.0.as_str()), ("UTC", "UTF8"));
+}
+
 #[test]
 fn transaction_pooler_everyday_commands() {
     let db = TestDb::empty();
