@@ -112,6 +112,8 @@ fn wants_json(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
 /// one by one was a tenth of stackctl's own instructions for a one-page list.
 fn parse() -> Result<Cli, clap::Error> {
     let command = Box::leak(Box::new(Cli::command()));
-    let matches = Box::leak(Box::new(command.try_get_matches_from_mut(std::env::args_os())?));
+    let matches = Box::leak(Box::new(
+        command.try_get_matches_from_mut(std::env::args_os())?,
+    ));
     Cli::from_arg_matches_mut(matches).map_err(|e| e.format(command))
 }
