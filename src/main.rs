@@ -1,6 +1,6 @@
 use std::process::ExitCode;
 
-use clap::{CommandFactory, FromArgMatches};
+use clap::Parser;
 
 use stackctl::cli::Cli;
 use stackctl::error::redact;
@@ -18,7 +18,7 @@ fn main() -> ExitCode {
         eprintln!("error: internal error: {}", redact(&what));
     }));
     let json_errors = wants_json(std::env::args_os().skip(1));
-    let cli = match parse() {
+    let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if json_errors && e.use_stderr() => {
             let code = e.exit_code();
@@ -105,15 +105,4 @@ fn wants_json(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
         }
     }
     json
-}
-
-/// `Cli::try_parse`, except that the command tree and the matches are never freed: they are
-/// hundreds of small allocations that the process's exit releases anyway, and freeing them
-/// one by one was a tenth of stackctl's own instructions for a one-page list.
-fn parse() -> Result<Cli, clap::Error> {
-    let command = Box::leak(Box::new(Cli::command()));
-    let matches = Box::leak(Box::new(
-        command.try_get_matches_from_mut(std::env::args_os())?,
-    ));
-    Cli::from_arg_matches_mut(matches).map_err(|e| e.format(command))
 }
