@@ -10,6 +10,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+case "${1:-}" in
+  --check) check=1 ;;
+  "") check=0 ;;
+  *) echo "usage: $0 [--check]" >&2; exit 2 ;;
+esac
+
 version=2.3.14
 sha256=ebe9f7eaef33febd60290c5a9f3b0571d03c4c04a24739cd64808ce30e65a5d3
 
@@ -25,13 +31,16 @@ echo "$sha256  $crate" | sha256sum -c --quiet -
 
 tar -xzf "$crate" -C "$work"
 rm -f "$work/diesel-$version/.cargo-ok"
-patch -s -d "$work/diesel-$version" -p1 <vendor/diesel.patch
+# Exactly as written: no fuzz, no offsets that move a hunk, no backup files.
+patch --batch --forward --fuzz=0 --no-backup-if-mismatch -s -d "$work/diesel-$version" -p1 \
+  <vendor/diesel.patch
 
-if [ "${1:-}" = "--check" ]; then
-  if diff -r "$work/diesel-$version" vendor/diesel >/dev/null; then
+if [ "$check" = 1 ]; then
+  # Symbolic links compared as links, not followed.
+  if diff -r --no-dereference "$work/diesel-$version" vendor/diesel >"$work/diff"; then
     echo "vendor/diesel is diesel $version + vendor/diesel.patch"
   else
-    diff -ru "$work/diesel-$version" vendor/diesel | head -n 40
+    head -n 40 "$work/diff"
     echo "vendor/diesel differs from diesel $version + vendor/diesel.patch" >&2
     exit 1
   fi

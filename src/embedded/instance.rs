@@ -262,8 +262,8 @@ impl Instance {
                  unix_socket_directories = '{}'\n\
                  unix_socket_permissions = 0700\n\
                  port = {PORT}\n\
-                 # Every stackctl session sets TIME ZONE 'UTC': loaded once here, each\n\
-                 # connection finds it cached instead of reading the zone files again.\n\
+                 # Every stackctl session works in UTC: with the server's own zone UTC,\n\
+                 # a session starts in it and needs no SET (vendor/README.md).\n\
                  timezone = 'UTC'\n",
                 self.socket_str()
             ),

@@ -158,7 +158,7 @@ pub fn session_settings(url: &str) -> [(String, String); 2] {
     let mut conn = stackctl::db::connect(url).unwrap();
     let rows: Vec<Setting> = diesel::sql_query(
         "SELECT setting, source FROM pg_settings \
-         WHERE name IN ('TimeZone', 'client_encoding') ORDER BY name",
+         WHERE name IN ('TimeZone', 'client_encoding') ORDER BY name COLLATE \"C\"",
     )
     .load(&mut conn)
     .unwrap();
@@ -174,18 +174,22 @@ pub fn session_settings(url: &str) -> [(String, String); 2] {
 #[test]
 fn session_settings_cost_a_set_only_where_the_server_lacks_them() {
     let db = TestDb::new();
-    for (timezone, encoding, source) in [
-        ("UTC", "UTF8", "database"),
-        ("Asia/Tokyo", "LATIN1", "session"),
+    // (database defaults, then where the session's TimeZone and client_encoding come from)
+    for (timezone, encoding, zone_source, encoding_source) in [
+        ("UTC", "UTF8", "database", "database"),
+        ("Asia/Tokyo", "LATIN1", "session", "session"),
+        // Each value on its own: one SET, for the one the session lacks.
+        ("UTC", "LATIN1", "database", "session"),
+        ("Asia/Tokyo", "UTF8", "session", "database"),
         // Another name for the same zone: the session is still set to the one Diesel names.
-        ("Etc/UTC", "LATIN1", "session"),
+        ("Etc/UTC", "UTF8", "session", "database"),
     ] {
         database_defaults(&db, timezone, encoding);
         assert_eq!(
             session_settings(&db.url),
             [
-                ("UTC".into(), source.into()),
-                ("UTF8".into(), source.into())
+                ("UTC".into(), zone_source.into()),
+                ("UTF8".into(), encoding_source.into())
             ],
             "database defaults {timezone}, {encoding}"
         );

@@ -195,13 +195,12 @@ fn harness_standby_replays_the_primary() {
 // ---------------------------------------------------------------------------------------
 // stackctl through the transaction pooler.
 
-/// Everyday commands work through a transaction pooler, from an empty database on.
-/// Through transaction pooling every statement still runs in UTC and UTF-8. The pooler
-/// reports UTC and UTF8 for this database, so the connection sends no SET, while another
-/// client has left the pool's backends in Tokyo time and LATIN1: PgBouncer must put the
-/// values it reported back on whichever backend runs the statement.
+/// Through transaction pooling a statement still runs in UTC and UTF-8 when the connection
+/// sent no SET (the pooler reports this database's UTC and UTF8) and the backend it lands
+/// on was left in Tokyo time and LATIN1 by another client: PgBouncer puts the values it
+/// reported back on the backend before the statement runs.
 #[test]
-fn transaction_pooler_keeps_utc_and_utf8_on_every_backend() {
+fn transaction_pooler_keeps_utc_and_utf8_on_a_backend_left_otherwise() {
     let db = TestDb::new();
     crate::connect::database_defaults(&db, "UTC", "UTF8");
     let b = transaction();
@@ -215,6 +214,7 @@ fn transaction_pooler_keeps_utc_and_utf8_on_every_backend() {
     assert_eq!((zone.0.as_str(), encoding.0.as_str()), ("UTC", "UTF8"));
 }
 
+/// Everyday commands work through a transaction pooler, from an empty database on.
 #[test]
 fn transaction_pooler_everyday_commands() {
     let db = TestDb::empty();
