@@ -166,7 +166,7 @@ fn restore_and_compare(
     }
     let compared = match &manifest.table_checksums {
         Some(want) => {
-            let have = db::snapshot::table_checksums(&mut conn)?;
+            let have = diesel::Connection::transaction(&mut conn, db::snapshot::table_checksums)?;
             for (table, sum) in want {
                 match have.get(table) {
                     Some(h) if h == sum => {}

@@ -62,9 +62,21 @@ pub fn row_counts(conn: &mut PgConnection) -> Result<RowCounts> {
     })
 }
 
+/// The output settings a row's text is made with, fixed for the checksums: a database's or
+/// a role's own DateStyle, IntervalStyle, float digits, bytea or money format would change
+/// the text of the same rows, and a restore into another database does not carry
+/// `ALTER DATABASE ... SET`. (`SET LOCAL`: they end with the transaction they are read in.)
+const CHECKSUM_OUTPUT_SETTINGS: &str = "SET LOCAL DateStyle = 'ISO, MDY'; \
+     SET LOCAL IntervalStyle = 'postgres'; SET LOCAL TimeZone = 'UTC'; \
+     SET LOCAL extra_float_digits = 1; SET LOCAL bytea_output = 'hex'; \
+     SET LOCAL lc_monetary = 'C'";
+
 /// Per table `rows:sum` of the 60-bit prefixes of each row's md5: equal for equal row
-/// sets whatever their order, and cheap to compare after a restore.
+/// sets whatever their order and whatever the session's output settings, and cheap to
+/// compare after a restore. Called inside a transaction (the exported snapshot's, or one
+/// of the caller's), which the settings last until.
 pub fn table_checksums(conn: &mut PgConnection) -> Result<BTreeMap<String, String>> {
+    conn.batch_execute(CHECKSUM_OUTPUT_SETTINGS)?;
     let tables: Vec<TextRow> = diesel::sql_query(
         "SELECT tablename::text AS value FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
     )

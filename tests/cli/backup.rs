@@ -1041,3 +1041,42 @@ fn restore_into_an_existing_name_needs_replace_and_its_confirmation() {
     assert_eq!(db.checksum_all(), live, "the live database changed");
     crate::support::psql(&db.url, &format!("DROP DATABASE {name} WITH (FORCE)"));
 }
+
+/// Table checksums are of each row's text, which the session's output settings shape: a
+/// database of its own DateStyle, IntervalStyle, bytea_output and float digits must
+/// still verify after a restore into a database without those settings.
+#[test]
+fn checksums_do_not_depend_on_the_database_output_settings() {
+    let db = seeded();
+    let name = &db.name;
+    db.sql(&format!(
+        "ALTER DATABASE {name} SET DateStyle = 'SQL, DMY'; \
+         ALTER DATABASE {name} SET IntervalStyle = 'sql_standard'; \
+         ALTER DATABASE {name} SET extra_float_digits = -3; \
+         ALTER DATABASE {name} SET bytea_output = 'escape'"
+    ));
+    let dir = db.dir.path().join("b");
+    // Checksums are taken and compared with a test restore.
+    let m = db.json(&["backup", "--dir", dir.to_str().unwrap(), "--verify-restore"]);
+    assert!(m["table_checksums"]["users"].is_string(), "{m}");
+    let file = backups(&dir).remove(0);
+    let v = db.json(&["backup", "verify", file.to_str().unwrap(), "--restore"]);
+    assert_eq!(v["ok"], true, "{v}");
+    // The verifying session's own settings (libpq sends PGDATESTYLE at its start) do not
+    // count either.
+    let v = db
+        .cmd()
+        .env("PGDATESTYLE", "Postgres, DMY")
+        .args(&[
+            "-o",
+            "json",
+            "backup",
+            "verify",
+            file.to_str().unwrap(),
+            "--restore",
+        ])
+        .run()
+        .success()
+        .json();
+    assert_eq!(v["ok"], true, "{v}");
+}
