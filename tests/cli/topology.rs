@@ -387,6 +387,32 @@ fn transaction_pooler_backup_and_restore_with_a_direct_url() {
     db.sql(&format!("DROP DATABASE {name} WITH (FORCE)"));
 }
 
+/// A backup checked by a test restore, through the pooler with a direct URL, of a database
+/// with its own DateStyle: the checksums are made with fixed output settings (`SET LOCAL`,
+/// so nothing stays on a pooled connection) and match after the restore.
+#[test]
+fn transaction_pooler_verified_backup_of_a_database_with_its_own_date_style() {
+    let db = TestDb::new();
+    db.add_user("a@example.com", "alice");
+    db.sql(&format!(
+        "ALTER DATABASE {} SET DateStyle = 'SQL, DMY'",
+        db.name
+    ));
+    let b = transaction();
+    let dir = db.dir.path().join("b");
+    let m = json(
+        db.cmd_via(b).env("DIRECT_DATABASE_URL", &db.url),
+        &[
+            "backup",
+            "--dir",
+            dir.to_str().expect("utf-8 path"),
+            "--verify-restore",
+        ],
+    );
+    assert!(m["table_checksums"]["users"].is_string(), "{m}");
+    assert_eq!(b.psql(&db.name, "SHOW DateStyle"), "SQL, DMY");
+}
+
 /// Without a direct URL, a backup through the pooler either works or says to set one;
 /// either way the pooled connections are left clean for the next client (pg_dump's
 /// session settings, such as its empty search_path, must not stay behind).
