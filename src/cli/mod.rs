@@ -169,4 +169,113 @@ mod tests {
     fn cli_is_well_formed() {
         Cli::command().debug_assert();
     }
+
+    /// The global options' ids, as the root declares them.
+    fn global_ids(cmd: &clap::Command) -> Vec<String> {
+        cmd.get_arguments()
+            .filter(|a| a.is_global_set())
+            .map(|a| a.get_id().to_string())
+            .collect()
+    }
+
+    /// Parsing copies the global options only into the subcommands on the parsed path
+    /// (vendor/clap_builder): published clap copies all twelve into every subcommand of
+    /// each level it passes, which for `user list` cost as much time as reading the page.
+    #[test]
+    fn parsing_copies_global_options_only_along_the_parsed_path() {
+        let mut cmd = Cli::command();
+        let globals = global_ids(&cmd);
+        assert_eq!(globals.len(), 12, "{globals:?}");
+        cmd.try_get_matches_from_mut(["stackctl", "user", "list", "--limit", "5"])
+            .unwrap();
+        let ids = |c: &clap::Command| -> Vec<String> {
+            c.get_arguments().map(|a| a.get_id().to_string()).collect()
+        };
+        // The help subcommand's own positional aside: no global option copied.
+        let copied = |c: &clap::Command| -> Vec<String> {
+            ids(c).into_iter().filter(|i| globals.contains(i)).collect()
+        };
+        for sc in cmd.get_subcommands().filter(|sc| sc.get_name() != "user") {
+            assert_eq!(
+                copied(sc),
+                Vec::<String>::new(),
+                "stackctl {}",
+                sc.get_name()
+            );
+        }
+        let user = cmd.find_subcommand("user").unwrap();
+        for sc in user.get_subcommands().filter(|sc| sc.get_name() != "list") {
+            assert_eq!(
+                copied(sc),
+                Vec::<String>::new(),
+                "stackctl user {}",
+                sc.get_name()
+            );
+        }
+        let list = ids(user.find_subcommand("list").unwrap());
+        for g in &globals {
+            assert!(list.contains(g), "user list lacks --{g}: {list:?}");
+        }
+    }
+
+    /// Every subcommand still has every global option once the whole tree is built (help,
+    /// completions and the manual page build it), and a global option given at any level
+    /// of a path reaches the parsed value, the deepest one given winning as in clap.
+    #[test]
+    fn global_options_reach_every_subcommand_and_every_level() {
+        let mut cmd = Cli::command();
+        let globals = global_ids(&cmd);
+        cmd.build();
+        fn walk(c: &clap::Command, path: &str, globals: &[String], seen: &mut usize) {
+            for sc in c.get_subcommands().filter(|sc| sc.get_name() != "help") {
+                let path = format!("{path} {}", sc.get_name());
+                let ids: Vec<String> = sc.get_arguments().map(|a| a.get_id().to_string()).collect();
+                for g in globals {
+                    assert_eq!(
+                        ids.iter().filter(|i| *i == g).count(),
+                        1,
+                        "{path}: --{g} in {ids:?}"
+                    );
+                }
+                *seen += 1;
+                walk(sc, &path, globals, seen);
+            }
+        }
+        let mut seen = 0;
+        walk(&cmd, "stackctl", &globals, &mut seen);
+        assert!(seen > 30, "only {seen} subcommands");
+
+        for args in [
+            &["stackctl", "-o", "csv", "user", "list"][..],
+            &["stackctl", "user", "-o", "csv", "list"],
+            &["stackctl", "user", "list", "-o", "csv"],
+            &["stackctl", "-o", "json", "user", "list", "-o", "csv"],
+            &["stackctl", "item", "list", "--output=csv"],
+            &["stackctl", "backup", "list", "-ocsv"],
+        ] {
+            let cli = Cli::try_parse_from(args).unwrap();
+            assert_eq!(cli.global.output, OutputFormat::Csv, "{args:?}");
+        }
+        let cli = Cli::try_parse_from([
+            "stackctl",
+            "-q",
+            "user",
+            "--database-url",
+            "postgres://h/d",
+            "deactivate",
+            "--bcrypt-cost",
+            "5",
+            "--dry-run",
+            "-vv",
+            "a@example.com",
+        ])
+        .unwrap();
+        assert!(cli.global.quiet && cli.global.dry_run);
+        assert_eq!(cli.global.verbose, 2);
+        assert_eq!(cli.global.bcrypt_cost, 5);
+        assert_eq!(cli.global.database_url.as_deref(), Some("postgres://h/d"));
+        let err =
+            Cli::try_parse_from(["stackctl", "user", "list", "--bcrypt-cost", "99"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
+    }
 }
