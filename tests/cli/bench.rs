@@ -91,3 +91,30 @@ fn benchmark_scale_smoke_run() {
     }
     assert!(!dir.path().join("pg").exists());
 }
+
+/// The binary defines `pow` and `log2`, the only C maths functions its dependencies call
+/// (src/main.rs), so the loader maps no libm.so at each command's start. A dependency
+/// that starts calling another one brings it back, and this test fails.
+#[test]
+fn the_binary_needs_no_libm() {
+    let readelf = |args: &[&str]| {
+        let out = std::process::Command::new("readelf")
+            .args(args)
+            .arg(BIN)
+            .output()
+            .expect("readelf (Debian package binutils, which gcc brings) must be installed");
+        assert!(out.status.success(), "readelf {args:?} failed");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let needed = readelf(&["-d", "-W"]);
+    assert!(
+        needed.contains("(NEEDED)"),
+        "no dynamic section read:\n{needed}"
+    );
+    assert!(
+        !needed.contains("libm.so"),
+        "stackctl needs libm.so again: a dependency calls a C maths function other than pow \
+         and log2 (compare `readelf --dyn-syms -W` of the binary with `nm -D` of libm.so.6); \
+         define it in src/main.rs from the libm crate"
+    );
+}
