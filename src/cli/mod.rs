@@ -218,6 +218,27 @@ mod tests {
         }
     }
 
+    /// A subcommand reached through the parent's mutable accessors after the parent was
+    /// built, and built there by a public method (help), still gets the global options,
+    /// as it did when building the parent copied them everywhere (vendor/clap_builder).
+    #[test]
+    fn a_subcommand_built_on_its_own_after_its_parent_has_the_global_options() {
+        let mut cmd = Cli::command();
+        let _ = cmd.render_help();
+        let help = cmd
+            .find_subcommand_mut("status")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        assert!(help.contains("--database-url"), "{help}");
+        let mut cmd = Cli::command();
+        cmd.try_get_matches_from_mut(["stackctl", "status"])
+            .unwrap();
+        let user = cmd.find_subcommand_mut("user").unwrap();
+        let help = user.render_help().to_string();
+        assert!(help.contains("--output"), "{help}");
+    }
+
     /// Every subcommand still has every global option once the whole tree is built (help,
     /// completions and the manual page build it), and a global option given at any level
     /// of a path reaches the parsed value, the deepest one given winning as in clap.

@@ -1571,8 +1571,6 @@ impl Parser<'_> {
             })
             .collect::<Vec<_>>();
         debug!("Parser::did_you_mean_error: longs={longs:?}");
-        // The subcommands searched below are built there: give them the global args first.
-        self.cmd._propagate_global_args();
 
         let did_you_mean = suggestions::did_you_mean_flag(
             arg,
