@@ -430,6 +430,11 @@ class Bench:
             print("bench: stackctl needs libm.so again: a dependency calls a C maths function "
                   "other than pow and log2 (src/main.rs); each command pays to load it",
                   file=sys.stderr)
+        # Whether the release layout (build.rs, scripts/symbol_order.py) is in this binary.
+        check = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "symbol_order.py"),
+                                "--check", "--bin", self.bin], capture_output=True, text=True)
+        for line in (check.stdout + check.stderr).splitlines():
+            print(f"bench: {line}", file=sys.stderr)
 
     def versus(self, name, size, ours, ref, runs, goal, before=None, after=None):
         """Two commands on one fixture, alternating, with peak RSS from an extra first run
