@@ -195,22 +195,15 @@ mod tests {
         let copied = |c: &clap::Command| -> Vec<String> {
             ids(c).into_iter().filter(|i| globals.contains(i)).collect()
         };
-        for sc in cmd.get_subcommands().filter(|sc| sc.get_name() != "user") {
-            assert_eq!(
-                copied(sc),
-                Vec::<String>::new(),
-                "stackctl {}",
-                sc.get_name()
-            );
-        }
         let user = cmd.find_subcommand("user").unwrap();
-        for sc in user.get_subcommands().filter(|sc| sc.get_name() != "list") {
-            assert_eq!(
-                copied(sc),
-                Vec::<String>::new(),
-                "stackctl user {}",
-                sc.get_name()
-            );
+        for (parent, entered, path) in [(&cmd, "user", "stackctl"), (user, "list", "stackctl user")]
+        {
+            for sc in parent
+                .get_subcommands()
+                .filter(|sc| sc.get_name() != entered)
+            {
+                assert_eq!(copied(sc), Vec::<String>::new(), "{path} {}", sc.get_name());
+            }
         }
         let list = ids(user.find_subcommand("list").unwrap());
         for g in &globals {
