@@ -418,19 +418,9 @@ class Bench:
                 times[which].append(secs)
         self.scale_rows.append((name, times["small"], times["large"], goal))
 
-    def check_no_libm(self):
-        """The binary defines the two C maths functions its dependencies call (src/main.rs)
-        so that it does not load libm.so; say so when a new call has brought libm back."""
-        readelf = shutil.which("readelf")
-        if not readelf:
-            return
-        dynamic = subprocess.run([readelf, "-d", self.bin], capture_output=True,
-                                 text=True).stdout
-        if "libm.so" in dynamic:
-            print("bench: stackctl needs libm.so again: a dependency calls a C maths function "
-                  "other than pow and log2 (src/main.rs); each command pays to load it",
-                  file=sys.stderr)
-        # Whether the release layout (build.rs, scripts/symbol_order.py) is in this binary.
+    def report_layout(self):
+        """Whether the release layout (build.rs, scripts/symbol_order.py) is in the binary
+        measured, and how many of the listed functions it still has."""
         check = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "symbol_order.py"),
                                 "--check", "--bin", self.bin], capture_output=True, text=True)
         for line in (check.stdout + check.stderr).splitlines():
@@ -511,7 +501,7 @@ class Bench:
         # take 5 to 8 ms, where one run in ten is a millisecond off: 200 alternating runs
         # each (3 seconds) give medians that hold still from one benchmark to the next.
         if a.floor and self.wanted("floor"):
-            self.check_no_libm()
+            self.report_layout()
             for which, db in self.dbs.items():
                 self.versus(f"user list --limit 50 vs the floor program ({which})", which,
                             self.on(db, "user", "list", "--limit", "50"),

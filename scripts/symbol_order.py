@@ -123,7 +123,7 @@ def check(args):
         print("symbol_order: none left: regenerate scripts/symbol-order.txt", file=sys.stderr)
         return 1
     # Applied: the listed functions lie in the listed order (the linker's own layout
-    # follows the crates and codegen units, never this list), packed together.
+    # follows the crates and codegen units, never this list); their span is for reading.
     addresses = [symbols[n] for n in present]
     span = max(addresses) - min(addresses)
     print(f"symbol_order: they span {span / 1024:.0f} KiB of text")

@@ -114,8 +114,8 @@ fn wants_json(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
 // for those two functions alone (issue 16: 14 fewer page faults and about 0.1 ms per
 // command in 400 alternating runs). The executable does not export them, so the shared
 // libraries it loads keep their own. A dependency that starts calling another libm
-// function brings libm.so back (correct, only slower): `bench::the_binary_needs_no_libm`
-// fails and `scripts/bench.py` warns.
+// function brings libm.so back (correct, only slower), and `bench::the_binary_needs_no_libm`
+// fails.
 
 /// `pow(3)`, for the binary's own calls (see above).
 #[no_mangle]
