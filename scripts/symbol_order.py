@@ -123,15 +123,19 @@ def check(args):
         print("symbol_order: none left: regenerate scripts/symbol-order.txt", file=sys.stderr)
         return 1
     # Applied: the listed functions lie in the listed order (the linker's own layout
-    # follows the crates and codegen units, never this list); their span is for reading.
+    # follows the crates and codegen units, never this list), all but a few: a function
+    # whose section the linker also gives another, earlier listed name (one of 768 after
+    # an edit) lies where that name put it. Unapplied, about half of them are out of order.
+    # Their span is for reading.
     addresses = [symbols[n] for n in present]
     span = max(addresses) - min(addresses)
     print(f"symbol_order: they span {span / 1024:.0f} KiB of text")
-    if addresses != sorted(addresses):
+    backwards = sum(1 for a, b in zip(addresses, addresses[1:]) if b < a)
+    if backwards > len(present) // 100:
         print("symbol_order: the linker did not apply the order (see build.rs for when it is "
               "passed)", file=sys.stderr)
         return 1
-    print("symbol_order: applied (listed functions first, in order)")
+    print(f"symbol_order: applied (listed functions first, in order; {backwards} out of place)")
     return 0
 
 
