@@ -57,7 +57,8 @@ impl Input {
                         Error::usage(err)
                     }
                 })?;
-                let size = f.metadata().ok().map(|m| m.len());
+                // A pipe or a device has no size to go by.
+                let size = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
                 (Box::new(f), path.display().to_string(), size)
             };
         Ok(Input::from_reader(name, size, inner))
