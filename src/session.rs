@@ -37,7 +37,7 @@ impl Ctx {
     }
 
     /// The direct URL, when one is configured.
-    fn configured_direct(&self) -> Result<Option<Target>> {
+    pub fn configured_direct(&self) -> Result<Option<Target>> {
         let env = |k: &str| std::env::var(k).ok();
         config::resolve_direct(
             self.global.direct_url.as_deref(),
@@ -110,8 +110,9 @@ impl Ctx {
         Ok(())
     }
 
-    /// End the reads' transaction begun by `begin_reads` (it wrote nothing).
-    fn end_reads(&self, conn: &mut PgConnection) -> Result<bool> {
+    /// End the reads' transaction begun by `begin_reads` (it wrote nothing): true when
+    /// one was open.
+    pub fn end_reads(&self, conn: &mut PgConnection) -> Result<bool> {
         use diesel::connection::{AnsiTransactionManager, TransactionManager};
         if self.statement_timeout_ms.is_none()
             || AnsiTransactionManager::transaction_manager_status_mut(conn)

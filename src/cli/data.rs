@@ -196,7 +196,24 @@ pub enum ItemCmd {
         confirm: Confirmation,
     },
     /// Import items from a CSV or JSON file (- for stdin): all rows or none
-    Import(ImportArgs),
+    Import(ItemImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ItemImportArgs {
+    #[command(flatten)]
+    pub import: ImportArgs,
+    /// stackctl's own indexes on items during the load: auto drops them before a file at
+    /// least 64 MiB and twice the table's size and builds them again after; always, never
+    #[arg(long, value_enum, default_value_t = RebuildIndexes::Auto)]
+    pub rebuild_indexes: RebuildIndexes,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RebuildIndexes {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Args)]

@@ -10,8 +10,9 @@ use serde::Serialize;
 
 use super::Ctx;
 use crate::change::Change;
-use crate::cli::{ImportArgs, ImportFormat};
-use crate::error::Result;
+use crate::cli::{ImportArgs, ImportFormat, ItemImportArgs, RebuildIndexes};
+use crate::db::concurrent::{self, Assessment};
+use crate::error::{Error, Result};
 use crate::import::items::{self, ItemRow, Reach};
 use crate::import::users::{self, UserRow};
 use crate::import::{Format, Imported, Input, OnConflict, Records};
@@ -79,10 +80,17 @@ pub fn users(args: ImportArgs, mut conn: diesel::PgConnection, ctx: &Ctx) -> Res
     }
 }
 
-pub fn items(args: ImportArgs, ctx: &Ctx) -> Result<()> {
+pub fn items(args: ItemImportArgs, ctx: &Ctx) -> Result<()> {
     let started = Instant::now();
+    let ItemImportArgs {
+        import: args,
+        rebuild_indexes,
+    } = args;
     let (records, name, size) = open::<ItemRow>(&args)?;
     let mut conn = ctx.connect()?;
+    // Everything that can fail before the load is done before the indexes are dropped.
+    let connect = ctx.connector()?;
+    let taken = take_down_for_load(ctx, &mut conn, rebuild_indexes, size)?;
     let pb = crate::progress::bytes(ctx.global.quiet, size);
     let reopen = || {
         if args.file == Path::new("-") {
@@ -90,7 +98,6 @@ pub fn items(args: ImportArgs, ctx: &Ctx) -> Result<()> {
         }
         open(&args).map(|(records, _, _)| Some(records))
     };
-    let connect = ctx.connector()?;
     let debug = |m: &str| ctx.debug(m);
     let reach = Reach {
         connect: &connect,
@@ -102,9 +109,123 @@ pub fn items(args: ImportArgs, ctx: &Ctx) -> Result<()> {
         Ok((done, change("items", &name, done)))
     });
     pb.finish_and_clear();
+    if let Some(taken) = taken {
+        // Whether the rows went in or not, the indexes come back.
+        rebuild_after_load(ctx, &mut conn, &taken, done.is_ok());
+    }
     match done? {
         Some(done) => finish(ctx, "item import", name, done, started),
         None => Ok(()),
+    }
+}
+
+/// How long the rebuild waits for the build lock another run holds.
+const REBUILD_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
+/// A file at least this large may be loaded without stackctl's indexes on `items`.
+const TAKE_DOWN_MIN_BYTES: u64 = 64 << 20;
+
+/// `--rebuild-indexes auto`: take stackctl's indexes on `items` down for a file of at
+/// least 64 MiB that is at least twice the size of the table without its indexes (in CSV
+/// a row takes about 1.6 times the bytes it takes in the table: the load at least
+/// doubles the table, so building the indexes once from every row costs less than
+/// updating them for each row loaded). Stdin, whose size is unknown, keeps them.
+fn worth_taking_down(file_bytes: Option<u64>, table_bytes: u64) -> bool {
+    file_bytes.is_some_and(|f| f >= TAKE_DOWN_MIN_BYTES && f / 2 >= table_bytes)
+}
+
+/// Drop stackctl's indexes on `items` before the load when `--rebuild-indexes` asks for
+/// it (or `auto` finds it worth it, and the role owns the table); returns what was dropped,
+/// for `rebuild_after_load`. A dry run drops nothing.
+fn take_down_for_load(
+    ctx: &Ctx,
+    conn: &mut diesel::PgConnection,
+    mode: RebuildIndexes,
+    file_bytes: Option<u64>,
+) -> Result<Option<Assessment>> {
+    let too_small = file_bytes.is_none_or(|f| f < TAKE_DOWN_MIN_BYTES);
+    if mode == RebuildIndexes::Never || (mode == RebuildIndexes::Auto && too_small) {
+        return Ok(None);
+    }
+    // A standby or a read-only server refuses the import itself, with its own message.
+    if crate::db::server::role(conn)? != crate::db::server::Role::Primary {
+        return Ok(None);
+    }
+    ctx.end_reads(conn)?;
+    let a = concurrent::assess(conn)?;
+    let names = a.names().join(", ");
+    if mode == RebuildIndexes::Always {
+        if !a.owner {
+            return Err(Error::refused(
+                "--rebuild-indexes always: only the owner of table items may drop and build its indexes; nothing was imported",
+            )
+            .with_hint("run the import as the table's owner, or with --rebuild-indexes auto"));
+        }
+        if !a.valid {
+            return Err(Error::schema(
+                "--rebuild-indexes always: stackctl's indexes on items are not all there and valid; nothing was imported",
+            )
+            .with_hint("run `stackctl migrate` to build them"));
+        }
+    } else if !(a.owner && a.valid && worth_taking_down(file_bytes, a.table_bytes)) {
+        ctx.debug(format!(
+            "item import: keeping stackctl's indexes on items (owner: {}, all valid: {}, table {} bytes, file {:?} bytes)",
+            a.owner, a.valid, a.table_bytes, file_bytes
+        ));
+        return Ok(None);
+    }
+    if ctx.global.dry_run {
+        ctx.debug(format!(
+            "item import: a run would drop stackctl's indexes on items for the load ({names})"
+        ));
+        return Ok(None);
+    }
+    ctx.info(format!(
+        "item import: dropping stackctl's indexes on items for the load ({names}); they are built again after it"
+    ));
+    if let Err(e) = concurrent::take_down(conn, &a) {
+        // Some may be gone already: build whatever is missing, then report.
+        rebuild_after_load(ctx, conn, &a, false);
+        return Err(e);
+    }
+    Ok(Some(a))
+}
+
+/// Build the indexes `take_down_for_load` dropped again. The import's outcome stands
+/// whatever happens here: a build that fails is a warning naming the way to finish it.
+fn rebuild_after_load(ctx: &Ctx, conn: &mut diesel::PgConnection, a: &Assessment, loaded: bool) {
+    let started = Instant::now();
+    // Like `migrate`: straight to the server when a direct URL is configured (a pooler's
+    // query timeout must not cut a long build short), under the build lock in its
+    // default (advisory) mode. Waiting for it holds nothing, so it may wait long: for a
+    // `migrate` building the same indexes, or for another import's load to end.
+    let note = |m: String| ctx.debug(m);
+    let outcome = (|| {
+        let target = ctx.direct_target()?;
+        let lock = concurrent::LockSpec {
+            mode: crate::db::locks::LockMode::Transaction,
+            timeout: REBUILD_LOCK_WAIT,
+            url: target.url.libpq(),
+        };
+        match ctx.configured_direct()? {
+            Some(_) => {
+                let (mut direct, _) = ctx.connect_target(target.clone())?;
+                concurrent::rebuild(&mut direct, &lock, a, &note)
+            }
+            None => concurrent::rebuild(conn, &lock, a, &note),
+        }
+    })();
+    let names = a.names().join(", ");
+    match outcome {
+        Ok(()) => ctx.info(format!(
+            "item import: built stackctl's indexes on items again in {:.1}s ({names})",
+            started.elapsed().as_secs_f64()
+        )),
+        Err(e) => ctx.warn(format!(
+            "{}stackctl's indexes on items ({names}) were not built again: {}; `stackctl migrate` builds them",
+            if loaded { "the rows are imported, but " } else { "" },
+            e.message
+        )),
     }
 }
 
@@ -132,4 +253,19 @@ pub(crate) fn finish(
     let mut out = ctx.stdout();
     render_one(ctx.format(), SUMMARY_COLUMNS, &summary, &mut out)?;
     super::finish(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_drops_the_indexes_for_a_file_of_64_mib_twice_the_table() {
+        const MIB: u64 = 1 << 20;
+        assert!(!worth_taking_down(None, 0), "stdin");
+        assert!(!worth_taking_down(Some(64 * MIB - 1), 0));
+        assert!(worth_taking_down(Some(64 * MIB), 0));
+        assert!(worth_taking_down(Some(1800 * MIB), 900 * MIB));
+        assert!(!worth_taking_down(Some(1800 * MIB), 900 * MIB + 1));
+    }
 }

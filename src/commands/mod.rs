@@ -69,6 +69,14 @@ impl Ctx {
         }
     }
 
+    /// Something the operator must see, `-q` or not: one `warning: ...` line on stderr.
+    pub fn warn(&self, msg: impl AsRef<str>) {
+        eprintln!(
+            "warning: {}",
+            crate::output::terminal_safe(&crate::error::redact(msg.as_ref()))
+        );
+    }
+
     /// Diagnostic shown with `-v`.
     pub fn debug(&self, msg: impl AsRef<str>) {
         if self.global.verbose > 0 {

@@ -630,3 +630,169 @@ fn binary_and_csv_item_copies_store_the_same_rows() {
         "0 0.5 99999999.99 NULL 10000 1234.05"
     );
 }
+
+/// The oids of stackctl's three indexes on `items` and of the application's indexes and
+/// constraints on it, by name: a dropped and rebuilt index has a new oid.
+fn item_index_oids(db: &TestDb) -> (String, String) {
+    let of = |filter: &str| {
+        db.sql(&format!(
+            "SELECT string_agg(c.relname || '=' || c.oid || ':' || i.indisvalid, ',' ORDER BY c.relname) \
+             FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+             WHERE i.indrelid = 'items'::regclass AND c.relname {filter} 'stackctl\\_items\\_%'"
+        ))
+    };
+    (of("LIKE"), of("NOT LIKE"))
+}
+
+/// `--rebuild-indexes always` loads without stackctl's three indexes on `items` and builds
+/// them again (new oids, valid); the application's indexes are never touched. A small file
+/// under `auto` (and `never`, and a dry run) keeps them. A file with a bad row imports
+/// nothing and still leaves the indexes built.
+#[test]
+fn a_load_may_drop_stackctls_item_indexes_and_builds_them_again() {
+    let db = TestDb::new();
+    let owner = db.add_user("a@example.com", "alice")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (ours, theirs) = item_index_oids(&db);
+    assert_eq!(ours.matches(":true").count(), 3, "{ours}");
+    assert!(theirs.contains("items_pkey="), "{theirs}");
+
+    let small = items_csv(&db, "small.csv", 2_000, &owner);
+    for args in [
+        vec![
+            "--dry-run",
+            "item",
+            "import",
+            "--rebuild-indexes",
+            "always",
+            &small,
+        ],
+        vec!["item", "import", &small],
+        vec!["item", "import", "--rebuild-indexes", "never", &small],
+    ] {
+        db.sql("TRUNCATE items");
+        let r = db.ok(&args);
+        assert!(!r.stderr.contains("dropping"), "{args:?}: {r:#?}");
+        assert_eq!(
+            item_index_oids(&db),
+            (ours.clone(), theirs.clone()),
+            "{args:?}"
+        );
+    }
+    assert_eq!(db.sql("SELECT count(*) FROM items"), "2000");
+
+    // With a statement timeout the command's reads run in a transaction, which must be
+    // over before DROP INDEX CONCURRENTLY, which cannot run in one.
+    db.sql("TRUNCATE items");
+    let r = db.ok(&[
+        "--statement-timeout",
+        "60s",
+        "item",
+        "import",
+        "--rebuild-indexes",
+        "always",
+        &small,
+    ]);
+    assert!(
+        r.stderr.contains("item import: dropping stackctl's indexes on items for the load (stackctl_items_created_id, stackctl_items_price_id, stackctl_items_title_id)"),
+        "{r:#?}"
+    );
+    assert!(
+        r.stderr
+            .contains("item import: built stackctl's indexes on items again in "),
+        "{r:#?}"
+    );
+    assert_eq!(db.sql("SELECT count(*) FROM items"), "2000");
+    let (rebuilt, untouched) = item_index_oids(&db);
+    assert_eq!(untouched, theirs);
+    assert_eq!(rebuilt.matches(":true").count(), 3, "{rebuilt}");
+    for (before, after) in ours.split(',').zip(rebuilt.split(',')) {
+        assert_eq!(before.split('=').next(), after.split('=').next());
+        assert_ne!(before, after, "not built again");
+    }
+    db.ok(&["schema", "diff"]);
+
+    // Bad input: nothing imported, the indexes built again all the same.
+    let bad = write(
+        &db,
+        "bad.csv",
+        &format!("title,price,owner_id\nLamp,1.00,{owner}\nChair,-3,{owner}\n"),
+    );
+    let r = db.run(&["item", "import", "--rebuild-indexes", "always", &bad]);
+    let r = r.fails(2);
+    assert_eq!(bad_lines(&r).len(), 1, "{r:#?}");
+    assert_eq!(db.sql("SELECT count(*) FROM items"), "2000");
+    let (again, untouched) = item_index_oids(&db);
+    assert_eq!(untouched, theirs);
+    assert_eq!(again.matches(":true").count(), 3, "{again}");
+    assert_ne!(again, rebuilt);
+}
+
+/// stackctl killed mid-load, after it dropped its indexes: the load is rolled back, the
+/// indexes are missing, and the next `migrate` builds them again, even with a migration
+/// pending.
+#[test]
+fn an_import_stopped_after_dropping_the_indexes_leaves_them_to_migrate() {
+    use std::io::Write;
+    let db = TestDb::new();
+    let owner = db.add_user("a@example.com", "alice")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut cmd = db.cmd().args(&[
+        "item",
+        "import",
+        "-",
+        "--format",
+        "csv",
+        "--rebuild-indexes",
+        "always",
+    ]);
+    cmd.cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.cmd.spawn().expect("spawn stackctl");
+    let mut input = child.stdin.take().unwrap();
+    writeln!(input, "title,owner_id\nLamp,{owner}").unwrap();
+    let gone =
+        || db.sql("SELECT count(*) FROM pg_class WHERE relname LIKE 'stackctl\\_items\\_%'") == "0";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !gone() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the indexes were never dropped"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().expect("kill stackctl");
+    let _ = child.wait();
+    drop(input);
+    assert!(gone());
+    assert_eq!(db.sql("SELECT count(*) FROM items"), "0");
+    let r = db.run(&["schema", "diff"]);
+    assert!(r.stdout.contains("stackctl_items_title_id"), "{r:#?}");
+
+    // With a migration pending too (its SQL is `CREATE TABLE IF NOT EXISTS`): the missing
+    // indexes are not drift that refuses the run; they are built after it.
+    db.sql("DELETE FROM __diesel_schema_migrations WHERE version = '20261122000003'");
+    let r = db.ok(&["migrate"]);
+    assert!(
+        r.stderr
+            .contains("applied 2026-11-22-000003_migration_checksums"),
+        "{r:#?}"
+    );
+    assert!(
+        r.stderr.contains("2026-11-24-000004_query_indexes"),
+        "{r:#?}"
+    );
+    let (ours, _) = item_index_oids(&db);
+    assert_eq!(ours.matches(":true").count(), 3, "{ours}");
+    db.ok(&["schema", "diff"]);
+    assert_eq!(
+        db.sql("SELECT count(*) FROM __diesel_schema_migrations WHERE version = '20261124000004'"),
+        "1"
+    );
+}

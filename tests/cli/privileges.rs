@@ -355,3 +355,55 @@ fn without_uuid_ossp_migrate_falls_back_to_gen_random_uuid_and_adoption_creates_
         .run()
         .success();
 }
+
+/// Only the owner of `items` may drop its indexes: `item import --rebuild-indexes always`
+/// as an application role is refused (exit 7) before anything is dropped or imported,
+/// and the same import under `auto` keeps the indexes and imports.
+#[test]
+fn only_the_owner_of_items_may_drop_its_indexes_for_a_load() {
+    let db = TestDb::new();
+    let owner = db.add_user("a@example.com", "alice")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let app = role(&db, "lp_load", "");
+    dml_only(&db, &app);
+    db.ok(&["grant", &app, "--apply"]);
+    let url = url_as(&db, &app);
+    let file = db.dir.path().join("items.csv");
+    std::fs::write(
+        &file,
+        format!("title,owner_id\nLamp,{owner}\nChair,{owner}\n"),
+    )
+    .unwrap();
+    let file = file.to_str().unwrap();
+    let indexes = || {
+        db.sql(
+            "SELECT string_agg(c.relname || '=' || c.oid, ',' ORDER BY c.relname) FROM pg_class c \
+             WHERE c.relname LIKE 'stackctl\\_items\\_%'",
+        )
+    };
+    let before = indexes();
+    assert_eq!(before.matches('=').count(), 3, "{before}");
+    for dry in [true, false] {
+        let mut args = vec!["item", "import", "--rebuild-indexes", "always", file];
+        if dry {
+            args.insert(0, "--dry-run");
+        }
+        let r = db.cmd_url(&url).args(&args).run().fails(7);
+        assert!(
+            r.stderr
+                .contains("only the owner of table items may drop and build its indexes"),
+            "{args:?}: {r:#?}"
+        );
+        assert!(r.stderr.contains("hint: "), "{r:#?}");
+    }
+    assert_eq!(indexes(), before);
+    assert_eq!(db.sql("SELECT count(*) FROM items"), "0");
+    db.cmd_url(&url)
+        .args(&["item", "import", file])
+        .run()
+        .success();
+    assert_eq!(indexes(), before);
+    assert_eq!(db.sql("SELECT count(*) FROM items"), "2");
+}

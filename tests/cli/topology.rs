@@ -738,3 +738,50 @@ fn transaction_pooler_gives_what_a_direct_connection_gives() {
     // The pooled server connections carry no state of ours for the next client.
     assert_eq!(b.psql(&pooled.name, "SHOW statement_timeout"), "0");
 }
+
+/// An item import that drops stackctl's indexes for its load and builds them again works
+/// through a transaction pooler: each DROP and CREATE INDEX CONCURRENTLY is a statement of
+/// its own, and the build lock's guard holds a transaction of its own.
+#[test]
+fn transaction_pooler_item_import_builds_the_indexes_it_dropped() {
+    let db = TestDb::new();
+    let b = transaction();
+    let owner = db.add_user("a@example.com", "alice")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let file = db.dir.path().join("items.csv");
+    std::fs::write(
+        &file,
+        format!("title,owner_id\nLamp,{owner}\nChair,{owner}\n"),
+    )
+    .unwrap();
+    let oids = || {
+        db.sql(
+            "SELECT string_agg(c.oid::text || ':' || i.indisvalid, ',' ORDER BY c.relname) \
+             FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+             WHERE c.relname LIKE 'stackctl\\_items\\_%'",
+        )
+    };
+    let before = oids();
+    let r = db
+        .cmd_via(b)
+        .args(&[
+            "item",
+            "import",
+            "--rebuild-indexes",
+            "always",
+            file.to_str().unwrap(),
+        ])
+        .run()
+        .success();
+    assert!(
+        r.stderr
+            .contains("item import: built stackctl's indexes on items again"),
+        "{r:#?}"
+    );
+    let after = oids();
+    assert_eq!(after.matches(":true").count(), 3, "{after}");
+    assert_ne!(after, before);
+    assert_eq!(db.sql("SELECT count(*) FROM items"), "2");
+}

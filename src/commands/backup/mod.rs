@@ -24,10 +24,7 @@ impl Log for Ctx {
         Ctx::debug(self, msg);
     }
     fn warn(&self, msg: String) {
-        eprintln!(
-            "warning: {}",
-            crate::output::terminal_safe(&crate::error::redact(&msg))
-        );
+        Ctx::warn(self, msg);
     }
 }
 

@@ -33,6 +33,31 @@ pub fn invalid_indexes(conn: &mut PgConnection, version: &str) -> Result<Vec<Str
     Ok(rows.into_iter().map(|r| r.name).collect())
 }
 
+/// Indexes of this migration that a build would make and that do not exist: an import
+/// dropped them for its load and was stopped before it built them again. (An index that
+/// needs an operator class is not missing: where the class was not there when the
+/// migration ran, the index was skipped, and a later `CREATE EXTENSION` does not make a
+/// routine `migrate` build it; nor is an optional step's.)
+pub fn missing_indexes(conn: &mut PgConnection, version: &str) -> Result<Vec<String>> {
+    let sql = crate::db::migration_sql(version).unwrap_or_default();
+    let mut out = Vec::new();
+    for step in steps(sql) {
+        let Some(name) = index_built(step.sql) else {
+            continue;
+        };
+        if step.optional {
+            continue;
+        }
+        if step.needs.is_some() {
+            continue;
+        }
+        if index_validity(conn, name)?.is_none() {
+            out.push(name.to_string());
+        }
+    }
+    Ok(out)
+}
+
 #[derive(QueryableByName)]
 struct Validity {
     #[diesel(sql_type = Nullable<Bool>)]
@@ -77,7 +102,7 @@ fn opclass_visible(conn: &mut PgConnection, opclass: &str) -> Result<bool> {
 }
 
 /// A statement of ours must not run inside a transaction: refuse rather than fail half-way.
-fn outside_transactions(conn: &mut PgConnection) -> Result<()> {
+pub(super) fn outside_transactions(conn: &mut PgConnection) -> Result<()> {
     let depth = AnsiTransactionManager::transaction_manager_status_mut(conn)
         .transaction_depth()
         .ok()
@@ -93,10 +118,34 @@ fn outside_transactions(conn: &mut PgConnection) -> Result<()> {
 /// Run the steps of concurrent migration `m`: build (or rebuild) its indexes. The caller
 /// holds the build lock; `note` hears what was skipped or repaired.
 pub fn build(conn: &mut PgConnection, m: &EmbeddedMigration, note: &dyn Fn(String)) -> Result<()> {
+    run_steps(conn, m, None, note)
+}
+
+/// `build`, for the steps that build one of `names` only (no extension is created).
+pub(super) fn build_only(
+    conn: &mut PgConnection,
+    m: &EmbeddedMigration,
+    names: &[&str],
+    note: &dyn Fn(String),
+) -> Result<()> {
+    run_steps(conn, m, Some(names), note)
+}
+
+fn run_steps(
+    conn: &mut PgConnection,
+    m: &EmbeddedMigration,
+    only: Option<&[&str]>,
+    note: &dyn Fn(String),
+) -> Result<()> {
     outside_transactions(conn)?;
     let sql = crate::db::migration_sql(&m.version)
         .ok_or_else(|| Error::failure(format!("the SQL of {} is not embedded", m.name)))?;
     for step in steps(sql) {
+        if let Some(only) = only {
+            if !index_built(step.sql).is_some_and(|name| only.contains(&name)) {
+                continue;
+            }
+        }
         if let Some(opclass) = step.needs {
             if !opclass_visible(conn, opclass)? {
                 if let Some(name) = index_built(step.sql) {

@@ -14,10 +14,12 @@
 
 mod build;
 mod steps;
+mod takedown;
 
 use build::unrecord;
-pub use build::{build, invalid_indexes, record, revert};
-pub use steps::{index_built, indexes_of, steps, Step};
+pub use build::{build, invalid_indexes, missing_indexes, record, revert};
+pub use steps::{index_built, indexes_of, indexes_on, steps, Step};
+pub use takedown::{assess, rebuild, take_down, Assessment};
 
 use diesel::prelude::*;
 
@@ -32,7 +34,8 @@ pub enum Next {
     /// This concurrent migration is the first pending one.
     Build(EmbeddedMigration),
     /// This concurrent migration is applied, but an index of it is invalid (a later
-    /// failed `REINDEX CONCURRENTLY`, say): build it again.
+    /// failed `REINDEX CONCURRENTLY`, say) or missing (an item import that dropped it for
+    /// its load was stopped before building it again): build it again.
     Repair(EmbeddedMigration),
 }
 
@@ -48,7 +51,9 @@ pub fn next(conn: &mut PgConnection) -> Result<Next> {
         });
     }
     for m in state.embedded.iter().filter(|m| m.concurrent) {
-        if !invalid_indexes(conn, &m.version)?.is_empty() {
+        if !invalid_indexes(conn, &m.version)?.is_empty()
+            || !missing_indexes(conn, &m.version)?.is_empty()
+        {
             return Ok(Next::Repair(m.clone()));
         }
     }
@@ -105,8 +110,12 @@ pub fn apply_all(
                             out.names.push(m.name);
                         }
                         Next::Repair(m) => {
-                            out.concurrent.push(m.name.clone());
-                            out.names.push(m.name);
+                            // A migration this dry run recorded has none of its indexes
+                            // yet: that is the build already planned, not a repair.
+                            if !out.concurrent.contains(&m.name) {
+                                out.concurrent.push(m.name.clone());
+                                out.names.push(m.name);
+                            }
                             break;
                         }
                     }
@@ -132,6 +141,10 @@ pub fn apply_all(
                         Ok(Some(m.name))
                     }
                     Next::Repair(m) => {
+                        note(format!(
+                            "{}: building its missing or invalid indexes again",
+                            m.name
+                        ));
                         build(conn, &m, note)?;
                         Ok(None)
                     }

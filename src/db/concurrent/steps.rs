@@ -62,6 +62,26 @@ pub fn index_built(step: &str) -> Option<&str> {
         .then_some(name)
 }
 
+/// The table a `CREATE INDEX CONCURRENTLY IF NOT EXISTS name ON table ...` step indexes.
+pub fn table_indexed(step: &str) -> Option<&str> {
+    let name = index_built(step)?;
+    let rest = step.split_once(name)?.1.trim_start().strip_prefix("ON ")?;
+    rest.split_whitespace().next()
+}
+
+/// The indexes a concurrent migration builds on `table`.
+pub fn indexes_on(version: &str, table: &str) -> Vec<&'static str> {
+    crate::db::migration_sql(version)
+        .map(|sql| {
+            steps(sql)
+                .iter()
+                .filter(|s| table_indexed(s.sql) == Some(table))
+                .filter_map(|s| index_built(s.sql))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The indexes a concurrent migration builds.
 pub fn indexes_of(version: &str) -> Vec<&'static str> {
     crate::db::migration_sql(version)
@@ -107,6 +127,21 @@ mod tests {
         assert_eq!(index_built(s[0].sql), Some("a"));
         assert_eq!(index_built(s[1].sql), None);
         assert_eq!(index_built(s[2].sql), Some("b"));
+        assert_eq!(table_indexed(s[0].sql), Some("t"));
+        assert_eq!(table_indexed(s[1].sql), None);
+        assert_eq!(table_indexed(s[2].sql), Some("t"));
+    }
+
+    #[test]
+    fn the_indexes_an_item_import_may_take_down_are_the_three_on_items() {
+        assert_eq!(
+            indexes_on("20261124000004", "items"),
+            [
+                "stackctl_items_created_id",
+                "stackctl_items_price_id",
+                "stackctl_items_title_id"
+            ]
+        );
     }
 
     #[test]
