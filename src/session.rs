@@ -37,7 +37,7 @@ impl Ctx {
     }
 
     /// The direct URL, when one is configured.
-    pub fn configured_direct(&self) -> Result<Option<Target>> {
+    fn configured_direct(&self) -> Result<Option<Target>> {
         let env = |k: &str| std::env::var(k).ok();
         config::resolve_direct(
             self.global.direct_url.as_deref(),

@@ -111,7 +111,7 @@ pub fn items(args: ItemImportArgs, ctx: &Ctx) -> Result<()> {
     pb.finish_and_clear();
     if let Some(taken) = taken {
         // Whether the rows went in or not, the indexes come back.
-        rebuild_after_load(ctx, &mut conn, &taken, done.is_ok());
+        rebuild_after_load(ctx, &taken, done.is_ok());
     }
     match done? {
         Some(done) => finish(ctx, "item import", name, done, started),
@@ -185,7 +185,7 @@ fn take_down_for_load(
     ));
     if let Err(e) = concurrent::take_down(conn, &a) {
         // Some may be gone already: build whatever is missing, then report.
-        rebuild_after_load(ctx, conn, &a, false);
+        rebuild_after_load(ctx, &a, false);
         return Err(e);
     }
     Ok(Some(a))
@@ -193,12 +193,13 @@ fn take_down_for_load(
 
 /// Build the indexes `take_down_for_load` dropped again. The import's outcome stands
 /// whatever happens here: a build that fails is a warning naming the way to finish it.
-fn rebuild_after_load(ctx: &Ctx, conn: &mut diesel::PgConnection, a: &Assessment, loaded: bool) {
+fn rebuild_after_load(ctx: &Ctx, a: &Assessment, loaded: bool) {
     let started = Instant::now();
-    // Like `migrate`: straight to the server when a direct URL is configured (a pooler's
-    // query timeout must not cut a long build short), under the build lock in its
-    // default (advisory) mode. Waiting for it holds nothing, so it may wait long: for a
-    // `migrate` building the same indexes, or for another import's load to end.
+    // Like `migrate`: on a connection of its own, straight to the server when a direct URL
+    // is configured (a pooler's query timeout must not cut a long build short), else
+    // where the import went, under the build lock in its default (advisory) mode.
+    // Waiting for it holds nothing, so it may wait long: for a `migrate` building the
+    // same indexes, or for another import's load to end.
     let note = |m: String| ctx.debug(m);
     let outcome = (|| {
         let target = ctx.direct_target()?;
@@ -207,13 +208,8 @@ fn rebuild_after_load(ctx: &Ctx, conn: &mut diesel::PgConnection, a: &Assessment
             timeout: REBUILD_LOCK_WAIT,
             url: target.url.libpq(),
         };
-        match ctx.configured_direct()? {
-            Some(_) => {
-                let (mut direct, _) = ctx.connect_target(target.clone())?;
-                concurrent::rebuild(&mut direct, &lock, a, &note)
-            }
-            None => concurrent::rebuild(conn, &lock, a, &note),
-        }
+        let (mut conn, _) = ctx.connect_target(target.clone())?;
+        concurrent::rebuild(&mut conn, &lock, a, &note)
     })();
     let names = a.names().join(", ");
     match outcome {

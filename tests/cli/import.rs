@@ -445,10 +445,7 @@ fn items_csv(db: &TestDb, name: &str, n: usize, owner: &str) -> String {
 #[test]
 fn item_import_memory_does_not_grow_with_the_rows() {
     let db = TestDb::new();
-    let owner = db.add_user("a@example.com", "alice")["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let owner = db.add_user_id("a@example.com", "alice");
     let small = items_csv(&db, "small.csv", 40_000, &owner);
     let large = items_csv(&db, "large.csv", 320_000, &owner);
     let (r, small_kib) = peak_kib(db.cmd().args(&["item", "import", &small]));
@@ -468,10 +465,7 @@ fn item_import_memory_does_not_grow_with_the_rows() {
 #[test]
 fn duplicates_far_apart_are_found_by_the_primary_key() {
     let db = TestDb::new();
-    let owner = db.add_user("a@example.com", "alice")["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let owner = db.add_user_id("a@example.com", "alice");
     let dup = "22222222-2222-4222-8222-222222222222";
     let mut text = String::from("id,title,owner_id\n");
     text.push_str(&format!("{dup},first,{owner}\n"));
@@ -651,10 +645,7 @@ fn item_index_oids(db: &TestDb) -> (String, String) {
 #[test]
 fn a_load_may_drop_stackctls_item_indexes_and_builds_them_again() {
     let db = TestDb::new();
-    let owner = db.add_user("a@example.com", "alice")["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let owner = db.add_user_id("a@example.com", "alice");
     let (ours, theirs) = item_index_oids(&db);
     assert_eq!(ours.matches(":true").count(), 3, "{ours}");
     assert!(theirs.contains("items_pkey="), "{theirs}");
@@ -737,10 +728,7 @@ fn a_load_may_drop_stackctls_item_indexes_and_builds_them_again() {
 fn an_import_stopped_after_dropping_the_indexes_leaves_them_to_migrate() {
     use std::io::Write;
     let db = TestDb::new();
-    let owner = db.add_user("a@example.com", "alice")["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let owner = db.add_user_id("a@example.com", "alice");
     let mut cmd = db.cmd().args(&[
         "item",
         "import",

@@ -362,10 +362,7 @@ fn without_uuid_ossp_migrate_falls_back_to_gen_random_uuid_and_adoption_creates_
 #[test]
 fn only_the_owner_of_items_may_drop_its_indexes_for_a_load() {
     let db = TestDb::new();
-    let owner = db.add_user("a@example.com", "alice")["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let owner = db.add_user_id("a@example.com", "alice");
     let app = role(&db, "lp_load", "");
     dml_only(&db, &app);
     db.ok(&["grant", &app, "--apply"]);

@@ -746,10 +746,7 @@ fn transaction_pooler_gives_what_a_direct_connection_gives() {
 fn transaction_pooler_item_import_builds_the_indexes_it_dropped() {
     let db = TestDb::new();
     let b = transaction();
-    let owner = db.add_user("a@example.com", "alice")["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let owner = db.add_user_id("a@example.com", "alice");
     let file = db.dir.path().join("items.csv");
     std::fs::write(
         &file,

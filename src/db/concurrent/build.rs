@@ -45,10 +45,7 @@ pub fn missing_indexes(conn: &mut PgConnection, version: &str) -> Result<Vec<Str
         let Some(name) = index_built(step.sql) else {
             continue;
         };
-        if step.optional {
-            continue;
-        }
-        if step.needs.is_some() {
+        if step.optional || step.needs.is_some() {
             continue;
         }
         if index_validity(conn, name)?.is_none() {

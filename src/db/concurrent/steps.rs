@@ -71,23 +71,21 @@ pub fn table_indexed(step: &str) -> Option<&str> {
 
 /// The indexes a concurrent migration builds on `table`.
 pub fn indexes_on(version: &str, table: &str) -> Vec<&'static str> {
-    crate::db::migration_sql(version)
-        .map(|sql| {
-            steps(sql)
-                .iter()
-                .filter(|s| table_indexed(s.sql) == Some(table))
-                .filter_map(|s| index_built(s.sql))
-                .collect()
-        })
-        .unwrap_or_default()
+    built_by(version, |step| table_indexed(step) == Some(table))
 }
 
 /// The indexes a concurrent migration builds.
 pub fn indexes_of(version: &str) -> Vec<&'static str> {
+    built_by(version, |_| true)
+}
+
+/// The indexes built by the steps of a concurrent migration that `keep` accepts.
+fn built_by(version: &str, keep: impl Fn(&str) -> bool) -> Vec<&'static str> {
     crate::db::migration_sql(version)
         .map(|sql| {
             steps(sql)
                 .iter()
+                .filter(|s| keep(s.sql))
                 .filter_map(|s| index_built(s.sql))
                 .collect()
         })

@@ -1,6 +1,7 @@
 //! An item import's load without stackctl's own indexes on `items`: the owner of the
-//! table may drop them (`DROP INDEX CONCURRENTLY`, which waits for the transactions using
-//! them and blocks nobody) before a large load and build them again after it, the way a
+//! table may drop them (`DROP INDEX CONCURRENTLY`: it takes the lock `VACUUM` takes, so
+//! the application's reads and writes go on, and first waits for the transactions
+//! already using `items`) before a large load and build them again after it, the way a
 //! migration builds them. Building an index once from the table's rows is much cheaper
 //! than updating it for each row of a load whose index pages no longer fit in memory. The
 //! application's own indexes and constraints are never touched.

@@ -587,6 +587,14 @@ impl TestDb {
             .json()
     }
 
+    /// A user added as `add_user` does; returns its id.
+    pub fn add_user_id(&self, email: &str, username: &str) -> String {
+        self.add_user(email, username)["id"]
+            .as_str()
+            .expect("the new user's id")
+            .to_string()
+    }
+
     /// A checksum of both tables, to prove a command changed no data.
     pub fn checksum(&self) -> String {
         self.sql(
