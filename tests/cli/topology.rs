@@ -545,6 +545,14 @@ fn standby_refuses_every_write_and_serves_every_read() {
         vec!["item", "delete", item["id"].as_str().unwrap(), "--yes"],
         vec!["user", "delete", alice["id"].as_str().unwrap(), "--yes"],
         vec!["item", "import", items_csv.to_str().unwrap()],
+        // Nothing is dropped on a standby: the import is refused as any write.
+        vec![
+            "item",
+            "import",
+            "--rebuild-indexes",
+            "always",
+            items_csv.to_str().unwrap(),
+        ],
         vec!["migrate", "revert", "--yes"],
         vec!["backup", "restore", file_s, "--yes"],
         vec!["backup", "restore", file_s, "--into", "standby_copy"],
