@@ -418,14 +418,6 @@ class Bench:
                 times[which].append(secs)
         self.scale_rows.append((name, times["small"], times["large"], goal))
 
-    def report_layout(self):
-        """Whether the release layout (build.rs, scripts/symbol_order.py) is in the binary
-        measured, and how many of the listed functions it still has."""
-        check = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "symbol_order.py"),
-                                "--check", "--bin", self.bin], capture_output=True, text=True)
-        for line in (check.stdout + check.stderr).splitlines():
-            print(f"bench: {line}", file=sys.stderr)
-
     def versus(self, name, size, ours, ref, runs, goal, before=None, after=None):
         """Two commands on one fixture, alternating, with peak RSS from an extra first run
         of each (or from the single run)."""
@@ -496,17 +488,6 @@ class Bench:
         self.side_by_side(f"user list --search user{n}@ --limit 50",
                           lambda db: self.on(db, "user", "list", "--search", f"user{n}@", "--limit", "50"),
                           runs, ("<=", "150 ms"))
-
-        # The floor: the same statement, once, from a bare program on the same libpq. Both
-        # take 5 to 8 ms, where one run in ten is a millisecond off: 200 alternating runs
-        # each (3 seconds) give medians that hold still from one benchmark to the next.
-        if a.floor and self.wanted("floor"):
-            self.report_layout()
-            for which, db in self.dbs.items():
-                self.versus(f"user list --limit 50 vs the floor program ({which})", which,
-                            self.on(db, "user", "list", "--limit", "50"),
-                            [a.floor, f"host={self.socket} user=stackctl dbname={db}"],
-                            max(runs * 2, 200), ("<=", 1.2))
 
         item_cols = ("i.id, i.title, i.description, i.price, i.is_available, i.owner_id, "
                      "u.email AS owner_email, i.created_at, i.updated_at")
@@ -640,12 +621,11 @@ def main():
     p.add_argument("--only", action="append", metavar="TEXT",
                    help="run only the figures whose name contains TEXT (repeatable)")
     p.add_argument("--scale", action="store_true",
-                   help="the issue-16 table: each command on the small fixture and on a large one")
+                   help="the scale table: each command on the small fixture and on a large one")
     p.add_argument("--scale-users", type=int, default=1_000_000)
     p.add_argument("--scale-items", type=int, default=10_000_000)
     p.add_argument("--bulk-runs", type=int, default=1,
                    help="with --scale: runs of each export and import figure")
-    p.add_argument("--floor", help="the floor program (default: build examples/pq_floor.rs)")
     args = p.parse_args()
     if args.smoke:
         args.users, args.items, args.hash_users, args.runs, args.hash_runs = 20, 300, 4, 1, 1
@@ -653,10 +633,6 @@ def main():
     if args.bin is None:
         subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
         args.bin = os.path.join(ROOT, "target", "release", "stackctl")
-    if args.scale and args.floor is None and not args.smoke:
-        subprocess.run(["cargo", "build", "--release", "--quiet", "--example", "pq_floor"],
-                       cwd=ROOT, check=True)
-        args.floor = os.path.join(ROOT, "target", "release", "examples", "pq_floor")
     args.bin = os.path.abspath(args.bin)
     bench = Bench(args)
     try:

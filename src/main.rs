@@ -106,25 +106,3 @@ fn wants_json(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
     }
     json
 }
-
-// The only two C maths functions the binary calls, both from dependencies: `pow`
-// (indicatif's rates and ETAs) and `log2` (num-bigint's digit estimate when a Numeric is
-// formatted). Defined here, from the `libm` crate, the linker resolves them inside the
-// binary and drops libm.so, which every command would otherwise map and relocate at start
-// for those two functions alone (issue 16: 14 fewer page faults and about 0.1 ms per
-// command in 400 alternating runs). The executable does not export them, so the shared
-// libraries it loads keep their own. A dependency that starts calling another libm
-// function brings libm.so back (correct, only slower), and `bench::the_binary_needs_no_libm`
-// fails.
-
-/// `pow(3)`, for the binary's own calls (see above).
-#[no_mangle]
-pub extern "C" fn pow(x: f64, y: f64) -> f64 {
-    libm::pow(x, y)
-}
-
-/// `log2(3)`, for the binary's own calls (see above).
-#[no_mangle]
-pub extern "C" fn log2(x: f64) -> f64 {
-    libm::log2(x)
-}

@@ -262,8 +262,7 @@ impl Instance {
                  unix_socket_directories = '{}'\n\
                  unix_socket_permissions = 0700\n\
                  port = {PORT}\n\
-                 # Every stackctl session works in UTC: with the server's own zone UTC,\n\
-                 # a session starts in it and needs no SET (vendor/README.md).\n\
+                 # Every stackctl session works in UTC, and so does the server.\n\
                  timezone = 'UTC'\n",
                 self.socket_str()
             ),

@@ -1,5 +1,6 @@
 //! The benchmark script runs end to end (at a tiny size; its timings are not checked).
 
+use crate::support::Timed as _;
 use crate::support::{python, BIN};
 
 #[test]
@@ -10,7 +11,7 @@ fn benchmark_script_smoke_run() {
         .args([script, "--smoke", "--bin", BIN, "--data-dir"])
         .arg(dir.path().join("pg"))
         .env_remove("DATABASE_URL")
-        .output()
+        .timed_output()
         .expect("run the test venv's python");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -38,27 +39,18 @@ fn benchmark_script_smoke_run() {
 
 /// `bench.py --scale` runs end to end at a tiny size: both fixtures (the large one built
 /// with its keys and indexes dropped and rebuilt, checked for drift), every command of the
-/// side-by-side table, the floor program, export, import and the hashed user import.
+/// side-by-side table, export, import and the hashed user import.
 #[test]
 fn benchmark_scale_smoke_run() {
     let dir = tempfile::tempdir().unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/bench.py");
-    // `cargo test` builds the examples beside the binary (`--test cli` alone does not:
-    // then the floor's figure is left out).
-    let floor = std::path::Path::new(BIN)
-        .parent()
-        .unwrap()
-        .join("examples/pq_floor");
     let mut cmd = std::process::Command::new(python());
     cmd.args([script, "--smoke", "--scale", "--bin", BIN]);
-    if floor.is_file() {
-        cmd.arg("--floor").arg(&floor);
-    }
     let out = cmd
         .arg("--data-dir")
         .arg(dir.path().join("pg"))
         .env_remove("DATABASE_URL")
-        .output()
+        .timed_output()
         .expect("run the test venv's python");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -83,38 +75,5 @@ fn benchmark_scale_smoke_run() {
             "{figure} missing:\n{stdout}"
         );
     }
-    if floor.is_file() {
-        assert!(
-            stdout.contains("user list --limit 50 vs the floor program (large)"),
-            "{stdout}"
-        );
-    }
     assert!(!dir.path().join("pg").exists());
-}
-
-/// The binary defines `pow` and `log2`, the only C maths functions its dependencies call
-/// (src/main.rs), so the loader maps no libm.so at each command's start. A dependency
-/// that starts calling another one brings it back, and this test fails.
-#[test]
-fn the_binary_needs_no_libm() {
-    let readelf = |args: &[&str]| {
-        let out = std::process::Command::new("readelf")
-            .args(args)
-            .arg(BIN)
-            .output()
-            .expect("readelf (Debian package binutils, which gcc brings) must be installed");
-        assert!(out.status.success(), "readelf {args:?} failed");
-        String::from_utf8(out.stdout).unwrap()
-    };
-    let needed = readelf(&["-d", "-W"]);
-    assert!(
-        needed.contains("(NEEDED)"),
-        "no dynamic section read:\n{needed}"
-    );
-    assert!(
-        !needed.contains("libm.so"),
-        "stackctl needs libm.so again: a dependency calls a C maths function other than pow \
-         and log2 (compare `readelf --dyn-syms -W` of the binary with `nm -D` of libm.so.6); \
-         define it in src/main.rs from the libm crate"
-    );
 }

@@ -67,7 +67,7 @@ fn run_script(url: &str, script: &str) {
         .expect("stdin")
         .write_all(script.as_bytes())
         .expect("feed psql");
-    let out = child.wait_with_output().expect("psql");
+    let out = crate::support::wait_output(child, None, "psql -f fix.sql");
     assert!(
         out.status.success(),
         "psql refused the script:\n{script}\n{}",

@@ -1,6 +1,7 @@
 //! Faults: a killed backend, a stopped server, a server that never answers, a statement
 //! over --statement-timeout. Each ends in exit 5, one error line, and nothing half-written.
 
+use crate::support::Timed as _;
 use std::net::TcpListener;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -212,7 +213,7 @@ fn a_server_stopped_during_an_import_keeps_nothing() {
         let out = Command::new("psql")
             .args(["-X", "-At", "-h", socket.to_str().unwrap(), "-U", "stackctl", "-d", "stackctl", "-c"])
             .arg("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY%' AND pid <> pg_backend_pid()")
-            .output()
+            .timed_output()
             .unwrap();
         if String::from_utf8_lossy(&out.stdout).trim() == "1" {
             break;

@@ -1,5 +1,6 @@
 //! Bulk export (`list --all`) and import (`user import`, `item import`).
 
+use crate::support::Timed as _;
 use crate::support::{Run, TestDb};
 
 const VECTORS: &[(&str, &str)] = include!("../data/passlib_vectors.in");
@@ -345,7 +346,7 @@ fn imported_passwords_verify_in_passlib() {
                   print(CryptContext(schemes=['bcrypt']).verify(sys.argv[1], sys.argv[2]))";
     let out = std::process::Command::new(crate::support::python())
         .args(["-c", script, "plain, \"quoted\" pw", &stored])
-        .output()
+        .timed_output()
         .expect("run the test venv's python");
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
@@ -420,7 +421,7 @@ fn peak_kib(cmd: crate::support::Cmd) -> (Run, u64) {
         }
         peak
     });
-    let out = child.wait_with_output().expect("wait for stackctl");
+    let out = crate::support::wait_output(child, None, "stackctl import");
     (Run::from(out), sampler.join().unwrap())
 }
 

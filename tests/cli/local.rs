@@ -1,6 +1,7 @@
 //! The embedded default: with no URL anywhere, stackctl runs its own PostgreSQL under
 //! HOME (a temporary directory here), on a Unix socket only.
 
+use crate::support::Timed as _;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -66,7 +67,7 @@ fn psql(socket: &str, sql: &str) -> String {
         .args([
             "-h", socket, "-U", "stackctl", "-d", "stackctl", "-XAtc", sql,
         ])
-        .output()
+        .timed_output()
         .expect("run psql");
     assert!(out.status.success(), "{out:?}");
     String::from_utf8_lossy(&out.stdout).trim().to_string()
@@ -240,7 +241,7 @@ fn restore_into_a_new_database_of_the_embedded_instance() {
             "-XAtc",
             "SELECT username FROM users",
         ])
-        .output()
+        .timed_output()
         .expect("run psql");
     assert_eq!(String::from_utf8_lossy(&copy.stdout).trim(), "carol");
     assert_eq!(psql(&socket, "SELECT count(*) FROM users"), "0");
@@ -303,10 +304,7 @@ fn missing_server_binaries_are_exit_5_with_an_install_hint() {
 /// `postgres`) must never make root overwrite or take over the file it points to.
 #[test]
 fn as_root_links_planted_in_the_data_directory_are_never_followed() {
-    if !crate::support::is_root() {
-        eprintln!("as_root_links_planted_in_the_data_directory_are_never_followed: checks root's behaviour; run the tests as root to exercise it");
-        return;
-    }
+    crate::support::require_root();
     let home = Home::new();
     home.run(&["local", "start"]).success();
     home.run(&["local", "stop"]).success();
@@ -337,10 +335,7 @@ fn as_root_links_planted_in_the_data_directory_are_never_followed() {
 /// and nothing outside it changes: no ACL entry is added to the directory that stops it.
 #[test]
 fn as_root_an_unreachable_data_directory_is_refused_without_changing_its_parents() {
-    if !crate::support::is_root() {
-        eprintln!("as_root_an_unreachable_data_directory_is_refused_without_changing_its_parents: checks root's behaviour; run the tests as root to exercise it");
-        return;
-    }
+    crate::support::require_root();
     let home = Home::new();
     let closed = home.path().join("closed");
     std::fs::create_dir(&closed).unwrap();
@@ -359,7 +354,7 @@ fn as_root_an_unreachable_data_directory_is_refused_without_changing_its_parents
             "import os, sys; print(','.join(os.listxattr(sys.argv[1])))",
             closed.to_str().unwrap(),
         ])
-        .output()
+        .timed_output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
     assert!(

@@ -420,7 +420,7 @@ fn an_interrupted_concurrent_index_build_is_finished_by_the_next_migrate() {
     assert_eq!(query_indexes(&db), "0/0");
     let (mut writer, child, pid) = migrate_stuck_in_a_build(&db);
     assert_eq!(db.sql(&format!("SELECT pg_terminate_backend({pid})")), "t");
-    let r = crate::support::Run::from(child.wait_with_output().expect("wait for stackctl"));
+    let r = crate::support::Run::from(crate::support::wait_output(child, None, "stackctl migrate"));
     r.fails(5);
     let _ = writer.kill();
     let _ = writer.wait();
@@ -458,8 +458,8 @@ fn an_interrupted_concurrent_index_build_is_finished_by_the_next_migrate() {
     assert_eq!(recorded(), "0");
     let _ = writer.kill();
     let _ = writer.wait();
-    let r =
-        crate::support::Run::from(next.wait_with_output().expect("wait for stackctl")).success();
+    let r = crate::support::Run::from(crate::support::wait_output(next, None, "stackctl migrate"))
+        .success();
     assert!(
         r.stderr
             .contains("waiting for another backend still building stackctl_items_created_id"),

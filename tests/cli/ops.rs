@@ -1,6 +1,7 @@
 //! Unattended operations: status --check, test restores, calendar retention, cron pings,
 //! the table lock for migrations, completions and the man page.
 
+use crate::support::Timed as _;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -480,7 +481,7 @@ fn completions_and_man_page() {
     let check = std::process::Command::new("bash")
         .arg("-n")
         .arg(&script)
-        .output()
+        .timed_output()
         .unwrap();
     assert!(check.status.success(), "{check:?}");
     for shell in ["zsh", "fish", "elvish", "powershell"] {

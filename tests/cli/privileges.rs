@@ -2,6 +2,7 @@
 //! a read-only role, a database owner that is not a superuser, and a role that may not
 //! create extensions.
 
+use crate::support::Timed as _;
 use crate::support::{psql, TestDb};
 
 static ROLE_COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -222,7 +223,7 @@ Chair,ro@example.com
             "-c",
             "SELECT hashed_password FROM users",
         ])
-        .output()
+        .timed_output()
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("permission denied"));

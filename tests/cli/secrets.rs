@@ -2,6 +2,7 @@
 //! -vv, no manifest, no child's command line; backups are private; listing users never
 //! reads a hash.
 
+use crate::support::Timed as _;
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
@@ -181,7 +182,7 @@ fn listing_users_never_reads_the_hash_column() {
     }
     let out = std::process::Command::new("psql")
         .args(["-X", "-d", &url, "-c", "SELECT hashed_password FROM users"])
-        .output()
+        .timed_output()
         .unwrap();
     assert!(
         !out.status.success(),

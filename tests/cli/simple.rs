@@ -4,6 +4,7 @@
 //! model read by stackctl and the other way round (one id sequence), and backups made the
 //! seed's way (`pg_dump > backup.sql`, `psql < backup.sql`).
 
+use crate::support::Timed as _;
 use crate::support::{psql_bin, python, TestDb};
 
 /// The design document's SQL, exactly.
@@ -416,7 +417,7 @@ fn app(db: &TestDb, args: &[&str]) -> String {
     let out = std::process::Command::new(python())
         .args(["-c", MODEL, &url])
         .args(args)
-        .output()
+        .timed_output()
         .expect("run python");
     assert!(
         out.status.success(),
@@ -485,7 +486,7 @@ fn backups_restore_the_seeds_way_and_ours() {
     let pg_dump = psql_bin().with_file_name("pg_dump");
     let out = std::process::Command::new(&pg_dump)
         .args(["-d", &db.url, "-f", dump.to_str().unwrap()])
-        .output()
+        .timed_output()
         .unwrap();
     assert!(
         out.status.success(),
@@ -516,7 +517,7 @@ fn backups_restore_the_seeds_way_and_ours() {
     let out = std::process::Command::new(psql_bin())
         .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &fresh.url])
         .stdin(std::fs::File::open(&file).unwrap())
-        .output()
+        .timed_output()
         .unwrap();
     assert!(
         out.status.success(),

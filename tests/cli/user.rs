@@ -1,5 +1,6 @@
 use serde_json::Value;
 
+use crate::support::Timed as _;
 use crate::support::{Cmd, TestDb};
 
 fn hash_of(db: &TestDb, email: &str) -> String {
@@ -175,7 +176,7 @@ fn hashes_verify_in_passlib() {
                   print('ok' if ok else 'bad')";
     let out = std::process::Command::new(crate::support::python())
         .args(["-c", script, "ünïcödé pass!", &hash])
-        .output()
+        .timed_output()
         .expect("run the test venv's python");
     assert!(
         out.status.success(),
@@ -607,7 +608,7 @@ fn closed_stdout_is_not_an_error() {
         .unwrap();
     assert!(first.starts_with("id,email"), "{first}");
     // The reader is dropped here, as `| head -n 1` would.
-    let out = child.wait_with_output().unwrap();
+    let out = crate::support::wait_output(child, None, "stackctl user list --all");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(

@@ -2,6 +2,7 @@
 //! per test run: production puts one between stackctl and PostgreSQL, and transaction
 //! pooling breaks anything that keeps state in a session.
 
+use super::Timed as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Mutex, OnceLock};
@@ -278,7 +279,7 @@ fn start(mode: PoolMode) -> Bouncer {
         .arg("-d")
         .arg(dir.join("pgbouncer.ini"))
         .stdin(Stdio::null())
-        .output()
+        .timed_output()
         .expect("run pgbouncer");
     // SIGTERM: immediate shutdown.
     watchdog(&format!(

@@ -6,14 +6,15 @@
 //! Python venv with the application's libraries (python.rs).
 
 mod bouncer;
+mod child;
 mod python;
 mod standby;
 
 pub use bouncer::{pgbouncer, Bouncer, PoolMode};
+pub use child::{wait_output, Timed};
 pub use python::python;
 pub use standby::standby;
 
-use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -98,7 +99,7 @@ pub fn find_bindir() -> Option<PathBuf> {
             return Some(d);
         }
     }
-    if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
+    if let Ok(out) = Command::new("pg_config").arg("--bindir").timed_output() {
         let d = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
         if out.status.success() && has_initdb(&d) {
             return Some(d);
@@ -172,7 +173,7 @@ fn start_cluster_in(name: &str, extra: &str, prep: &dyn Fn(&Path)) -> Server {
             "--locale=C",
             "--no-sync",
         ])
-        .output()
+        .timed_output()
         .expect("run initdb");
     assert!(
         out.status.success(),
@@ -200,7 +201,7 @@ fn server_dir(name: &str, prep: &dyn Fn(&Path)) -> PathBuf {
         let ok = Command::new("chown")
             .args(["-R", "postgres:postgres"])
             .arg(&dir)
-            .status()
+            .timed_status()
             .expect("chown")
             .success();
         assert!(ok, "cannot give {} to the postgres account", dir.display());
@@ -233,7 +234,7 @@ fn pg_start(bindir: &Path, dir: &Path, data: &Path, port: u16, extra: &str) {
         .arg(dir.join("server.log"))
         .args(["-o", &opts, "start"])
         .stdout(Stdio::null())
-        .output()
+        .timed_output()
         .expect("run pg_ctl");
     assert!(
         out.status.success(),
@@ -289,7 +290,7 @@ fn apt_install(packages: &[&str]) -> bool {
             .env("DEBIAN_FRONTEND", "noninteractive")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .status()
+            .timed_status()
             .is_ok_and(|s| s.success())
     };
     if install() {
@@ -299,7 +300,7 @@ fn apt_install(packages: &[&str]) -> bool {
         .args(["update", "-qq"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .status();
+        .timed_status();
     install()
 }
 
@@ -314,7 +315,7 @@ pub fn tls_server() -> &'static (u16, PathBuf) {
                 let out = Command::new("openssl")
                     .args(args)
                     .current_dir(dir)
-                    .output()
+                    .timed_output()
                     .expect("openssl is needed for the TLS tests: apt-get install -y openssl");
                 assert!(
                     out.status.success(),
@@ -417,12 +418,22 @@ fn make_template(server: &Server) {
     let url = format!("{}/{TEMPLATE}{}", server.base, server.query);
     let out = Command::new(BIN)
         .args(["migrate", "--database-url", &url])
-        .output()
+        .timed_output()
         .expect("run stackctl migrate");
     assert!(
         out.status.success(),
         "migrating the template failed: {}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A test that checks what stackctl does as root (CI runs the suite as root) fails, never
+/// passes, when run as another account.
+pub fn require_root() {
+    assert!(
+        is_root(),
+        "this test checks what stackctl does as root: run the suite as root (CI does), or \
+         leave it out with `cargo test -- --skip as_root_`"
     );
 }
 
@@ -455,7 +466,7 @@ fn psql_at(server: &Server, url: &str, sql: &str) -> String {
             "-c",
             sql,
         ])
-        .output()
+        .timed_output()
         .expect("run psql");
     assert!(
         out.status.success(),
@@ -633,7 +644,7 @@ impl Drop for TestDb {
                 "DROP DATABASE IF EXISTS {} WITH (FORCE)",
                 self.name
             ))
-            .output();
+            .timed_output();
     }
 }
 
@@ -703,13 +714,9 @@ impl Cmd {
             })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = self.cmd.spawn().expect("spawn stackctl");
-        if let Some(input) = self.stdin.take() {
-            let mut sin = child.stdin.take().expect("stdin");
-            let _ = sin.write_all(&input);
-        }
-        let out = child.wait_with_output().expect("wait for stackctl");
-        Run::from(out)
+        let what = child::describe(&self.cmd);
+        let child = self.cmd.spawn().expect("spawn stackctl");
+        Run::from(wait_output(child, self.stdin.take(), &what))
     }
 }
 

@@ -3,6 +3,7 @@
 //! directory, made once and kept across runs, so a fresh machine needs only `python3`
 //! with its `venv` module.
 
+use super::Timed as _;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -50,7 +51,7 @@ fn make_venv() -> PathBuf {
     let ready = std::fs::read_to_string(&marker).is_ok_and(|m| m == wanted)
         && Command::new(&python)
             .args(["-c", "import passlib, bcrypt, sqlalchemy"])
-            .output()
+            .timed_output()
             .is_ok_and(|o| o.status.success());
     if ready {
         return python;
@@ -67,7 +68,7 @@ fn make_venv() -> PathBuf {
             "--disable-pip-version-check",
         ])
         .args(REQUIREMENTS)
-        .output()
+        .timed_output()
         .expect("run the venv's pip");
     assert!(
         out.status.success(),
@@ -88,7 +89,7 @@ fn create_venv(venv: &Path) {
         Command::new("python3")
             .args(["-m", "venv", "--clear"])
             .arg(venv)
-            .output()
+            .timed_output()
     };
     let why = match attempt() {
         Ok(out) if out.status.success() => return,

@@ -2,6 +2,7 @@
 //! on demand once per test run: production reads from replicas, and a replica refuses
 //! every write.
 
+use super::Timed as _;
 use std::process::Stdio;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -47,7 +48,7 @@ impl Standby {
             .args(["-c", "CREATE TEMP TABLE stackctl_flush ()"])
             .args(["-c", "SELECT pg_current_wal_flush_lsn()"])
             .stdin(Stdio::null())
-            .output()
+            .timed_output()
             .expect("run psql");
         assert!(
             out.status.success(),
@@ -88,7 +89,7 @@ impl Standby {
             .arg(self.url(db))
             .args(["-c", sql])
             .stdin(Stdio::null())
-            .output()
+            .timed_output()
             .ok()?;
         out.status
             .success()
@@ -119,7 +120,7 @@ fn start() -> Standby {
         .args(["-h", "127.0.0.1", "-p", &primary_port.to_string()])
         .args(["-U", "postgres"])
         .stdin(Stdio::null())
-        .output()
+        .timed_output()
         .expect("run pg_basebackup");
     assert!(
         out.status.success(),
