@@ -90,7 +90,7 @@ fn contradiction(chosen: Layout, has: &str) -> Error {
 /// layout and what it lacks.
 pub fn refusal(lacks: &str) -> Error {
     Error::usage(format!("the simple layout has no {lacks}")).with_hint(
-        "this database has the Simple DB layout (users: id, email, name, created_at); see the README's Simple DB layout section",
+        "this database has the Simple DB layout (users: id, email, name, created_at); see docs/layouts.md",
     )
 }
 

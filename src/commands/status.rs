@@ -15,7 +15,7 @@ struct Status {
     database: String,
     server_version: String,
     role: &'static str,
-    /// `stackwizard` or `simple` (see the README's Simple DB layout section).
+    /// `stackwizard` or `simple` (docs/layouts.md).
     layout: &'static str,
     schema: String,
     applied_migrations: usize,

@@ -320,7 +320,7 @@ mod tests {
 
 /// Property tests, and a fuzz loop for the price parser: any string at all, no panic;
 /// what is accepted is canonical and re-parses to itself. `PROPTEST_CASES` scales it up
-/// (the README's one-minute run uses 2,000,000).
+/// (docs/security.md has a long run).
 #[cfg(test)]
 mod props {
     use super::*;

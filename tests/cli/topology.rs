@@ -195,10 +195,9 @@ fn harness_standby_replays_the_primary() {
 // ---------------------------------------------------------------------------------------
 // stackctl through the transaction pooler.
 
-/// Through transaction pooling a statement still runs in UTC and UTF-8 when the connection
-/// sent no SET (the pooler reports this database's UTC and UTF8) and the backend it lands
-/// on was left in Tokyo time and LATIN1 by another client: PgBouncer puts the values it
-/// reported back on the backend before the statement runs.
+/// Through transaction pooling a statement still runs in UTC and UTF-8 when the backend it
+/// lands on was left in Tokyo time and LATIN1 by another client: PgBouncer puts the
+/// client's values back on the backend before the statement runs.
 #[test]
 fn transaction_pooler_keeps_utc_and_utf8_on_a_backend_left_otherwise() {
     let db = TestDb::new();
