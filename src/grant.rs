@@ -33,7 +33,7 @@ const USER_COLUMNS_READABLE: &str =
 
 /// The privileges an operator role needs on each object stackctl touches, in the order a
 /// plan lists them: (object kind, name, privileges).
-const OPERATOR: &[(&str, &str, &str)] = &[
+pub const OPERATOR: &[(&str, &str, &str)] = &[
     ("SCHEMA", "public", "USAGE"),
     ("TABLE", "users", "SELECT, INSERT, UPDATE, DELETE"),
     ("TABLE", "items", "SELECT, INSERT, UPDATE, DELETE"),
@@ -98,21 +98,21 @@ pub fn plan(role: &str, database: &str, read_only: bool, present: Present) -> Ve
     out
 }
 
-/// The hint for a server's "permission denied for table X" (or sequence, schema): the
-/// operator plan's GRANT for that object, and the command that prints every grant.
-pub fn hint_for_denial(message: &str) -> String {
-    let all = "`stackctl grant ROLE` prints every grant stackctl needs (`--apply` runs them as the owner)";
-    let object = message
-        .strip_prefix("permission denied for ")
-        .and_then(|rest| rest.split_once(' '))
-        .map(|(kind, name)| (kind.to_ascii_uppercase(), name.trim().trim_matches('"')));
-    if let Some((kind, name)) = object {
-        if let Some((k, n, p)) = OPERATOR.iter().find(|(k, n, _)| *k == kind && *n == name) {
-            let g = grant(k, n, p, "ROLE");
-            return format!("as the owner run `{}`; {all}", g.statement);
-        }
-    }
-    format!("the role lacks a privilege; {all}")
+/// What to do about a missing privilege, when the server has not said which one is missing.
+pub const GENERIC_HINT: &str =
+    "the role lacks a privilege; `stackctl grant ROLE` prints every grant stackctl needs \
+     (`--apply` runs them as the owner)";
+
+/// The hint for a role the server refused: the operator plan's first GRANT the role lacks
+/// (`missing` are those of its privileges the server says the role does not hold), and
+/// the command that prints every grant.
+pub fn hint_for_missing(kind: &str, name: &str, missing: &[&str]) -> String {
+    let g = grant(kind, name, &missing.join(", "), "ROLE");
+    format!(
+        "as the owner run `{}`; `stackctl grant ROLE` prints every grant stackctl needs \
+         (`--apply` runs them as the owner)",
+        g.statement
+    )
 }
 
 #[cfg(test)]
@@ -120,17 +120,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_denied_table_gets_its_grant() {
+    fn a_missing_privilege_gets_its_grant() {
         assert_eq!(
-            hint_for_denial("permission denied for table __diesel_schema_migrations"),
+            hint_for_missing("TABLE", "__diesel_schema_migrations", &["SELECT"]),
             "as the owner run `GRANT SELECT ON __diesel_schema_migrations TO ROLE;`; \
              `stackctl grant ROLE` prints every grant stackctl needs (`--apply` runs them as the owner)"
         );
         assert!(
-            hint_for_denial("permission denied for sequence stackctl_audit_id_seq")
+            hint_for_missing("SEQUENCE", "stackctl_audit_id_seq", &["USAGE"])
                 .contains("GRANT USAGE ON SEQUENCE stackctl_audit_id_seq TO ROLE;")
         );
-        assert!(hint_for_denial("permission denied for function f").starts_with("the role lacks"));
+        assert!(hint_for_missing("TABLE", "users", &["INSERT", "UPDATE"])
+            .contains("GRANT INSERT, UPDATE ON users TO ROLE;"));
     }
 
     #[test]

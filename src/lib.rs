@@ -34,12 +34,13 @@ pub fn run(cli: cli::Cli) -> Result<ExitCode> {
     match commands::dispatch(cli.command, &ctx) {
         // `stackctl user list | head`: the reader has all it wanted.
         Err(e) if e.is_closed_pipe() => Ok(ExitCode::SUCCESS),
+        Err(e) if e.said() == Some(error::Said::PermissionDenied) => Err(ctx.explain_denial(e)),
         done => done,
     }
 }
 
 /// How many cases each property test runs: `PROPTEST_CASES`, else 3,000 (the long runs in
-/// the README raise it).
+/// docs/security.md raise it).
 #[cfg(test)]
 pub(crate) fn proptest_cases() -> u32 {
     std::env::var("PROPTEST_CASES")

@@ -112,6 +112,11 @@ pub fn command(tool: &Path, url: &PgUrl) -> (Command, String) {
     let mut c = Command::new(tool);
     // What the environment could add to the connection is ours to say, not a leftover's.
     c.env_remove("PGPASSWORD").env_remove("PGPASSFILE");
+    // The tool's own messages in English: its stderr is read for a lost connection
+    // (`Said::is_in`), which libpq and the tool say in the client's language.
+    c.env_remove("LC_ALL")
+        .env_remove("LANGUAGE")
+        .env("LC_MESSAGES", "C");
     if let Some(pw) = url.password() {
         c.env("PGPASSWORD", pw);
     }

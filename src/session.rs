@@ -67,6 +67,20 @@ impl Ctx {
         Ok(())
     }
 
+    /// A refusal for a missing privilege, with the GRANT that fixes it: the server is asked
+    /// on a connection of its own which privilege the role lacks. Where it cannot be asked,
+    /// the refusal keeps its general hint.
+    pub fn explain_denial(&self, err: crate::error::Error) -> crate::error::Error {
+        let hint = self
+            .target()
+            .and_then(|t| db::connect(t.url.libpq()))
+            .and_then(|mut conn| db::server::missing_grant_hint(&mut conn));
+        match hint {
+            Ok(Some(hint)) => err.with_hint(hint),
+            _ => err,
+        }
+    }
+
     /// The embedded instance under the data directory.
     pub fn instance(&self) -> Result<crate::embedded::Instance> {
         let env = |k: &str| std::env::var(k).ok();

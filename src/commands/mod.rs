@@ -42,6 +42,7 @@ impl Ctx {
     pub fn new(global: GlobalOpts, auto_migrate: bool) -> Result<Ctx> {
         let statement_timeout_ms = match &global.statement_timeout {
             Some(raw) => {
+                crate::error::note_statement_timeout();
                 Some(crate::validate::duration("--statement-timeout", raw)?.num_milliseconds())
             }
             None => None,

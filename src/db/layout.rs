@@ -56,8 +56,8 @@ pub fn found(conn: &mut PgConnection) -> Result<(Found, bool)> {
 }
 
 /// Everything the gate needs (`chosen`: `--layout`). On a connection in no transaction the
-/// record is read straight away; an error naming that table (missing, whatever the
-/// server's language, or unreadable) failed only that statement, and the step-by-step read
+/// record is read straight away; an error saying that table is missing or unreadable (by
+/// its SQLSTATE) failed only that statement, and the step-by-step read
 /// then says which it was. Inside a transaction the step-by-step read is used at once,
 /// since a failed statement would abort the transaction.
 pub fn read(conn: &mut PgConnection, chosen: Option<Layout>) -> Result<Facts> {
@@ -72,8 +72,15 @@ pub fn read(conn: &mut PgConnection, chosen: Option<Layout>) -> Result<Facts> {
     } else {
         match super::read_applied(conn) {
             Ok(applied) => applied,
+            // The record missing (42P01) or unreadable (42501): read it step by step.
             Err(diesel::result::Error::DatabaseError(_, info))
-                if info.message().contains("__diesel_schema_migrations") =>
+                if matches!(
+                    info.sqlstate(),
+                    Some(
+                        diesel::pg::sql_state::UNDEFINED_TABLE
+                            | diesel::pg::sql_state::INSUFFICIENT_PRIVILEGE
+                    )
+                ) =>
             {
                 super::applied_versions(conn)?
             }

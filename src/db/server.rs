@@ -93,6 +93,40 @@ pub fn ensure_writable(conn: &mut PgConnection) -> Result<()> {
     Err(Error::refused(format!("{cause}: nothing was changed")).with_hint(READ_ONLY_HINT))
 }
 
+/// The hint for a refusal for a missing privilege: the first grant of the operator plan
+/// the role lacks, asked of the server with its privilege functions (answers that do not
+/// depend on the server's language), or `None` when it lacks none of them.
+pub fn missing_grant_hint(conn: &mut PgConnection) -> Result<Option<String>> {
+    #[derive(QueryableByName)]
+    struct Held {
+        #[diesel(sql_type = Bool)]
+        held: bool,
+    }
+    for (kind, name, privileges) in crate::grant::OPERATOR {
+        let query = match *kind {
+            "SCHEMA" => "SELECT has_schema_privilege($1, $2) AS held",
+            "SEQUENCE" => {
+                "SELECT to_regclass($1) IS NULL OR has_sequence_privilege($1, $2) AS held"
+            }
+            _ => "SELECT to_regclass($1) IS NULL OR has_table_privilege($1, $2) AS held",
+        };
+        let mut missing = Vec::new();
+        for privilege in privileges.split(", ") {
+            let row: Held = diesel::sql_query(query)
+                .bind::<Text, _>(*name)
+                .bind::<Text, _>(privilege)
+                .get_result(conn)?;
+            if !row.held {
+                missing.push(privilege);
+            }
+        }
+        if !missing.is_empty() {
+            return Ok(Some(crate::grant::hint_for_missing(kind, name, &missing)));
+        }
+    }
+    Ok(None)
+}
+
 /// What to do about a read-only server.
 pub const READ_ONLY_HINT: &str =
     "run writes against the primary; with a multi-host URL add target_session_attrs=read-write";

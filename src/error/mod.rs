@@ -1,11 +1,28 @@
-//! The one error type, its exit codes, the one reading of the server's messages (`Said`),
-//! and the redaction of secrets from every message (`redact.rs`).
+//! The one error type, its exit codes, the one reading of what the server said (`Said`:
+//! by SQLSTATE, never by the server's words, which follow its `lc_messages`), and the
+//! redaction of secrets from every message (`redact.rs`).
 
 mod redact;
 
 pub use redact::{redact, register_secret};
 
-use diesel::result::{ConnectionError, DatabaseErrorKind, Error as DieselError};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use diesel::pg::sql_state as code;
+use diesel::result::{
+    ConnectionError, DatabaseErrorInformation, DatabaseErrorKind, Error as DieselError, SqlState,
+    SqlStateClass,
+};
+
+/// Whether this process set a `statement_timeout` (`--statement-timeout`): a cancelled
+/// statement (57014) is then that timeout, since the SQLSTATE alone does not tell a
+/// timeout from a cancel request.
+static STATEMENT_TIMEOUT_SET: AtomicBool = AtomicBool::new(false);
+
+/// Called once by the command context when `--statement-timeout` is given.
+pub fn note_statement_timeout() {
+    STATEMENT_TIMEOUT_SET.store(true, Ordering::Relaxed);
+}
 
 /// What kind of failure, which decides the process exit code (see the contract).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,10 +130,7 @@ impl Error {
     /// What the server said, when this is a statement it refused (or lost).
     pub fn said(&self) -> Option<Said> {
         match self.source.as_ref()?.downcast_ref::<DieselError>()? {
-            DieselError::DatabaseError(DatabaseErrorKind::ReadOnlyTransaction, _) => {
-                Some(Said::ReadOnly)
-            }
-            DieselError::DatabaseError(_, info) => Said::of(info.message()),
+            DieselError::DatabaseError(kind, info) => Said::of_error(kind, info.as_ref()),
             _ => None,
         }
     }
@@ -151,9 +165,10 @@ impl From<DieselError> for Error {
     }
 }
 
-/// What the server (or libpq, or a client tool) says happened, read from its words where
-/// the SQLSTATE is not enough or not there: libpq's own connection messages and a tool's
-/// stderr carry none. The one place that reads them.
+/// What the server (or libpq, or a client tool) says happened. A server's error is read
+/// by its SQLSTATE, the same in every language. Only what carries no SQLSTATE is read
+/// from its words: libpq's own connection messages (this binary's libpq has no
+/// translations) and a client tool's stderr (run with `LC_MESSAGES=C`, `pgtools`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Said {
     /// A write in a read-only transaction (a standby, or a read-only default).
@@ -169,26 +184,55 @@ pub enum Said {
 }
 
 impl Said {
-    /// The first reading of `msg`, in this order: a message naming several is the first.
-    pub fn of(msg: &str) -> Option<Said> {
-        [
-            Said::ReadOnly,
-            Said::PermissionDenied,
-            Said::ConnectionLost,
-            Said::StatementTimeout,
-            Said::AlreadyExists,
-        ]
-        .into_iter()
-        .find(|said| said.is_in(msg))
+    /// A server error, by its SQLSTATE; without one (libpq lost the connection itself),
+    /// by libpq's words.
+    pub fn of_error(
+        kind: &DatabaseErrorKind,
+        info: &(dyn DatabaseErrorInformation + Send + Sync),
+    ) -> Option<Said> {
+        if let DatabaseErrorKind::ReadOnlyTransaction = kind {
+            return Some(Said::ReadOnly);
+        }
+        if let DatabaseErrorKind::ClosedConnection = kind {
+            return Some(Said::ConnectionLost);
+        }
+        match info.sqlstate() {
+            Some(state) => Said::of_code(state),
+            None => Said::of_libpq(info.message()),
+        }
     }
 
-    /// Whether `msg` says this.
+    /// What a SQLSTATE says.
+    pub fn of_code(state: SqlState) -> Option<Said> {
+        match state {
+            code::READ_ONLY_SQL_TRANSACTION => Some(Said::ReadOnly),
+            code::INSUFFICIENT_PRIVILEGE => Some(Said::PermissionDenied),
+            code::QUERY_CANCELED if STATEMENT_TIMEOUT_SET.load(Ordering::Relaxed) => {
+                Some(Said::StatementTimeout)
+            }
+            code::ADMIN_SHUTDOWN
+            | code::CRASH_SHUTDOWN
+            | code::CANNOT_CONNECT_NOW
+            | code::IDLE_SESSION_TIMEOUT => Some(Said::ConnectionLost),
+            code::DUPLICATE_DATABASE | code::DUPLICATE_TABLE | code::DUPLICATE_OBJECT => {
+                Some(Said::AlreadyExists)
+            }
+            s if s.class() == SqlStateClass::CONNECTION_EXCEPTION => Some(Said::ConnectionLost),
+            _ => None,
+        }
+    }
+
+    /// What libpq (or a client tool in the C locale) says when a connection fails or is
+    /// lost: its own messages, which carry no SQLSTATE.
+    pub fn of_libpq(msg: &str) -> Option<Said> {
+        Said::ConnectionLost
+            .is_in(msg)
+            .then_some(Said::ConnectionLost)
+    }
+
+    /// Whether libpq's (or a client tool's) words say this.
     pub fn is_in(self, msg: &str) -> bool {
         match self {
-            Said::ReadOnly => msg.contains("read-only transaction"),
-            Said::PermissionDenied => {
-                msg.starts_with("permission denied for ") || msg.starts_with("must be owner of ")
-            }
             Said::ConnectionLost => {
                 const LOST: &[&str] = &[
                     "server closed the connection",
@@ -204,25 +248,25 @@ impl Said {
                 let m = msg.to_ascii_lowercase();
                 LOST.iter().any(|l| m.contains(l))
             }
-            Said::StatementTimeout => msg.contains("canceling statement due to statement timeout"),
-            Said::AlreadyExists => msg.contains("already exists"),
+            _ => false,
         }
     }
 }
 
-/// A statement the server refused (or lost), by its SQLSTATE class and what it says.
+/// A statement the server refused (or lost), by its SQLSTATE (Diesel's kind where it maps
+/// one) and the names the server gives beside the message; never by the message's words.
 fn database_error(
     kind: &DatabaseErrorKind,
-    info: &(dyn diesel::result::DatabaseErrorInformation + Send + Sync),
+    info: &(dyn DatabaseErrorInformation + Send + Sync),
 ) -> Error {
     let msg = info.message();
-    match (kind, Said::of(msg)) {
+    match (kind, Said::of_error(kind, info)) {
         (DatabaseErrorKind::UniqueViolation, _) => Error::conflict(match info.constraint_name() {
             Some(c) if c.contains("email") => "a user with this email already exists",
             Some(c) if c.contains("username") => "a user with this username already exists",
             _ => "the row conflicts with an existing one",
         }),
-        (DatabaseErrorKind::ReadOnlyTransaction, _) | (_, Some(Said::ReadOnly)) => read_only(msg),
+        (_, Some(Said::ReadOnly)) => read_only(msg),
         (_, Some(Said::PermissionDenied)) => missing_privilege(msg),
         (DatabaseErrorKind::ClosedConnection, _) => {
             Error::unreachable(format!("lost the connection to the database: {msg}"))
@@ -230,11 +274,45 @@ fn database_error(
         (_, Some(Said::ConnectionLost)) => {
             Error::unreachable(format!("database connection failed: {msg}"))
         }
-        (_, Some(Said::StatementTimeout)) => {
-            Error::unreachable(format!("the database did not answer in time: {msg}"))
+        (_, Some(Said::StatementTimeout)) => Error::unreachable(format!(
+            "the database did not answer in time (statement timeout): {msg}"
+        ))
+        .with_hint("raise --statement-timeout, or run the command when the server is less busy"),
+        (DatabaseErrorKind::NotNullViolation, _) => application_requires(
+            info,
+            match (info.table_name(), info.column_name()) {
+                (Some(t), Some(c)) => format!("a value for {t}.{c}, which stackctl does not write"),
+                _ => "a value stackctl does not write".into(),
+            },
+        ),
+        (DatabaseErrorKind::CheckViolation, _) => application_requires(
+            info,
+            match info.constraint_name() {
+                Some(c) => format!("what its check constraint {c} allows"),
+                _ => "what a check constraint allows".into(),
+            },
+        ),
+        _ if info.sqlstate() == Some(code::RAISE_EXCEPTION) => {
+            application_requires(info, "what a trigger of its allows".into())
         }
         _ => Error::failure(format!("database error: {msg}")),
     }
+}
+
+/// A write the application's schema refused (a NOT NULL column stackctl does not fill, a
+/// check constraint, a trigger that raises): exit 6, naming what it requires.
+fn application_requires(
+    info: &(dyn DatabaseErrorInformation + Send + Sync),
+    what: String,
+) -> Error {
+    Error::schema(format!(
+        "the application's schema requires {what}: nothing was written (the server said: {})",
+        info.message()
+    ))
+    .with_hint(
+        "the application's own code fills such columns; give the value through the \
+         application, or ask its maintainers for a server default",
+    )
 }
 
 /// A write refused by a read-only server. Where the caller can ask the server whether it
@@ -246,10 +324,11 @@ fn read_only(msg: &str) -> Error {
     .with_hint(crate::db::server::READ_ONLY_HINT)
 }
 
-/// A statement refused for a missing privilege: name the object and the GRANT that fixes it.
+/// A statement refused for a missing privilege. The hint names the GRANT once the server
+/// has been asked which privilege the role lacks (`lib::run`, `db::server::missing_grant`):
+/// the message's words, in the server's language, are never read for it.
 fn missing_privilege(msg: &str) -> Error {
-    let hint = crate::grant::hint_for_denial(msg);
-    Error::refused(format!("the server refused: {msg}")).with_hint(hint)
+    Error::refused(format!("the server refused: {msg}")).with_hint(crate::grant::GENERIC_HINT)
 }
 
 impl From<ConnectionError> for Error {
@@ -336,24 +415,78 @@ mod tests {
     }
 
     #[test]
-    fn server_messages_are_read_in_one_order() {
+    fn server_errors_are_read_by_their_sqlstate_whatever_the_language() {
+        struct Server(&'static str, &'static str);
+        impl DatabaseErrorInformation for Server {
+            fn message(&self) -> &str {
+                self.1
+            }
+            fn details(&self) -> Option<&str> {
+                None
+            }
+            fn hint(&self) -> Option<&str> {
+                None
+            }
+            fn table_name(&self) -> Option<&str> {
+                Some("users")
+            }
+            fn column_name(&self) -> Option<&str> {
+                Some("tenant_id")
+            }
+            fn constraint_name(&self) -> Option<&str> {
+                None
+            }
+            fn statement_position(&self) -> Option<i32> {
+                None
+            }
+            fn sqlstate(&self) -> Option<SqlState> {
+                self.0.parse().ok()
+            }
+        }
+        let err = |state: &'static str, msg: &'static str| {
+            Error::from(DieselError::DatabaseError(
+                match state {
+                    "23502" => DatabaseErrorKind::NotNullViolation,
+                    _ => DatabaseErrorKind::Unknown,
+                },
+                Box::new(Server(state, msg)),
+            ))
+        };
+        let denied = err("42501", "keine Berechtigung für Tabelle users");
         assert_eq!(
-            Said::of("cannot execute INSERT in a read-only transaction"),
-            Some(Said::ReadOnly)
+            (denied.exit_code(), denied.said()),
+            (7, Some(Said::PermissionDenied))
+        );
+        assert!(denied.hint.is_some());
+        let read_only = err(
+            "25006",
+            "kann INSERT nicht in einer Read-only-Transaktion ausführen",
         );
         assert_eq!(
-            Said::of("permission denied for table users"),
-            Some(Said::PermissionDenied)
+            (read_only.exit_code(), read_only.said()),
+            (7, Some(Said::ReadOnly))
         );
+        let lost = err(
+            "57P01",
+            "Verbindung wird abgebrochen aufgrund von Anweisung des Administrators",
+        );
+        assert_eq!(lost.exit_code(), 5);
+        let not_null = err(
+            "23502",
+            "NULL-Wert in Spalte »tenant_id« verletzt Not-Null-Constraint",
+        );
+        assert_eq!(not_null.exit_code(), 6);
+        assert!(
+            not_null.message.contains("users.tenant_id"),
+            "{}",
+            not_null.message
+        );
+        // The same words in English with no SQLSTATE decide nothing but a lost connection.
+        assert_eq!(err("", "permission denied for table users").exit_code(), 1);
         assert_eq!(
-            Said::of("server closed the connection unexpectedly"),
+            Said::of_libpq("server closed the connection unexpectedly"),
             Some(Said::ConnectionLost)
         );
-        assert_eq!(
-            Said::of("canceling statement due to statement timeout"),
-            Some(Said::StatementTimeout)
-        );
-        assert_eq!(Said::of("syntax error at or near \"x\""), None);
         let refused = Error::from(DieselError::DatabaseError(
             DatabaseErrorKind::ReadOnlyTransaction,
             Box::new("cannot execute UPDATE in a read-only transaction".to_string()),

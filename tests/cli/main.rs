@@ -28,6 +28,8 @@ mod hostile;
 mod import;
 /// item add/list/show/update/delete.
 mod item;
+/// A server speaking German: the same exit codes and hints as an English one.
+mod language;
 /// The embedded default: no URL, a private PostgreSQL under the data directory.
 mod local;
 /// migrate run/status/revert, concurrency, adoption of application schemas, the gate.

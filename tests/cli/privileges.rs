@@ -19,7 +19,7 @@ pub(crate) fn role(db: &TestDb, prefix: &str, extra: &str) -> String {
 }
 
 /// `db`'s URL as `role` (the harness's cluster trusts local TCP logins).
-fn url_as(db: &TestDb, role: &str) -> String {
+pub(crate) fn url_as(db: &TestDb, role: &str) -> String {
     let url = db.url.replacen("://postgres@", &format!("://{role}@"), 1);
     assert_ne!(
         url, db.url,
@@ -30,7 +30,7 @@ fn url_as(db: &TestDb, role: &str) -> String {
 }
 
 /// What an application role usually has: CONNECT and DML on the two tables, nothing else.
-fn dml_only(db: &TestDb, role: &str) {
+pub(crate) fn dml_only(db: &TestDb, role: &str) {
     db.sql(&format!(
         "GRANT CONNECT ON DATABASE {} TO {role}; \
          GRANT SELECT, INSERT, UPDATE, DELETE ON users, items TO {role}",

@@ -277,7 +277,7 @@ fn watchdog(cleanup: &str) {
 /// Install Debian packages as root: `apt-get install`, and once more after `apt-get
 /// update` if that failed (a fresh machine has no package lists). False when not root
 /// or apt cannot get them.
-fn apt_install(packages: &[&str]) -> bool {
+pub(crate) fn apt_install(packages: &[&str]) -> bool {
     static APT: Mutex<()> = Mutex::new(());
     if !is_root() {
         return false;

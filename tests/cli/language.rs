@@ -1,0 +1,168 @@
+//! A server that speaks German (`lc_messages = 'de_DE.UTF-8'`): every refusal gives the
+//! same exit code and hint as on an English server, since stackctl reads SQLSTATEs and
+//! privilege functions, never the server's words.
+
+use crate::privileges::{dml_only, role, url_as};
+use crate::support::{hold, Run, TestDb};
+
+/// The locale the server translates into: made with `localedef` when the machine lacks it
+/// (as root; otherwise one message says how).
+fn german_locale() -> &'static str {
+    static READY: std::sync::Once = std::sync::Once::new();
+    READY.call_once(|| {
+        let has = || {
+            std::process::Command::new("locale")
+                .arg("-a")
+                .output()
+                .map(|o| {
+                    String::from_utf8_lossy(&o.stdout)
+                        .lines()
+                        .any(|l| l.eq_ignore_ascii_case("de_DE.utf8"))
+                })
+                .unwrap_or(false)
+        };
+        if has() {
+            return;
+        }
+        assert!(
+            crate::support::is_root(),
+            "the locale de_DE.UTF-8 is missing: as root run `apt-get install -y locales && \
+             localedef -i de_DE -f UTF-8 de_DE.UTF-8`"
+        );
+        if !std::path::Path::new("/usr/share/i18n/locales/de_DE").exists() {
+            assert!(
+                crate::support::apt_install(&["locales"]),
+                "apt-get install -y locales failed"
+            );
+        }
+        let ok = std::process::Command::new("localedef")
+            .args(["-i", "de_DE", "-f", "UTF-8", "de_DE.UTF-8"])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            ok && has(),
+            "localedef -i de_DE -f UTF-8 de_DE.UTF-8 failed"
+        );
+    });
+    "de_DE.UTF-8"
+}
+
+/// A test database whose server messages are in `lang` (`C` is English).
+fn speaking(lang: &str) -> TestDb {
+    let db = TestDb::new();
+    db.sql(&format!(
+        "ALTER DATABASE {} SET lc_messages = '{lang}'",
+        db.name
+    ));
+    db
+}
+
+/// The exit code, and the hint line, of a refused command.
+fn outcome(r: &Run) -> (i32, Option<String>) {
+    let hint = r
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("hint:"))
+        .map(String::from);
+    (r.code, hint)
+}
+
+/// Each refusal on a German server, beside the same on an English one.
+#[test]
+fn exit_codes_and_hints_do_not_depend_on_the_servers_language() {
+    let german = german_locale();
+    let mut seen = Vec::new();
+    for lang in ["C", german] {
+        let db = speaking(lang);
+        // The server really speaks the language.
+        let said = db.sql("SHOW lc_messages");
+        assert_eq!(said, lang, "{said}");
+
+        // A role without a privilege on stackctl's tables: 7 and the GRANT.
+        let app = role(&db, "lang_app", "");
+        dml_only(&db, &app);
+        let denied = db
+            .cmd_url(&url_as(&db, &app))
+            .args(&["user", "list"])
+            .run()
+            .fails(7);
+        if lang != "C" {
+            assert!(denied.stderr.contains("Berechtigung"), "{denied:#?}");
+        }
+
+        // A read-only database: 7, nothing written.
+        let ro = role(&db, "lang_ro", "");
+        db.sql(&format!(
+            "GRANT CONNECT ON DATABASE {} TO {ro}; \
+             GRANT ALL ON ALL TABLES IN SCHEMA public TO {ro}; \
+             GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {ro}; \
+             ALTER ROLE {ro} SET default_transaction_read_only = on",
+            db.name
+        ));
+        let read_only = db
+            .cmd_url(&url_as(&db, &ro))
+            .args(&[
+                "user",
+                "add",
+                "--email",
+                "r@example.com",
+                "--username",
+                "reader",
+            ])
+            .args(&["--random-password"])
+            .run()
+            .fails(7);
+
+        // A duplicate: 4.
+        db.add_user("ada@example.com", "ada");
+        let duplicate = db
+            .user_add("ADA@example.com", "ada2", "password123\n")
+            .run()
+            .fails(4);
+
+        // A statement timeout: 5.
+        let mut locker = hold(&db, "LOCK TABLE users IN ACCESS EXCLUSIVE MODE", 10);
+        let timeout = db
+            .user_add("b@example.com", "bob", "password123\n")
+            .args(&["--statement-timeout", "300ms"])
+            .run()
+            .fails(5);
+        db.sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query LIKE '%pg_sleep%' \
+             AND pid <> pg_backend_pid()",
+        );
+        let _ = locker.kill();
+        let _ = locker.wait();
+
+        // A NOT NULL column the application added and fills itself: 6, naming it.
+        db.sql(
+            "ALTER TABLE users ADD COLUMN tenant_id integer NOT NULL DEFAULT 1; \
+                ALTER TABLE users ALTER COLUMN tenant_id DROP DEFAULT",
+        );
+        let before = db.checksum_all();
+        let not_null = db
+            .user_add("c@example.com", "carol", "password123\n")
+            .run()
+            .fails(6);
+        assert!(not_null.stderr.contains("users.tenant_id"), "{not_null:#?}");
+        assert_eq!(db.checksum_all(), before, "the refused add wrote something");
+
+        seen.push([
+            outcome(&denied),
+            outcome(&read_only),
+            outcome(&duplicate),
+            outcome(&timeout),
+            outcome(&not_null),
+        ]);
+    }
+    assert_eq!(seen[0], seen[1], "English and German servers differ");
+    assert!(
+        seen[0][0]
+            .1
+            .as_deref()
+            .is_some_and(|h| h.contains("GRANT SELECT ON __diesel_schema_migrations TO ROLE;")),
+        "{:?}",
+        seen[0][0]
+    );
+}
