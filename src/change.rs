@@ -108,7 +108,10 @@ const PLAN_COLUMNS: &[&str] = &["action", "kind", "id", "field", "before", "afte
 /// else one row per changed field.
 pub fn print_plan(format: OutputFormat, changes: &[Change], mut out: impl Write) -> Result<()> {
     if format == OutputFormat::Json {
-        serde_json::to_writer_pretty(&mut out, &json!({"dry_run": true, "changes": changes}))?;
+        crate::output::json::to_writer_pretty(
+            &mut out,
+            &json!({"dry_run": true, "changes": changes}),
+        )?;
         writeln!(out)?;
         out.flush()?;
         return Ok(());

@@ -80,7 +80,7 @@ fn print_json_error(message: &str, hint: Option<&str>, details: &[String], exit_
     if !details.is_empty() {
         obj["details"] = serde_json::json!(details);
     }
-    eprintln!("{obj}");
+    eprintln!("{}", stackctl::output::json::to_string(&obj));
 }
 
 /// `-o json`, `-ojson`, `--output json` or `--output=json` anywhere before `--`: known

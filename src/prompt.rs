@@ -22,7 +22,7 @@ pub fn confirm_destructive(yes: bool, what: &str) -> Result<()> {
         );
     }
     let ok = dialoguer::Confirm::new()
-        .with_prompt(format!("{what}. Continue?"))
+        .with_prompt(prompt_text(what))
         .default(false)
         .interact()
         .map_err(|e| Error::failure(format!("cannot read the answer: {e}")))?;
@@ -31,6 +31,13 @@ pub fn confirm_destructive(yes: bool, what: &str) -> Result<()> {
     } else {
         Err(Error::usage("cancelled; nothing was changed"))
     }
+}
+
+/// The confirmation question. `what` may quote a value from a file or the database (a
+/// backup manifest's database name, say): control characters are shown escaped, so it
+/// cannot hide or rewrite part of the question.
+fn prompt_text(what: &str) -> String {
+    format!("{}. Continue?", crate::output::terminal_safe(what))
 }
 
 /// Ask for a new password twice, hidden.
@@ -46,4 +53,15 @@ pub fn new_password() -> Result<String> {
         .with_confirmation("Repeat password", "the passwords do not match")
         .interact()
         .map_err(|e| Error::failure(format!("cannot read the password: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_question_shows_control_characters_escaped() {
+        assert_eq!(
+            super::prompt_text("drop database \u{1b}[8mhidden\u{1b}[0m app"),
+            "drop database \\x1b[8mhidden\\x1b[0m app. Continue?"
+        );
+    }
 }

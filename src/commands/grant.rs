@@ -20,6 +20,18 @@ pub fn run(args: GrantArgs, ctx: &Ctx) -> Result<()> {
         ));
     }
     let (mut conn, _) = ctx.connect_raw()?;
+    // `public` unquoted means PUBLIC, every role; `current_user` and the like are not
+    // names either. Only a role the server lists is granted to.
+    if !db::server::role_exists(&mut conn, &args.role)? {
+        return Err(Error::invalid(
+            "role",
+            format!(
+                "'{}' is not an existing role (PUBLIC and CURRENT_USER are refused: name a real role)",
+                args.role
+            ),
+        )
+        .with_hint("create the role first (CREATE ROLE name LOGIN), then run stackctl grant"));
+    }
     let (layout, _) = db::SchemaState::read_layout(&mut conn, ctx.global.layout)?;
     let present = Present {
         migrations: db::table_exists(&mut conn, "public.__diesel_schema_migrations")?,
@@ -54,8 +66,9 @@ pub fn run(args: GrantArgs, ctx: &Ctx) -> Result<()> {
     if ctx.format() == OutputFormat::Table {
         // A script, so that `stackctl grant app | psql` works as it reads.
         use std::io::Write;
+        // A name holding control characters is shown escaped, never sent raw to a terminal.
         for g in &grants {
-            writeln!(out, "{}", g.statement)?;
+            writeln!(out, "{}", crate::output::terminal_safe(&g.statement))?;
         }
         return super::finish(out);
     }

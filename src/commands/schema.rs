@@ -50,11 +50,15 @@ fn diff(ctx: &Ctx) -> Result<ExitCode> {
     Ok(ExitCode::from(6))
 }
 
-/// The statements in one transaction, under a comment saying what they are.
+/// The statements in one transaction, under a comment saying what they are. Object and
+/// database names reach the comment only through `drift::sql::comment`, so no name can end
+/// the comment and become a line of the script (an SQL statement, or a psql
+/// meta-command such as `\!`); in statements every name is a quoted identifier.
 pub fn script(report: &Report, database: &str) -> String {
     let mut s = format!(
-        "-- stackctl schema diff: {}\n-- SQL that brings users and items in database {database} back to {} (not run; review it, then run it with psql):\nBEGIN;\n",
-        report.summary(),
+        "-- stackctl schema diff: {}\n-- SQL that brings users and items in database {} back to {} (not run; review it, then run it with psql):\nBEGIN;\n",
+        drift::sql::comment(&report.summary()),
+        drift::sql::comment(database),
         report.origin.map_or("the migrations", |o| o.describe()),
     );
     for statement in report.sql() {

@@ -127,6 +127,20 @@ pub fn missing_grant_hint(conn: &mut PgConnection) -> Result<Option<String>> {
     Ok(None)
 }
 
+/// Whether `name` is exactly the name of a role the server has.
+pub fn role_exists(conn: &mut PgConnection, name: &str) -> Result<bool> {
+    #[derive(QueryableByName)]
+    struct Exists {
+        #[diesel(sql_type = Bool)]
+        exists: bool,
+    }
+    let row: Exists =
+        diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1) AS exists")
+            .bind::<Text, _>(name)
+            .get_result(conn)?;
+    Ok(row.exists)
+}
+
 /// What to do about a read-only server.
 pub const READ_ONLY_HINT: &str =
     "run writes against the primary; with a multi-host URL add target_session_attrs=read-write";

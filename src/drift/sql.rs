@@ -46,6 +46,21 @@ impl Statement {
     }
 }
 
+/// Text for an SQL comment line: every control character (a newline above all, which
+/// would end the comment) and every bidirectional override written as an escape, so the
+/// text stays inside its `--` line whatever a name holds.
+pub fn comment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if needs_escape(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Order statements by phase (stably) and keep each one once.
 pub fn script<'a>(statements: impl Iterator<Item = &'a Statement>) -> Vec<Statement> {
     let mut all: Vec<Statement> = Vec::new();
@@ -227,9 +242,33 @@ pub fn ident(name: &str) -> String {
         && !RESERVED.contains(&name);
     if plain {
         name.to_string()
+    } else if name.chars().any(needs_escape) {
+        // Control characters (a newline above all) written as Unicode escapes, so the
+        // name stays on its line: `U&"x\000a"` is the name `x` and a newline.
+        let mut out = String::from("U&\"");
+        for c in name.chars() {
+            match c {
+                '"' => out.push_str("\"\""),
+                '\\' => out.push_str("\\\\"),
+                c if needs_escape(c) && (c as u32) <= 0xffff => {
+                    out.push_str(&format!("\\{:04x}", c as u32))
+                }
+                c if needs_escape(c) => out.push_str(&format!("\\+{:06x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
     } else {
         format!("\"{}\"", name.replace('"', "\"\""))
     }
+}
+
+/// What may not appear raw in a script's line: controls, line and paragraph separators,
+/// bidirectional overrides.
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 #[cfg(test)]
@@ -237,11 +276,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_comment_never_spans_two_lines() {
+        let name = "app\n\\! touch pwned\r\nDROP TABLE t;--\u{2028}x";
+        let c = comment(name);
+        assert!(
+            !c.contains('\n') && !c.contains('\r') && !c.contains('\u{2028}'),
+            "{c}"
+        );
+        assert_eq!(
+            c,
+            "app\\u{a}\\! touch pwned\\u{d}\\u{a}DROP TABLE t;--\\u{2028}x"
+        );
+    }
+
+    #[test]
     fn identifiers_are_quoted_only_when_they_must_be() {
         assert_eq!(ident("full_name"), "full_name");
         assert_eq!(ident("user"), "\"user\"");
         assert_eq!(ident("Nick"), "\"Nick\"");
         assert_eq!(ident("a\"b"), "\"a\"\"b\"");
+        assert_eq!(ident("x\n\\! y\""), "U&\"x\\000a\\\\! y\"\"\"");
         assert_eq!(ident("1x"), "\"1x\"");
         assert_eq!(ident(""), "\"\"");
     }

@@ -2,6 +2,7 @@
 //! Rows are `Serialize` structs; lists stream row by row.
 
 mod fields;
+pub mod json;
 mod table;
 
 pub use fields::{CsvRecord, Fields};
@@ -159,7 +160,7 @@ impl<W: Write> ListWriter<W> {
         match &mut self.sink {
             Sink::Plain(out) if self.format == OutputFormat::Json => {
                 out.write_all(if self.count == 0 { b"[\n" } else { b",\n" })?;
-                serde_json::to_writer(&mut *out, row)?;
+                json::to_writer(&mut *out, row)?;
             }
             Sink::Plain(_) => {
                 let obj = to_object(row)?;
@@ -232,7 +233,7 @@ pub fn render_one<T: Serialize>(
 ) -> Result<()> {
     match format {
         OutputFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, row)?;
+            json::to_writer_pretty(&mut *out, row)?;
             writeln!(out)?;
         }
         OutputFormat::Csv => {

@@ -463,3 +463,38 @@ fn no_drift_when_migrated_without_uuid_ossp() {
     run_script(&db.url, &r.stderr);
     assert_eq!(diff(&db).0.code, 0);
 }
+
+/// Names an attacker chose (a column holding a psql meta-command on a line of its own, an
+/// index holding SQL) never become lines of the fix script: psql runs the script, the
+/// meta-command never runs, no table is dropped, and the drift is undone.
+#[test]
+fn hostile_names_stay_inside_the_fix_scripts_comments_and_quotes() {
+    let db = seeded();
+    let marker = std::env::temp_dir().join(format!("stackctl-pwned-{}", std::process::id()));
+    let _ = std::fs::remove_file(&marker);
+    let column = format!("x\n\\! touch {}\n", marker.display());
+    db.sql(&format!(
+        "ALTER TABLE users ADD COLUMN \"{column}\" text; \
+         CREATE INDEX \"i\nDROP TABLE items;--\" ON users (email)"
+    ));
+    let r = db.run(&["schema", "diff"]);
+    assert_eq!(r.code, 6, "{r:#?}");
+    let start = r.stdout.find("-- stackctl schema diff").expect("a script");
+    let script = &r.stdout[start..];
+    for line in script.lines() {
+        assert!(
+            line.is_empty()
+                || line.starts_with("--")
+                || line == "BEGIN;"
+                || line == "COMMIT;"
+                || line.starts_with("ALTER TABLE ")
+                || line.starts_with("DROP INDEX "),
+            "a line the script should not have: {line:?}\n{script}"
+        );
+    }
+    run_script(&db.url, script);
+    assert!(!marker.exists(), "the fix script ran a shell command");
+    assert_eq!(db.sql("SELECT to_regclass('items') IS NOT NULL"), "t");
+    let (r, rows) = diff(&db);
+    assert_eq!((r.code, rows.len()), (0, 0), "{r:#?}");
+}

@@ -405,3 +405,32 @@ fn only_the_owner_of_items_may_drop_its_indexes_for_a_load() {
     assert_eq!(indexes(), before);
     assert_eq!(db.sql("SELECT count(*) FROM items"), "2");
 }
+
+/// `grant` names only a role the server has: `public` (which unquoted means every role)
+/// and `current_user` are refused before anything is granted.
+#[test]
+fn grant_refuses_names_that_are_not_real_roles() {
+    let db = TestDb::new();
+    let public_grants = || {
+        db.sql(
+            "SELECT count(*) FROM information_schema.role_table_grants \
+             WHERE grantee = 'PUBLIC' AND table_name IN ('users', 'items')",
+        )
+    };
+    let before = public_grants();
+    for name in [
+        "public",
+        "PUBLIC",
+        "current_user",
+        "session_user",
+        "nobody_here",
+    ] {
+        let r = db.run(&["grant", name, "--apply"]).fails(2);
+        assert!(r.stderr.contains("not an existing role"), "{name}: {r:#?}");
+        assert!(r.stdout.is_empty(), "{name}: {r:#?}");
+    }
+    assert_eq!(public_grants(), before);
+    // A real role still gets its plan.
+    let app = role(&db, "grant_real", "");
+    db.ok(&["grant", &app, "--apply"]);
+}

@@ -95,3 +95,22 @@ fn stored_control_sequences_are_escaped_in_tables_and_messages_and_exact_in_json
     names.sort();
     assert_eq!(names, want);
 }
+
+/// JSON (listings and errors) escapes C1 controls too: a raw U+009B is a CSI to some
+/// terminals. The value read back is the one stored.
+#[test]
+fn json_escapes_c1_controls() {
+    let db = TestDb::new();
+    db.add_user("c1@example.com", "cone");
+    db.sql("UPDATE users SET full_name = E'a\\u009b31mred\\u0085' WHERE username = 'cone'");
+    let r = db.ok(&["-o", "json", "user", "list"]);
+    assert!(
+        !r.stdout.contains('\u{9b}') && !r.stdout.contains('\u{85}'),
+        "{r:#?}"
+    );
+    assert!(r.stdout.contains("\\u009b31mred\\u0085"), "{r:#?}");
+    assert_eq!(r.json()[0]["full_name"], "a\u{9b}31mred\u{85}");
+    let r = db.run(&["-o", "json", "user", "show", "nobody\u{9b}2J"]);
+    assert_eq!(r.code, 3, "{r:#?}");
+    assert!(!r.stderr.contains('\u{9b}'), "{r:#?}");
+}
