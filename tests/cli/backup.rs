@@ -923,6 +923,8 @@ fn restore_into_an_existing_name_needs_replace_and_its_confirmation() {
     let name = format!("{}_other", db.name);
     db.sql(&format!("CREATE DATABASE {name} TEMPLATE template0"));
     let other = url_of(&db, &name);
+    // The application's layout: only such a database may be replaced.
+    db.cmd_url(&other).args(&["migrate"]).run().success();
     crate::support::psql(
         &other,
         "CREATE TABLE marker (x int); INSERT INTO marker VALUES (1)",
@@ -949,6 +951,31 @@ fn restore_into_an_existing_name_needs_replace_and_its_confirmation() {
     );
     assert!(r.stderr.contains("--yes"), "{r:#?}");
     assert_eq!(marker(), "t");
+
+    // Never the cluster's postgres database, never one that is not this application's.
+    let foreign = format!("{}_foreign", db.name);
+    db.sql(&format!("CREATE DATABASE {foreign} TEMPLATE template0"));
+    for target in ["postgres", foreign.as_str()] {
+        let r = db
+            .run(&[
+                "backup",
+                "restore",
+                f,
+                "--into",
+                target,
+                "--replace",
+                "--yes",
+            ])
+            .fails(2);
+        assert!(r.stderr.contains("--replace refuses to drop"), "{r:#?}");
+    }
+    assert_eq!(
+        db.sql(&format!(
+            "SELECT count(*) FROM pg_database WHERE datname IN ('postgres', '{foreign}')"
+        )),
+        "2"
+    );
+    db.sql(&format!("DROP DATABASE {foreign}"));
 
     // A dry run shows the plan and creates nothing.
     let fresh = format!("{}_dry", db.name);

@@ -157,6 +157,9 @@ pub fn beside(
     let tools = server_tools(&mut conn, pg_dump)?;
     checked_against_tools(file, manifest.as_ref(), &tools)?;
     let replaced = exists && into.replace;
+    if replaced {
+        refuse_foreign_replacement(&target, &name)?;
+    }
     let dropped = if replaced {
         let size = db::snapshot::database_size(&mut conn, &name);
         let counts = target
@@ -263,5 +266,31 @@ fn describe_dropped(
         name.as_str().to_string()
     } else {
         format!("{} ({})", name.as_str(), facts.join(", "))
+    }
+}
+
+/// `--replace` drops only a database of this application: never the cluster's `postgres`
+/// database, and never one without a `users` table (another application's, or one the
+/// role cannot read), which a restore of this application's backup did not make.
+fn refuse_foreign_replacement(target: &crate::config::Target, name: &DatabaseName) -> Result<()> {
+    let refuse = |why: String| {
+        Err(Error::usage(format!(
+            "--replace refuses to drop database {}: {why}",
+            name.as_str()
+        ))
+        .with_hint("restore into a new name, or drop that database yourself if it must go"))
+    };
+    if name.as_str() == "postgres" {
+        return refuse("it is the cluster's maintenance database".into());
+    }
+    let holds_users = target
+        .url
+        .with_database(name.as_str())
+        .and_then(|url| db::connect(url.libpq()))
+        .and_then(|mut c| db::table_exists(&mut c, "public.users"));
+    match holds_users {
+        Ok(true) => Ok(()),
+        Ok(false) => refuse("it holds no users table, so it is not this application's".into()),
+        Err(e) => refuse(format!("it cannot be inspected ({})", e.message)),
     }
 }
