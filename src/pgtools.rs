@@ -106,12 +106,33 @@ pub fn find(explicit: Option<&Path>, server_major: u32) -> Result<Tools> {
     })
 }
 
+/// A tool's command, its connection string, and the private file that holds a secret for
+/// it (kept until the tool has finished: dropping it removes the file).
+pub type ToolCommand = (Command, String, Option<tempfile::TempPath>);
+
 /// A command for a tool, with the password in its environment and dying with us, and the
-/// connection string (no password) for its `--dbname`.
-pub fn command(tool: &Path, url: &PgUrl) -> (Command, String) {
+/// connection string (no secret) for its `--dbname`. A client key's passphrase
+/// (`sslpassword`), which libpq takes from no environment variable, goes in a private
+/// service file (mode 0600) named by `PGSERVICEFILE`.
+pub fn command(tool: &Path, url: &PgUrl) -> Result<ToolCommand> {
     let mut c = Command::new(tool);
     // What the environment could add to the connection is ours to say, not a leftover's.
     c.env_remove("PGPASSWORD").env_remove("PGPASSFILE");
+    let mut conninfo = url.conninfo_for_child();
+    let mut secret_file = None;
+    if let (Some(passphrase), None) = (url.ssl_password(), url.option("service")) {
+        use std::io::Write;
+        let mut file = tempfile::Builder::new()
+            .prefix("stackctl-service-")
+            .tempfile()
+            .map_err(|e| Error::failure(format!("cannot write a private service file: {e}")))?;
+        writeln!(file, "[stackctl_child]\nsslpassword={passphrase}")
+            .map_err(|e| Error::failure(format!("cannot write a private service file: {e}")))?;
+        let path = file.into_temp_path();
+        c.env("PGSERVICEFILE", &path);
+        conninfo.push_str(" service='stackctl_child'");
+        secret_file = Some(path);
+    }
     // The tool's own messages in English: its stderr is read for a lost connection
     // (`Said::is_in`), which libpq and the tool say in the client's language.
     c.env_remove("LC_ALL")
@@ -129,7 +150,7 @@ pub fn command(tool: &Path, url: &PgUrl) -> (Command, String) {
             Ok(())
         });
     }
-    (c, url.conninfo_for_child())
+    Ok((c, conninfo, secret_file))
 }
 
 /// Run a tool to completion; a failure is exit 1 with the tool's last error line.

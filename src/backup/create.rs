@@ -170,7 +170,7 @@ fn dump(
     out: &File,
     progress: &dyn Fn(u64),
 ) -> Result<()> {
-    let (mut cmd, safe_url) = pgtools::command(&tools.pg_dump, url);
+    let (mut cmd, safe_url, _secret_file) = pgtools::command(&tools.pg_dump, url)?;
     match format {
         Format::Custom => {
             cmd.arg("--format=custom");

@@ -63,7 +63,7 @@ fn run_psql(file: &Path, tools: &Tools, url: &PgUrl, clean: bool) -> Result<()> 
     };
     let script = std::fs::File::open(file)?;
     let key = Alphanumeric.sample_string(&mut rand::rng(), 32);
-    let (mut c, safe_url) = pgtools::command(&tools.psql, url);
+    let (mut c, safe_url, _secret_file) = pgtools::command(&tools.psql, url)?;
     c.args([
         "-X",
         "-q",
@@ -110,7 +110,7 @@ fn require_restricting_psql(psql: &Path) -> Result<()> {
 }
 
 fn run_pg_restore(file: &Path, tools: &Tools, url: &PgUrl, clean: bool) -> Result<()> {
-    let (mut c, safe_url) = pgtools::command(&tools.pg_restore, url);
+    let (mut c, safe_url, _secret_file) = pgtools::command(&tools.pg_restore, url)?;
     c.arg("--single-transaction");
     if clean {
         c.args(["--clean", "--if-exists"]);

@@ -38,8 +38,10 @@ impl PgUrl {
             register_secret(&percent_decode_str(pw).decode_utf8_lossy());
         }
         let url = Self::parse_unregistered(raw, ssl_mode)?;
-        if let Some(pw) = url.password() {
-            register_secret(pw);
+        for key in text::SECRET_KEYS {
+            if let Some(secret) = url.option(key).filter(|s| !s.is_empty()) {
+                register_secret(secret);
+            }
         }
         Ok(url)
     }
@@ -70,6 +72,11 @@ impl PgUrl {
         self.option("password").filter(|p| !p.is_empty())
     }
 
+    /// The passphrase of the client certificate's key, a secret like the password.
+    pub fn ssl_password(&self) -> Option<&str> {
+        self.option("sslpassword").filter(|p| !p.is_empty())
+    }
+
     pub fn user(&self) -> Option<&str> {
         self.option("user")
     }
@@ -92,13 +99,14 @@ impl PgUrl {
         Ok(PgUrl { full, options })
     }
 
-    /// A libpq connection string with every option but the password, for a child
+    /// A libpq connection string with every option but the secrets, for a child
     /// process's command line (`pg_dump --dbname=...`): argv is readable by every local
-    /// account, so the password goes through `PGPASSWORD` instead.
+    /// account, so the password goes through `PGPASSWORD` and the key's passphrase
+    /// through a private service file instead (`pgtools::command`).
     pub fn conninfo_for_child(&self) -> String {
         self.options
             .iter()
-            .filter(|(k, _)| k != "password")
+            .filter(|(k, _)| !text::SECRET_KEYS.contains(&k.as_str()))
             .map(|(k, v)| format!("{k}='{}'", v.replace('\\', "\\\\").replace('\'', "\\'")))
             .collect::<Vec<_>>()
             .join(" ")
@@ -206,6 +214,55 @@ mod tests {
         }
         assert_eq!(url("postgresql://admin:pa?ss@db/app").user(), Some("admin"));
         assert_eq!(url("postgresql://admin:pa?ss@db/app").dbname(), Some("app"));
+    }
+
+    /// The application's own URLs (SQLAlchemy reads a password up to the first `@`, `/`,
+    /// `?` and `#` included) mean the same here, and no part of a password reaches an
+    /// error when a URL is refused.
+    #[test]
+    fn passwords_read_as_sqlalchemy_reads_them() {
+        for (raw, pw, host) in [
+            (
+                "postgresql+psycopg://app:Xy7/kQ9+z@db/app",
+                "Xy7/kQ9+z",
+                "db",
+            ),
+            ("postgresql://app:p?w#x@db:5433/app", "p?w#x", "db"),
+            (
+                "postgresql://app:a:b/c@db/app?sslmode=disable",
+                "a:b/c",
+                "db",
+            ),
+            ("postgresql://app:p%40ss@db/app", "p@ss", "db"),
+        ] {
+            let u = url(raw);
+            assert_eq!((u.password(), u.host()), (Some(pw), Some(host)), "{raw}");
+            assert_eq!(u.user(), Some("app"));
+            assert_eq!(u.dbname(), Some("app"));
+            assert!(!u.to_string().contains(pw), "{u}");
+        }
+        for (raw, secret) in [
+            ("postgresql://app:Wr0ng@Pass@host/app", "Pass"),
+            ("postgresql://app@db/app?password=Sec&ret5", "ret5"),
+        ] {
+            let err = PgUrl::parse_unregistered(raw, None).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{raw}");
+            let shown = format!("{} {}", err.message, err.hint.unwrap_or_default());
+            assert!(
+                !shown.contains(secret) && !shown.contains("Wr0ng"),
+                "{shown}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_ssl_key_passphrase_is_a_secret() {
+        let u = url("postgresql://app@db/app?sslpassword=k3yPass&sslmode=require");
+        assert_eq!(u.ssl_password(), Some("k3yPass"));
+        assert!(!u.to_string().contains("k3yPass"), "{u}");
+        assert!(u.to_string().contains("sslpassword=***"), "{u}");
+        assert!(!u.conninfo_for_child().contains("k3yPass"));
+        assert!(!u.conninfo_for_child().contains("sslpassword"));
     }
 
     #[test]

@@ -34,17 +34,25 @@ pub(super) fn encoded_passwords(rest: &str) -> Vec<&str> {
         out.push(pw);
     }
     for pair in parts.query.unwrap_or("").split('&') {
-        if let Some(("password", v)) = pair.split_once('=') {
-            out.push(v);
+        if let Some((k, v)) = pair.split_once('=') {
+            if SECRET_KEYS.contains(&k) {
+                out.push(v);
+            }
         }
     }
     out.retain(|p| !p.is_empty());
     out
 }
 
-/// What follows `scheme://`, cut where libpq cuts it: the userinfo ends at the first `@`
-/// met before any `/` (so a raw `?` in a password belongs to it), the query starts at the
-/// first `?` after that, the path at the first `/` before the query.
+/// The libpq options whose values are secrets: shown as `***`, never on a child's command
+/// line.
+pub(super) const SECRET_KEYS: &[&str] = &["password", "sslpassword"];
+
+/// What follows `scheme://`, cut where SQLAlchemy cuts it, so that the application's own
+/// URL means the same here: the userinfo is a user name without `:` or `/`, then
+/// optionally `:` and a password up to the first `@` (which may hold `/`, `?`, `#` and
+/// `:` raw); the query starts at the first `?` after that, the path at the first `/`
+/// before the query.
 struct Parts<'a> {
     userinfo: Option<&'a str>,
     hosts: &'a str,
@@ -54,9 +62,13 @@ struct Parts<'a> {
 }
 
 fn split(rest: &str) -> Parts<'_> {
-    let (userinfo, after) = match rest.find(['@', '/']) {
-        Some(i) if rest.as_bytes()[i] == b'@' => (Some(&rest[..i]), &rest[i + 1..]),
-        _ => (None, rest),
+    let userinfo_end = rest.find('@').filter(|&at| {
+        let user = rest[..at].split(':').next().unwrap_or("");
+        !user.contains('/')
+    });
+    let (userinfo, after) = match userinfo_end {
+        Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
+        None => (None, rest),
     };
     let (before_query, query) = match after.split_once('?') {
         Some((b, q)) => (b, Some(q)),
@@ -98,6 +110,14 @@ pub(super) fn normalize(raw: &str, ssl_mode: Option<&str>) -> Result<String> {
         ));
     }
     let parts = split(rest);
+    // Nothing of the text between `scheme://` and the host is echoed below: a password
+    // with an `@` or `&` of its own would be cut there, and part of it shown.
+    if parts.hosts.contains('@') {
+        return Err(
+            Error::usage("invalid database URL: more than one '@' before the host")
+                .with_hint("percent-encode an '@' inside the user name or password as %40"),
+        );
+    }
     check_ports(parts.hosts)?;
     let mut params: Vec<(String, String)> = Vec::new();
     for pair in parts
@@ -106,7 +126,12 @@ pub(super) fn normalize(raw: &str, ssl_mode: Option<&str>) -> Result<String> {
         .split('&')
         .filter(|p| !p.is_empty())
     {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let Some((k, v)) = pair.split_once('=') else {
+            return Err(Error::usage(
+                "invalid database URL: a query parameter has no '=' and value",
+            )
+            .with_hint("percent-encode a '&' inside a password as %26"));
+        };
         // asyncpg spells libpq's sslmode as `ssl`.
         let k = if k == "ssl" { "sslmode" } else { k };
         params.push((k.to_string(), v.to_string()));
@@ -141,13 +166,33 @@ pub(super) fn normalize(raw: &str, ssl_mode: Option<&str>) -> Result<String> {
         ));
     }
     let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let userinfo = parts.userinfo.map_or(String::new(), |u| format!("{u}@"));
+    let userinfo = parts
+        .userinfo
+        .map_or(String::new(), |u| format!("{}@", libpq_userinfo(u)));
     Ok(format!(
         "postgresql://{userinfo}{}{}?{}",
         parts.hosts,
         parts.path,
         query.join("&")
     ))
+}
+
+/// The userinfo as libpq's URI parser reads it: the characters SQLAlchemy takes raw in a
+/// password but libpq would take for the end of the userinfo or host (`/`, `?`, `#`, `[`,
+/// `]`) percent-encoded; what is already percent-encoded stays as it is.
+fn libpq_userinfo(userinfo: &str) -> String {
+    let mut out = String::with_capacity(userinfo.len());
+    for c in userinfo.chars() {
+        match c {
+            '/' => out.push_str("%2F"),
+            '?' => out.push_str("%3F"),
+            '#' => out.push_str("%23"),
+            '[' => out.push_str("%5B"),
+            ']' => out.push_str("%5D"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// libpq only notices a bad port when it connects (exit 5); it is a typo (exit 2).
@@ -187,7 +232,7 @@ pub fn redact_url(url: &str) -> String {
         let pairs: Vec<String> = q
             .split('&')
             .map(|pair| match pair.split_once('=') {
-                Some(("password", _)) => "password=***".to_string(),
+                Some((k, _)) if SECRET_KEYS.contains(&k) => format!("{k}=***"),
                 _ => pair.to_string(),
             })
             .collect();

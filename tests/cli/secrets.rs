@@ -223,8 +223,19 @@ fn a_password_in_any_url_form_reaches_no_output_and_no_child_argv() {
         format!("{base}postgres:Sentinel?Url-Pw-7319@{rest}"),
         format!("{base}postgres@{rest}?password={URL_PW}"),
         format!("{base}postgres@{rest}?sslmode=disable&password=Sentinel%3FUrl-Pw-7319"),
+        // As SQLAlchemy reads the application's URL: `/` and `#` raw in the password.
+        format!("{base}postgres:Sentinel/Url#Pw-7319@{rest}"),
+        // A client key's passphrase is a secret too (ignored with sslmode=disable).
+        format!("{base}postgres@{rest}?sslmode=disable&sslpassword=Sentinel-Key-Pass-4410"),
     ];
-    let secrets = [URL_PW, "Sentinel?Url-Pw-7319", "Sentinel%3FUrl"];
+    let secrets = [
+        URL_PW,
+        "Sentinel?Url-Pw-7319",
+        "Sentinel%3FUrl",
+        "Sentinel/Url",
+        "Url#Pw",
+        "Sentinel-Key-Pass-4410",
+    ];
     let pg_dump = tools.join("pg_dump");
     for url in &forms {
         let dir = db.dir.path().join("b");
