@@ -113,6 +113,9 @@ impl ScratchDatabase {
         );
         let scratch_url = url.with_database(&name)?;
         let mut admin = super::connect(url.libpq())?;
+        // No one else may connect while it is built and checked: a session of another
+        // role inside it would make the final rename fail (`keep_as`). Its owner (this
+        // role) keeps CONNECT; PUBLIC gets it back once it carries its final name.
         admin
             .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE template0"))
             .map_err(|e| {
@@ -127,6 +130,12 @@ impl ScratchDatabase {
                 ))
                 .with_hint("a restore beside the live database needs the CREATEDB privilege")
             })?;
+        if let Err(e) = admin.batch_execute(&format!(
+            "REVOKE CONNECT, TEMPORARY ON DATABASE {name} FROM PUBLIC"
+        )) {
+            let _ = drop_database(&mut admin, &name);
+            return Err(e.into());
+        }
         Ok(ScratchDatabase {
             admin,
             name,
@@ -139,33 +148,117 @@ impl ScratchDatabase {
         drop_database(&mut self.admin, &self.name).map_err(|e| e.message)
     }
 
-    /// Rename it to `name`, first dropping an existing `name` when `replace`. A `name`
-    /// that exists (or appeared meanwhile) without `replace` is exit 4, and this database
-    /// is dropped: only a checked restore ever carries the final name.
+    /// Give it the name `name`. With `replace`, an existing `name` is first renamed aside
+    /// (its sessions ended where this role may end them), this database takes the name,
+    /// and only then is the old one dropped: a failure at any step leaves `name` as it
+    /// was, and this database is dropped. A `name` that exists (or appeared meanwhile)
+    /// without `replace` is exit 4: only a checked restore ever carries the final name.
     pub fn keep_as(mut self, name: &DatabaseName, replace: bool) -> Result<()> {
-        let renamed = (|| {
-            if replace {
-                drop_database(&mut self.admin, name.as_str())?;
+        let aside = format!(
+            "stackctl_old_{}_{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        );
+        let moved_aside = if replace {
+            match self.rename(name.as_str(), &aside, true) {
+                Ok(moved) => moved,
+                Err(e) => {
+                    let _ = drop_database(&mut self.admin, &self.name);
+                    return Err(Error::new(
+                        e.kind,
+                        format!(
+                            "the existing database {} was kept as it was: it could not be set aside ({})",
+                            name.as_str(),
+                            e.message
+                        ),
+                    )
+                    .with_hint("end the sessions connected to it, then run the restore again"));
+                }
             }
-            self.admin
-                .batch_execute(&format!(
-                    "ALTER DATABASE {} RENAME TO {}",
-                    self.name,
-                    name.quoted()
-                ))
-                .map_err(|e| {
-                    let e = Error::from(e);
-                    if e.said() == Some(crate::error::Said::AlreadyExists) {
-                        Error::conflict(format!("database {} already exists", name.as_str()))
-                    } else {
-                        e
-                    }
-                })
-        })();
-        if renamed.is_err() {
+        } else {
+            false
+        };
+        let own = self.name.clone();
+        if let Err(e) = self.rename(&own, name.as_str(), false) {
             let _ = drop_database(&mut self.admin, &self.name);
+            let restored = !moved_aside || self.rename(&aside, name.as_str(), false).is_ok();
+            if e.said() == Some(crate::error::Said::AlreadyExists) && !replace {
+                return Err(Error::conflict(format!(
+                    "database {} already exists",
+                    name.as_str()
+                )));
+            }
+            let kept = if restored {
+                format!("the existing database {} was kept as it was", name.as_str())
+            } else {
+                format!(
+                    "the existing database {} is kept under the name {aside}",
+                    name.as_str()
+                )
+            };
+            return Err(Error::new(
+                e.kind,
+                format!(
+                    "the restore could not take its name ({}); {kept}",
+                    e.message
+                ),
+            ));
         }
-        renamed
+        self.admin.batch_execute(&format!(
+            "GRANT CONNECT, TEMPORARY ON DATABASE {} TO PUBLIC",
+            name.quoted()
+        ))?;
+        if moved_aside {
+            drop_database(&mut self.admin, &aside).map_err(|e| {
+                Error::new(
+                    e.kind,
+                    format!(
+                        "the restore is in place as {}, but the database it replaced is left as {aside} ({})",
+                        name.as_str(),
+                        e.message
+                    ),
+                )
+                .with_hint(format!("drop it once no one uses it: DROP DATABASE {aside}"))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// `ALTER DATABASE from RENAME TO to`. With `set_aside` (`from` is the database being
+    /// replaced): false when it does not exist, and its sessions that this role may end
+    /// are ended first, since a database in use cannot be renamed.
+    fn rename(&mut self, from: &str, to: &str, set_aside: bool) -> Result<bool> {
+        let quote = |n: &str| format!("\"{}\"", n.replace('"', "\"\""));
+        if set_aside {
+            #[derive(QueryableByName)]
+            struct Sessions {
+                #[diesel(sql_type = diesel::sql_types::Bool)]
+                exists: bool,
+            }
+            let row: Sessions = diesel::sql_query(
+                "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists",
+            )
+            .bind::<Text, _>(from)
+            .get_result(&mut self.admin)?;
+            if !row.exists {
+                return Ok(false);
+            }
+            // Sessions this role may not end stay, and the rename below then fails.
+            let _ = diesel::sql_query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = $1 AND pid <> pg_backend_pid()",
+            )
+            .bind::<Text, _>(from)
+            .execute(&mut self.admin);
+        }
+        self.admin
+            .batch_execute(&format!(
+                "ALTER DATABASE {} RENAME TO {}",
+                quote(from),
+                quote(to)
+            ))
+            .map_err(Error::from)?;
+        Ok(true)
     }
 }
 

@@ -1107,3 +1107,104 @@ fn checksums_do_not_depend_on_the_database_output_settings() {
         .json();
     assert_eq!(v["ok"], true, "{v}");
 }
+
+/// While a restore beside the live database is built, no other role may connect to it (a
+/// session there would make the final rename fail); PUBLIC may connect again once it has
+/// its name. A database to replace that cannot be set aside (a session of another role,
+/// which a non-superuser owner may not end) is kept as it was, and nothing else remains.
+#[test]
+fn restore_into_admits_no_one_while_building_and_replace_keeps_the_old_database_on_failure() {
+    use crate::privileges::role;
+    let db = seeded();
+    // Enough rows that the restore takes a moment to watch.
+    db.sql(
+        "INSERT INTO items (id, title, price, owner_id, is_available, created_at, updated_at) \
+         SELECT gen_random_uuid(), 'bulk ' || g, 1, (SELECT id FROM users LIMIT 1), true, now(), now() \
+         FROM generate_series(1, 20000) g",
+    );
+    let dir = db.dir.path().join("b");
+    let m = db.json(&["backup", "--dir", dir.to_str().unwrap()]);
+    let file = dir.join(m["file"].as_str().unwrap());
+    let f = file.to_str().unwrap().to_string();
+    let intruder = role(&db, "intruder", "");
+
+    let name = format!("{}_copy", db.name);
+    let cmd = db.cmd().args(&["backup", "restore", &f, "--into", &name]);
+    let restore = std::thread::spawn(move || cmd.run());
+    let mut watched = Vec::new();
+    while !restore.is_finished() {
+        let seen = db.sql(&format!(
+            "SELECT coalesce(string_agg(has_database_privilege('{intruder}', datname, 'CONNECT')::text, ','), '') \
+             FROM pg_database WHERE datname LIKE 'stackctl\\_restore\\_%'"
+        ));
+        if !seen.is_empty() {
+            watched.push(seen);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    restore.join().unwrap().success();
+    assert!(!watched.is_empty(), "the restore's database was never seen");
+    assert!(
+        watched.iter().all(|w| w.split(',').all(|p| p == "false")),
+        "another role could connect while it was built: {watched:?}"
+    );
+    assert_eq!(
+        db.sql(&format!(
+            "SELECT has_database_privilege('{intruder}', '{name}', 'CONNECT')"
+        )),
+        "t"
+    );
+
+    // A non-superuser owner replacing NAME while the intruder sits in it.
+    let owner = role(&db, "restorer", "CREATEDB");
+    db.sql(&format!("ALTER DATABASE {name} OWNER TO {owner}"));
+    let as_owner = db.url.replacen("://postgres@", &format!("://{owner}@"), 1);
+    // The copy holds what the live database held when the backup was taken.
+    let marker = db.sql("SELECT count(*) FROM items");
+    let in_copy = url_of(&db, &name).replacen("://postgres@", &format!("://{intruder}@"), 1);
+    let mut sitter = std::process::Command::new(crate::support::psql_bin())
+        .args(["-X", "-q", "-d", &in_copy, "-c", "SELECT pg_sleep(60)"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while db.sql(&format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = '{name}' AND usename = '{intruder}'"
+    )) == "0"
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the intruder never connected"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let r = db
+        .cmd_url(&as_owner)
+        .args(&[
+            "backup",
+            "restore",
+            &f,
+            "--into",
+            &name,
+            "--replace",
+            "--yes",
+        ])
+        .run()
+        .fails(1);
+    assert!(r.stderr.contains("was kept as it was"), "{r:#?}");
+    let _ = sitter.kill();
+    let _ = sitter.wait();
+    assert_eq!(
+        crate::support::psql(&url_of(&db, &name), "SELECT count(*) FROM items"),
+        marker
+    );
+    assert_eq!(
+        db.sql(
+            "SELECT count(*) FROM pg_database \
+             WHERE datname LIKE 'stackctl\\_restore\\_%' OR datname LIKE 'stackctl\\_old\\_%'"
+        ),
+        "0"
+    );
+    db.sql(&format!("DROP DATABASE {name} WITH (FORCE)"));
+}
