@@ -92,7 +92,13 @@ pub fn plan(role: &str, database: &str, read_only: bool, present: Present) -> Ve
         };
         out.push(grant(kind, name, privileges, &role));
         if let (false, "users", Some(seq)) = (read_only, *name, &present.simple_users_seq) {
-            out.push(grant("SEQUENCE", &ident(seq), "USAGE", &role));
+            // nextval for adds; SELECT and UPDATE for an import's setval past explicit ids.
+            out.push(grant(
+                "SEQUENCE",
+                &ident(seq),
+                "USAGE, SELECT, UPDATE",
+                &role,
+            ));
         }
     }
     out
@@ -165,7 +171,8 @@ mod tests {
             .map(|g| g.statement)
             .collect();
         assert!(op.iter().all(|s| !s.contains("items")), "{op:?}");
-        assert!(op.contains(&"GRANT USAGE ON SEQUENCE users_id_seq TO app;".to_string()));
+        assert!(op
+            .contains(&"GRANT USAGE, SELECT, UPDATE ON SEQUENCE users_id_seq TO app;".to_string()));
         let ro: Vec<String> = plan("app", "db", true, simple)
             .into_iter()
             .map(|g| g.statement)

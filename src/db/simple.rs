@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use diesel::pg::PgRowByRowLoadingMode;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -234,4 +234,115 @@ pub fn for_each(
         }
     }
     Ok(())
+}
+
+#[derive(QueryableByName)]
+struct Taken {
+    #[diesel(sql_type = Nullable<Text>)]
+    email: Option<String>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    id: Option<i64>,
+}
+
+/// Which of `emails` (lower case) and `ids` `users` already has.
+pub fn existing(
+    conn: &mut PgConnection,
+    emails: &[String],
+    ids: &[i64],
+) -> Result<(
+    std::collections::HashSet<String>,
+    std::collections::HashSet<i64>,
+)> {
+    let taken: Vec<Taken> = diesel::sql_query(
+        "SELECT lower(email) AS email, NULL::int8 AS id FROM users WHERE lower(email) = ANY($1) \
+         UNION ALL SELECT NULL, id::int8 FROM users WHERE id = ANY($2)",
+    )
+    .bind::<Array<Text>, _>(emails)
+    .bind::<Array<BigInt>, _>(ids)
+    .load(conn)?;
+    Ok((
+        taken.iter().filter_map(|t| t.email.clone()).collect(),
+        taken.iter().filter_map(|t| t.id).collect(),
+    ))
+}
+
+/// What an explicit id may be: at most what the column's type holds, and below the id
+/// sequence's maximum (`None`: no sequence behind the column).
+pub struct IdLimits {
+    pub column_max: i64,
+    pub sequence_max: Option<i64>,
+}
+
+/// The id column's limits, from the catalog.
+pub fn id_limits(conn: &mut PgConnection) -> Result<IdLimits> {
+    #[derive(QueryableByName)]
+    struct Limits {
+        #[diesel(sql_type = BigInt)]
+        column_max: i64,
+        #[diesel(sql_type = Nullable<BigInt>)]
+        sequence_max: Option<i64>,
+    }
+    let row: Limits = diesel::sql_query(
+        "SELECT CASE a.atttypid WHEN 'int2'::regtype THEN 32767 \
+                                WHEN 'int4'::regtype THEN 2147483647 \
+                                ELSE 9223372036854775807 END::int8 AS column_max, \
+                (SELECT seqmax FROM pg_sequence \
+                  WHERE seqrelid = pg_get_serial_sequence('users', 'id')::regclass) AS sequence_max \
+           FROM pg_attribute a \
+          WHERE a.attrelid = 'users'::regclass AND a.attname = 'id'",
+    )
+    .get_result(conn)?;
+    Ok(IdLimits {
+        column_max: row.column_max,
+        sequence_max: row.sequence_max,
+    })
+}
+
+/// One row an import writes: an explicit id, or the sequence's next.
+pub struct ImportRow<'a> {
+    pub id: Option<i64>,
+    pub email: &'a str,
+    pub name: &'a str,
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// Insert the rows: those with an id as given, the others with the sequence's next ones;
+/// then move the sequence past the largest id, never back (in the caller's transaction).
+pub fn import(conn: &mut PgConnection, rows: &[ImportRow]) -> Result<usize> {
+    let (with, without): (Vec<&ImportRow>, Vec<&ImportRow>) =
+        rows.iter().partition(|r| r.id.is_some());
+    let mut n = 0;
+    if !with.is_empty() {
+        n += diesel::sql_query(
+            "INSERT INTO users (id, email, name, created_at) \
+             SELECT i, e, n, c AT TIME ZONE 'UTC' FROM unnest($1, $2, $3, $4) AS t(i, e, n, c)",
+        )
+        .bind::<Array<BigInt>, _>(with.iter().filter_map(|r| r.id).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(with.iter().map(|r| r.email).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(with.iter().map(|r| r.name).collect::<Vec<_>>())
+        .bind::<Array<Nullable<Timestamptz>>, _>(
+            with.iter().map(|r| r.created_at).collect::<Vec<_>>(),
+        )
+        .execute(conn)?;
+        diesel::sql_query(
+            "SELECT setval(s, GREATEST((SELECT max(id) FROM users), \
+                                       coalesce(pg_sequence_last_value(s), 1))) \
+             FROM (SELECT pg_get_serial_sequence('users', 'id')::regclass AS s) q \
+             WHERE s IS NOT NULL",
+        )
+        .execute(conn)?;
+    }
+    if !without.is_empty() {
+        n += diesel::sql_query(
+            "INSERT INTO users (email, name, created_at) \
+             SELECT e, n, c AT TIME ZONE 'UTC' FROM unnest($1, $2, $3) AS t(e, n, c)",
+        )
+        .bind::<Array<Text>, _>(without.iter().map(|r| r.email).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(without.iter().map(|r| r.name).collect::<Vec<_>>())
+        .bind::<Array<Nullable<Timestamptz>>, _>(
+            without.iter().map(|r| r.created_at).collect::<Vec<_>>(),
+        )
+        .execute(conn)?;
+    }
+    Ok(n)
 }

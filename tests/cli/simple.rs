@@ -390,6 +390,40 @@ fn user_import_takes_ids_from_the_same_sequence() {
     );
 }
 
+/// An explicit id the column cannot hold, or one that would exhaust the id sequence (after
+/// it, every insert, the application's included, fails), is a bad row with its line:
+/// exit 2, nothing written, and the application's next insert still works.
+#[test]
+fn user_import_refuses_ids_that_would_exhaust_the_sequence() {
+    let db = seeded();
+    let before = rows(&db);
+    let file = db.dir.path().join("users.csv");
+    for (id, says) in [
+        ("2147483647", "would leave the id sequence no value"),
+        ("2147483648", "outside the id column's range"),
+        ("99999999999999999999", "not an integer"),
+        ("0", "outside the id column's range"),
+        ("-5", "outside the id column's range"),
+    ] {
+        std::fs::write(
+            &file,
+            format!("id,email,name\n7,ok@example.com,Ok\n{id},x@example.com,X\n"),
+        )
+        .unwrap();
+        let r = db.run(&["user", "import", file.to_str().unwrap()]).fails(2);
+        assert!(
+            r.stderr.contains("line 3") && r.stderr.contains(says),
+            "{id}: {r:#?}"
+        );
+        assert_eq!(rows(&db), before, "{id}");
+    }
+    // The largest id that leaves the sequence a value: the application's insert after it
+    // still gets one.
+    std::fs::write(&file, "id,email,name\n2147483646,x@example.com,X\n").unwrap();
+    db.ok(&["user", "import", file.to_str().unwrap()]);
+    assert!(app(&db, &["write", "app@example.com"]).contains("2147483647 app@example.com"));
+}
+
 /// The application's model, as the design document gives it, through SQLAlchemy.
 const MODEL: &str = r#"
 import sys, datetime
@@ -544,7 +578,8 @@ fn the_simple_layout_in_production() {
     let app = crate::privileges::role(&db, "sp_app", "");
     let r = db.ok(&["grant", &app, "--apply"]);
     assert!(
-        r.stdout.contains("GRANT USAGE ON SEQUENCE users_id_seq"),
+        r.stdout
+            .contains("GRANT USAGE, SELECT, UPDATE ON SEQUENCE users_id_seq"),
         "{r:#?}"
     );
     let pool = pgbouncer(PoolMode::Transaction);
@@ -565,6 +600,17 @@ fn the_simple_layout_in_production() {
         .success()
         .json();
     assert_eq!(added["id"], 2);
+    // An import with an explicit id moves the sequence (setval): the grant covers it.
+    let file = db.dir.path().join("ids.csv");
+    std::fs::write(&file, "id,email,name\n50,i@example.com,I\n").unwrap();
+    via()
+        .args(&["user", "import", file.to_str().unwrap()])
+        .run()
+        .success();
+    via()
+        .args(&["user", "delete", "50", "--yes"])
+        .run()
+        .success();
     via()
         .args(&["user", "update", "2", "--name", "Pat"])
         .run()

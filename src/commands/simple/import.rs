@@ -5,16 +5,16 @@
 //! left out. Explicit ids move the id sequence past them, so the application's next insert
 //! does not collide. The Simple DB design keeps small tables: the rows are held in memory.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz};
+use diesel::PgConnection;
 use serde::Deserialize;
 
 use crate::cli::{ImportArgs, OnConflict};
 use crate::commands::{import, Ctx};
+use crate::db::simple::{self, ImportRow};
 use crate::error::Result;
 use crate::import::values::{parse_time, required, text, Column};
 use crate::import::{Imported, Numbered, RowErrors};
@@ -95,71 +95,40 @@ fn read(args: &ImportArgs) -> Result<(String, Vec<Row>)> {
     Ok((name, rows))
 }
 
-#[derive(QueryableByName)]
-struct Taken {
-    #[diesel(sql_type = Nullable<Text>)]
-    email: Option<String>,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    id: Option<i64>,
-}
-
-/// The file's emails (lower case) and ids that `users` already has.
-fn existing(conn: &mut PgConnection, rows: &[Row]) -> Result<(HashSet<String>, HashSet<i64>)> {
-    let emails: Vec<String> = rows
-        .iter()
-        .map(|r| r.email.as_str().to_lowercase())
-        .collect();
-    let ids: Vec<i64> = rows.iter().filter_map(|r| r.id).collect();
-    let taken: Vec<Taken> = diesel::sql_query(
-        "SELECT lower(email) AS email, NULL::int8 AS id FROM users WHERE lower(email) = ANY($1) \
-         UNION ALL SELECT NULL, id::int8 FROM users WHERE id = ANY($2)",
-    )
-    .bind::<Array<Text>, _>(&emails)
-    .bind::<Array<BigInt>, _>(&ids)
-    .load(conn)?;
-    Ok((
-        taken.iter().filter_map(|t| t.email.clone()).collect(),
-        taken.iter().filter_map(|t| t.id).collect(),
-    ))
-}
-
-/// Insert the rows: those with an id as given, the others with the sequence's next ones;
-/// then move the sequence past the largest id, never back.
-fn insert(conn: &mut PgConnection, rows: &[&Row], now: DateTime<Utc>) -> Result<usize> {
-    let time = |r: &Row| r.created_at.unwrap_or(Some(now));
-    let (with, without): (Vec<&Row>, Vec<&Row>) = rows.iter().partition(|r| r.id.is_some());
-    let mut n = 0;
-    if !with.is_empty() {
-        n += diesel::sql_query(
-            "INSERT INTO users (id, email, name, created_at) \
-             SELECT i, e, n, c AT TIME ZONE 'UTC' FROM unnest($1, $2, $3, $4) AS t(i, e, n, c)",
-        )
-        .bind::<Array<BigInt>, _>(with.iter().filter_map(|r| r.id).collect::<Vec<_>>())
-        .bind::<Array<Text>, _>(with.iter().map(|r| r.email.as_str()).collect::<Vec<_>>())
-        .bind::<Array<Text>, _>(with.iter().map(|r| r.name.as_str()).collect::<Vec<_>>())
-        .bind::<Array<Nullable<Timestamptz>>, _>(with.iter().map(|r| time(r)).collect::<Vec<_>>())
-        .execute(conn)?;
-        diesel::sql_query(
-            "SELECT setval(s, GREATEST((SELECT max(id) FROM users), \
-                                       coalesce(pg_sequence_last_value(s), 1))) \
-             FROM (SELECT pg_get_serial_sequence('users', 'id')::regclass AS s) q \
-             WHERE s IS NOT NULL",
-        )
-        .execute(conn)?;
+/// Explicit ids must fit the column and leave the id sequence a value for the
+/// application's next insert: an id at the sequence's maximum would exhaust it, and every
+/// later insert, the application's included, would fail. Such rows are bad rows (exit 2).
+fn check_ids(conn: &mut PgConnection, rows: &[Row], file: &str) -> Result<()> {
+    if rows.iter().all(|r| r.id.is_none()) {
+        return Ok(());
     }
-    if !without.is_empty() {
-        n += diesel::sql_query(
-            "INSERT INTO users (email, name, created_at) \
-             SELECT e, n, c AT TIME ZONE 'UTC' FROM unnest($1, $2, $3) AS t(e, n, c)",
-        )
-        .bind::<Array<Text>, _>(without.iter().map(|r| r.email.as_str()).collect::<Vec<_>>())
-        .bind::<Array<Text>, _>(without.iter().map(|r| r.name.as_str()).collect::<Vec<_>>())
-        .bind::<Array<Nullable<Timestamptz>>, _>(
-            without.iter().map(|r| time(r)).collect::<Vec<_>>(),
-        )
-        .execute(conn)?;
+    let limits = simple::id_limits(conn)?;
+    let mut errors = RowErrors::default();
+    for r in rows {
+        let Some(id) = r.id else { continue };
+        if id < 1 || id > limits.column_max {
+            errors.push(
+                r.line,
+                format!(
+                    "id {id} is outside the id column's range (1 to {})",
+                    limits.column_max
+                ),
+            );
+        } else if limits.sequence_max.is_some_and(|max| id >= max) {
+            errors.push(
+                r.line,
+                format!(
+                    "id {id} would leave the id sequence no value for the application's next insert (its maximum is {})",
+                    limits.sequence_max.unwrap_or_default()
+                ),
+            );
+        }
     }
-    Ok(n)
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.into_error(file))
+    }
 }
 
 pub fn users(args: &ImportArgs, mut conn: PgConnection, ctx: &Ctx) -> Result<()> {
@@ -167,7 +136,13 @@ pub fn users(args: &ImportArgs, mut conn: PgConnection, ctx: &Ctx) -> Result<()>
     let (name, rows) = read(args)?;
     let done = ctx.write(&mut conn, "user import", |conn| {
         crate::db::lock_user_identities(conn)?;
-        let (emails, ids) = existing(conn, &rows)?;
+        check_ids(conn, &rows, &name)?;
+        let emails: Vec<String> = rows
+            .iter()
+            .map(|r| r.email.as_str().to_lowercase())
+            .collect();
+        let ids: Vec<i64> = rows.iter().filter_map(|r| r.id).collect();
+        let (emails, ids) = simple::existing(conn, &emails, &ids)?;
         let clash = |r: &Row| {
             if emails.contains(&r.email.as_str().to_lowercase()) {
                 Some(format!(
@@ -193,7 +168,16 @@ pub fn users(args: &ImportArgs, mut conn: PgConnection, ctx: &Ctx) -> Result<()>
         }
         let skipped = rows.len() - keep.len();
         let now = crate::db::import::transaction_now(conn)?;
-        let n = insert(conn, &keep, now)?;
+        let keep: Vec<ImportRow> = keep
+            .iter()
+            .map(|r| ImportRow {
+                id: r.id,
+                email: r.email.as_str(),
+                name: r.name.as_str(),
+                created_at: r.created_at.unwrap_or(Some(now)),
+            })
+            .collect();
+        let n = simple::import(conn, &keep)?;
         let done = Imported { rows: n, skipped };
         Ok((done, import::change("users", &name, done)))
     })?;
