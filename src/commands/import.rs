@@ -109,14 +109,15 @@ pub fn items(args: ItemImportArgs, ctx: &Ctx) -> Result<()> {
         Ok((done, change("items", &name, done)))
     });
     pb.finish_and_clear();
-    if let Some(taken) = taken {
-        // Whether the rows went in or not, the indexes come back.
-        rebuild_after_load(ctx, &taken, done.is_ok());
-    }
-    match done? {
-        Some(done) => finish(ctx, "item import", name, done, started),
+    // Whether the rows went in or not, the indexes come back.
+    let rebuilt = match &taken {
+        Some(taken) => rebuild_after_load(ctx, taken, done.is_ok()),
         None => Ok(()),
+    };
+    if let Some(done) = done? {
+        finish(ctx, "item import", name, done, started)?;
     }
+    rebuilt
 }
 
 /// How long the rebuild waits for the build lock another run holds.
@@ -185,15 +186,19 @@ fn take_down_for_load(
     ));
     if let Err(e) = concurrent::take_down(conn, &a) {
         // Some may be gone already: build whatever is missing, then report.
-        rebuild_after_load(ctx, &a, false);
+        if let Err(taken) = rebuild_after_load(ctx, &a, false) {
+            ctx.warn(taken.message);
+        }
         return Err(e);
     }
     Ok(Some(a))
 }
 
 /// Build the indexes `take_down_for_load` dropped again. The import's outcome stands
-/// whatever happens here: a build that fails is a warning naming the way to finish it.
-fn rebuild_after_load(ctx: &Ctx, a: &Assessment, loaded: bool) {
+/// whatever happens here: a build that fails is a warning naming the way to finish it,
+/// except a name another object took meanwhile (exit 6, naming it and the repair), which
+/// `migrate` cannot mend on its own.
+fn rebuild_after_load(ctx: &Ctx, a: &Assessment, loaded: bool) -> Result<()> {
     let started = Instant::now();
     // Like `migrate`: on a connection of its own, straight to the server when a direct URL
     // is configured (a pooler's query timeout must not cut a long build short), else
@@ -212,17 +217,26 @@ fn rebuild_after_load(ctx: &Ctx, a: &Assessment, loaded: bool) {
         concurrent::rebuild(&mut conn, &lock, a, &note)
     })();
     let names = a.names().join(", ");
+    let imported = if loaded {
+        "the rows are imported, but "
+    } else {
+        ""
+    };
     match outcome {
         Ok(()) => ctx.info(format!(
             "item import: built stackctl's indexes on items again in {:.1}s ({names})",
             started.elapsed().as_secs_f64()
         )),
+        Err(e) if e.kind == crate::error::Kind::SchemaNotReady => {
+            let message = format!("{imported}{}", e.message);
+            return Err(Error::new(e.kind, message).with_hint(e.hint.unwrap_or_default()));
+        }
         Err(e) => ctx.warn(format!(
-            "{}stackctl's indexes on items ({names}) were not built again: {}; `stackctl migrate` builds them",
-            if loaded { "the rows are imported, but " } else { "" },
+            "{imported}stackctl's indexes on items ({names}) were not built again: {}; `stackctl migrate` builds them",
             e.message
         )),
     }
+    Ok(())
 }
 
 pub(crate) fn finish(

@@ -785,3 +785,79 @@ fn an_import_stopped_after_dropping_the_indexes_leaves_them_to_migrate() {
         "1"
     );
 }
+
+/// A table created under one of stackctl's index names while `item import
+/// --rebuild-indexes always` loads (after the drop) does not make the rebuild skip that
+/// index silently: the import's rows stand, the command is exit 6 naming the object and
+/// the repair, the other indexes are built, and `migrate` builds the last one once the
+/// name is free.
+#[test]
+fn a_squatted_index_name_is_an_error_naming_it() {
+    use std::io::Write;
+    let db = TestDb::new();
+    let owner = db.add_user_id("a@example.com", "alice");
+    let mut cmd = db.cmd().args(&[
+        "item",
+        "import",
+        "-",
+        "--format",
+        "csv",
+        "--rebuild-indexes",
+        "always",
+    ]);
+    cmd.cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.cmd.spawn().expect("spawn stackctl");
+    let mut input = child.stdin.take().unwrap();
+    writeln!(input, "title,owner_id\nLamp,{owner}").unwrap();
+    let gone =
+        || db.sql("SELECT count(*) FROM pg_class WHERE relname LIKE 'stackctl\\_items\\_%'") == "0";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !gone() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the indexes were never dropped"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    db.sql("CREATE TABLE stackctl_items_price_id (x int)");
+    drop(input);
+    let r = crate::support::Run::from(crate::support::wait_output(
+        child,
+        None,
+        "stackctl item import",
+    ))
+    .fails(6);
+    assert!(
+        r.stderr.contains("the rows are imported, but the name public.stackctl_items_price_id is taken by a table"),
+        "{r:#?}"
+    );
+    assert!(
+        r.stderr.contains("hint: rename or drop that object"),
+        "{r:#?}"
+    );
+    assert_eq!(db.sql("SELECT count(*) FROM items"), "1");
+    let valid = || {
+        db.sql(
+            "SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_index i \
+             JOIN pg_class c ON c.oid = i.indexrelid \
+             WHERE i.indrelid = 'items'::regclass AND i.indisvalid AND c.relname LIKE 'stackctl\\_%'",
+        )
+    };
+    assert_eq!(valid(), "stackctl_items_created_id,stackctl_items_title_id");
+    // migrate says the same until the name is free, then builds it.
+    let r = db.run(&["migrate"]).fails(6);
+    assert!(
+        r.stderr
+            .contains("stackctl_items_price_id is taken by a table"),
+        "{r:#?}"
+    );
+    db.sql("ALTER TABLE stackctl_items_price_id RENAME TO squatter");
+    db.ok(&["migrate"]);
+    assert_eq!(
+        valid(),
+        "stackctl_items_created_id,stackctl_items_price_id,stackctl_items_title_id"
+    );
+}

@@ -6,7 +6,7 @@ use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionMa
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Bool, Nullable, Text};
 
-use super::steps::{index_built, indexes_of, steps};
+use super::steps::{index_built, indexes_of, steps, table_indexed};
 use crate::db::EmbeddedMigration;
 use crate::error::{Error, Result};
 
@@ -48,27 +48,73 @@ pub fn missing_indexes(conn: &mut PgConnection, version: &str) -> Result<Vec<Str
         if step.optional || step.needs.is_some() {
             continue;
         }
-        if index_validity(conn, name)?.is_none() {
+        let table = table_indexed(step.sql).unwrap_or_default();
+        // Not there: absent, or its name held by another object.
+        if matches!(
+            index_state(conn, name, table)?,
+            IndexState::Missing | IndexState::Taken(_)
+        ) {
             out.push(name.to_string());
         }
     }
     Ok(out)
 }
 
-#[derive(QueryableByName)]
-struct Validity {
-    #[diesel(sql_type = Nullable<Bool>)]
-    valid: Option<bool>,
+/// What stands under an index's name in `public`.
+#[derive(Debug, PartialEq, Eq)]
+enum IndexState {
+    Missing,
+    /// Our index, on its table: valid or not (an interrupted concurrent build).
+    Index {
+        valid: bool,
+    },
+    /// Another object has the name (a table, a view, an index on another table): the
+    /// index cannot be built under it, and `IF NOT EXISTS` would skip it silently.
+    Taken(String),
 }
 
-/// Whether the index exists in `public` (and then whether it is valid).
-fn index_validity(conn: &mut PgConnection, name: &str) -> Result<Option<bool>> {
-    let row: Validity = diesel::sql_query(
-        "SELECT (SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass($1)) AS valid",
+#[derive(QueryableByName)]
+struct Found {
+    #[diesel(sql_type = Nullable<Text>)]
+    kind: Option<String>,
+    #[diesel(sql_type = Nullable<Bool>)]
+    valid: Option<bool>,
+    #[diesel(sql_type = Nullable<Bool>)]
+    on_table: Option<bool>,
+}
+
+/// What has the index's name in `public`, checked by `pg_index`: an index, on `table`.
+fn index_state(conn: &mut PgConnection, name: &str, table: &str) -> Result<IndexState> {
+    let row: Found = diesel::sql_query(
+        "SELECT (SELECT CASE c.relkind WHEN 'r' THEN 'a table' WHEN 'p' THEN 'a table' \
+                                       WHEN 'v' THEN 'a view' WHEN 'm' THEN 'a materialized view' \
+                                       WHEN 'S' THEN 'a sequence' WHEN 'f' THEN 'a foreign table' \
+                                       WHEN 'c' THEN 'a composite type' ELSE 'an index' END \
+                   FROM pg_class c WHERE c.oid = to_regclass($1)) AS kind, \
+                (SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass($1)) AS valid, \
+                (SELECT i.indrelid = to_regclass($2) FROM pg_index i \
+                  WHERE i.indexrelid = to_regclass($1)) AS on_table",
     )
     .bind::<Text, _>(format!("public.{name}"))
+    .bind::<Text, _>(format!("public.{table}"))
     .get_result(conn)?;
-    Ok(row.valid)
+    Ok(match (row.kind, row.valid, row.on_table) {
+        (None, _, _) => IndexState::Missing,
+        (Some(_), Some(valid), Some(true)) => IndexState::Index { valid },
+        (Some(kind), _, Some(false)) => IndexState::Taken(format!("{kind} on another table")),
+        (Some(kind), _, _) => IndexState::Taken(kind),
+    })
+}
+
+/// The error for a name another object holds: what holds it, and the repair.
+fn taken(name: &str, table: &str, what: &str) -> Error {
+    Error::schema(format!(
+        "the name public.{name} is taken by {what}, so stackctl's index on {table} cannot be built"
+    ))
+    .with_hint(format!(
+        "rename or drop that object (for example ALTER TABLE public.{name} RENAME TO {name}_old, \
+         or DROP INDEX for an index), then run `stackctl migrate`"
+    ))
 }
 
 #[derive(QueryableByName)]
@@ -137,6 +183,7 @@ fn run_steps(
     outside_transactions(conn)?;
     let sql = crate::db::migration_sql(&m.version)
         .ok_or_else(|| Error::failure(format!("the SQL of {} is not embedded", m.name)))?;
+    let mut first_taken: Option<Error> = None;
     for step in steps(sql) {
         if let Some(only) = only {
             if !index_built(step.sql).is_some_and(|name| only.contains(&name)) {
@@ -153,9 +200,17 @@ fn run_steps(
                 continue;
             }
         }
-        if let Some(name) = index_built(step.sql) {
-            if !make_way(conn, name, note)? {
-                continue;
+        let built = index_built(step.sql).zip(table_indexed(step.sql));
+        if let Some((name, table)) = built {
+            match make_way(conn, name, table, note) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                // The others are still built; the first name taken is reported at the end.
+                Err(e) if e.kind == crate::error::Kind::SchemaNotReady => {
+                    first_taken.get_or_insert(e);
+                    continue;
+                }
+                Err(e) => return Err(e),
             }
         }
         match conn.batch_execute(step.sql) {
@@ -167,19 +222,43 @@ fn run_steps(
             )),
             Err(e) => return Err(e.into()),
         }
+        // `IF NOT EXISTS` skips a name something else took meanwhile: check what is there.
+        if let Some((name, table)) = built {
+            match index_state(conn, name, table)? {
+                IndexState::Index { valid: true } => {}
+                IndexState::Taken(what) => {
+                    first_taken.get_or_insert(taken(name, table, &what));
+                }
+                other => {
+                    return Err(Error::failure(format!(
+                        "building {name} on {table} left {other:?}"
+                    )))
+                }
+            }
+        }
     }
-    Ok(())
+    match first_taken {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
-/// Before building index `name`: false when it exists and is valid (nothing to do);
-/// otherwise whatever an interrupted build left is gone and the build may start.
-fn make_way(conn: &mut PgConnection, name: &str, note: &dyn Fn(String)) -> Result<bool> {
+/// Before building index `name` on `table`: false when it exists there and is valid
+/// (nothing to do); an error when another object holds the name; otherwise whatever an
+/// interrupted build left is gone and the build may start.
+fn make_way(
+    conn: &mut PgConnection,
+    name: &str,
+    table: &str,
+    note: &dyn Fn(String),
+) -> Result<bool> {
     let mut waited = false;
     loop {
-        match index_validity(conn, name)? {
-            None => return Ok(true),
-            Some(true) => return Ok(false),
-            Some(false) if being_built(conn, name)? => {
+        match index_state(conn, name, table)? {
+            IndexState::Missing => return Ok(true),
+            IndexState::Index { valid: true } => return Ok(false),
+            IndexState::Taken(what) => return Err(taken(name, table, &what)),
+            IndexState::Index { valid: false } if being_built(conn, name)? => {
                 if !waited {
                     note(format!(
                         "waiting for another backend still building {name} (a run that was stopped)"
@@ -188,7 +267,7 @@ fn make_way(conn: &mut PgConnection, name: &str, note: &dyn Fn(String)) -> Resul
                 }
                 std::thread::sleep(POLL);
             }
-            Some(false) => {
+            IndexState::Index { valid: false } => {
                 note(format!(
                     "dropping {name}: an interrupted concurrent build left it invalid; building it again"
                 ));
