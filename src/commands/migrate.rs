@@ -116,12 +116,18 @@ fn apply_locked(
     let mut applied = Vec::new();
     if !state.applied.contains(&initial.version) {
         match adopt::inspect(conn)? {
-            adopt::Verdict::Adoptable => {
+            adopt::Verdict::Adoptable(additions) => {
                 adopt::adopt(conn, &initial.version)?;
                 ctx.info(format!(
                     "adopted the existing users/items schema made by the application (recorded {} as applied; rows kept)",
                     initial.name
                 ));
+                if !additions.is_empty() {
+                    ctx.info(format!(
+                        "the application's own additions, kept as they are: {}",
+                        additions.join("; ")
+                    ));
+                }
             }
             adopt::Verdict::Fresh => {
                 if let Err(why) = adopt::try_uuid_ossp(conn) {

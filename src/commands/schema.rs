@@ -1,4 +1,5 @@
-//! `stackctl schema diff`: the live `users` and `items` against the applied migrations.
+//! `stackctl schema diff`: the live `users` and `items` against the applied migrations,
+//! and what the application added beside them (listed as its own, never undone).
 //! The rows go through the renderer; the SQL that would undo the drift is printed after
 //! the table (table output) or on stderr (JSON and CSV, whose stdout keeps its shape),
 //! and never run.
@@ -28,7 +29,8 @@ fn diff(ctx: &Ctx) -> Result<ExitCode> {
     let database = db::current_database(&mut conn)?;
     let mut out = ctx.stdout();
     let mut rows = ListWriter::new(ctx.format(), drift::COLUMNS, &mut out);
-    for d in &report.differences {
+    // Drift first, then what the application added (INFO rows, never in the script).
+    for d in report.differences.iter().chain(&report.additions) {
         rows.row(d)?;
     }
     rows.finish()?;

@@ -1,6 +1,8 @@
 //! Adopting a schema the application made (Alembic or SQLAlchemy `create_all`):
-//! when its tables match our initial migration, record that migration as applied and
-//! add the indexes it lacks. Application tables are never dropped or re-created. The
+//! when its tables hold everything our initial migration defines (whatever the application
+//! added beside it: columns, indexes, constraints, tables), record that migration as
+//! applied and add the indexes it lacks. Only what stackctl cannot work with refuses: a
+//! missing column, a column of another type or length, a key it relies on. Application tables are never dropped or re-created. The
 //! columns and indexes expected are `drift::expected`'s, the ones `schema diff` holds the
 //! tables to afterwards, so an adopted schema starts without drift.
 
@@ -21,6 +23,9 @@ struct ColumnRow {
     column_type: String,
     #[diesel(sql_type = Text)]
     nullable: String,
+    /// A default, an identity or a generated column: the server fills it.
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    filled: bool,
 }
 
 #[derive(QueryableByName, Debug)]
@@ -34,8 +39,9 @@ struct Flag {
 pub enum Verdict {
     /// No application tables: migrate normally.
     Fresh,
-    /// Tables match: adopt them.
-    Adoptable,
+    /// The tables hold what stackctl needs: adopt them. What the application added or
+    /// chose beside it, one line each (`column users.phone`), to say so.
+    Adoptable(Vec<String>),
 }
 
 /// Compare application tables with the initial migration. Differences are exit 6.
@@ -46,6 +52,7 @@ pub fn inspect(conn: &mut PgConnection) -> Result<Verdict> {
         return Ok(Verdict::Fresh);
     }
     let mut diffs = Vec::new();
+    let mut additions = Vec::new();
     if !users {
         diffs.push("table users is missing".to_string());
     }
@@ -55,7 +62,8 @@ pub fn inspect(conn: &mut PgConnection) -> Result<Verdict> {
     let rows: Vec<ColumnRow> = diesel::sql_query(
         "SELECT c.relname::text AS table_name, a.attname::text AS column_name, \
                 format_type(a.atttypid, a.atttypmod) AS column_type, \
-                CASE WHEN a.attnotnull THEN 'NO' ELSE 'YES' END AS nullable \
+                CASE WHEN a.attnotnull THEN 'NO' ELSE 'YES' END AS nullable, \
+                (a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '') AS filled \
          FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
          JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE n.nspname = 'public' AND c.relname IN ('users', 'items') \
@@ -82,11 +90,14 @@ pub fn inspect(conn: &mut PgConnection) -> Result<Verdict> {
                     ));
                 }
                 let is_nullable = r.nullable == "YES";
-                if is_nullable != nullable {
+                if is_nullable && !nullable {
+                    // stackctl reads this column as never empty.
                     diffs.push(format!(
-                        "column {table}.{column} is {}, expected {}",
-                        if is_nullable { "nullable" } else { "NOT NULL" },
-                        if nullable { "nullable" } else { "NOT NULL" }
+                        "column {table}.{column} is nullable, expected NOT NULL"
+                    ));
+                } else if !is_nullable && nullable {
+                    additions.push(format!(
+                        "column {table}.{column} is NOT NULL (a write that leaves it empty is refused)"
                     ));
                 }
             }
@@ -97,10 +108,14 @@ pub fn inspect(conn: &mut PgConnection) -> Result<Verdict> {
             .iter()
             .any(|c| c.table == r.table_name && c.name == r.column_name)
         {
-            diffs.push(format!(
-                "column {}.{} is not in the StackWizard schema",
-                r.table_name, r.column_name
-            ));
+            additions.push(if r.nullable == "NO" && !r.filled {
+                format!(
+                    "column {}.{} ({}, NOT NULL without a default: stackctl cannot fill it, so its inserts into {} are refused until the column has a default)",
+                    r.table_name, r.column_name, r.column_type, r.table_name
+                )
+            } else {
+                format!("column {}.{} ({})", r.table_name, r.column_name, r.column_type)
+            });
         }
     }
     if users && items {
@@ -127,14 +142,39 @@ pub fn inspect(conn: &mut PgConnection) -> Result<Verdict> {
         }
     }
     if diffs.is_empty() {
-        Ok(Verdict::Adoptable)
+        additions.extend(
+            other_tables(conn)?
+                .into_iter()
+                .map(|t| format!("table {t}")),
+        );
+        Ok(Verdict::Adoptable(additions))
     } else {
         Err(Error::schema(format!(
             "the existing users/items tables differ from the StackWizard schema: {}",
             diffs.join("; ")
         ))
-        .with_hint("stackctl never drops application tables; align them by hand, then run stackctl migrate again"))
+        .with_hint("stackctl never drops or alters application tables: it needs each column it names with that type, and those keys; add them with the application's Alembic, then run stackctl migrate again"))
     }
+}
+
+/// The application's other tables in `public` (stackctl's own and Alembic's record aside).
+fn other_tables(conn: &mut PgConnection) -> Result<Vec<String>> {
+    #[derive(QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = Text)]
+        name: String,
+    }
+    let rows: Vec<Name> = diesel::sql_query(
+        "SELECT c.relname::text AS name FROM pg_class c \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') \
+           AND c.relname NOT IN ('users', 'items', 'alembic_version', \
+                                 '__diesel_schema_migrations', 'stackctl_audit', \
+                                 'stackctl_migration_checksums') \
+         ORDER BY 1",
+    )
+    .load(conn)?;
+    Ok(rows.into_iter().map(|r| r.name).collect())
 }
 
 /// Record the initial migration as applied and add missing indexes, in one transaction.

@@ -15,6 +15,8 @@ pub struct Catalog {
     pub columns: Vec<Column>,
     pub constraints: Vec<Constraint>,
     pub indexes: Vec<Index>,
+    /// The other tables in `public` (the application's), stackctl's own left out.
+    pub other_tables: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -77,7 +79,13 @@ WHERE co.contype IN ('p', 'u', 'f', 'c', 'x')
 UNION ALL
 SELECT 'i', t.name, ic.relname::text, pg_get_indexdef(i.indexrelid),
        CASE WHEN NOT i.indisvalid THEN 'invalid' END, i.indisunique
-FROM t JOIN pg_index i ON i.indrelid = t.oid JOIN pg_class ic ON ic.oid = i.indexrelid";
+FROM t JOIN pg_index i ON i.indrelid = t.oid JOIN pg_class ic ON ic.oid = i.indexrelid
+UNION ALL
+SELECT 'o', c.relname::text, NULL, NULL, NULL, false
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
+  AND c.relname NOT IN ('users', 'items', '__diesel_schema_migrations', 'stackctl_audit',
+                        'stackctl_migration_checksums')";
 
 #[derive(QueryableByName)]
 struct Fact {
@@ -107,6 +115,7 @@ pub fn read(conn: &mut PgConnection) -> Result<Catalog> {
         );
         match f.k.as_str() {
             "t" => catalog.tables.push(table),
+            "o" => catalog.other_tables.push(table),
             "a" => catalog.columns.push(Column {
                 table,
                 name,
@@ -130,6 +139,7 @@ pub fn read(conn: &mut PgConnection) -> Result<Catalog> {
             }),
         }
     }
+    catalog.other_tables.sort();
     for index in &mut catalog.indexes {
         index.constraint = catalog
             .constraints

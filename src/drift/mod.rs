@@ -1,7 +1,11 @@
 //! Schema drift: the live `users` and `items` (read by `db::drift`) against what the
 //! applied migrations define (`expected`), as rows `{object, kind, expected, actual,
-//! severity}` and the SQL that would bring the schema back. Nothing here touches a
-//! connection or prints; the comparison is pure, so it is tested here.
+//! severity}` and the SQL that would bring the schema back. The schema belongs to the
+//! application, which keeps changing it with its own Alembic: what it added or chose
+//! (columns, indexes, constraints, tables, its own defaults and NOT NULLs) is listed as
+//! the application's (`additions`, severity INFO, never a fix), and only what stackctl
+//! needs and finds missing or changed is drift. Nothing here touches a connection or
+//! prints; the comparison is pure, so it is tested here.
 
 pub mod compare;
 pub mod expected;
@@ -18,7 +22,9 @@ pub use expected::Origin;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Severity {
-    /// An extra column or index, or a missing or changed index: queries still work.
+    /// The application's own addition or choice: listed, never drift.
+    Info,
+    /// A missing or changed index: queries still work.
     Warning,
     /// A missing or changed table, column, constraint or foreign key: writes or reads the
     /// application relies on may fail or behave differently.
@@ -28,6 +34,7 @@ pub enum Severity {
 impl Severity {
     pub fn word(self) -> &'static str {
         match self {
+            Severity::Info => "INFO",
             Severity::Warning => "WARNING",
             Severity::Critical => "CRITICAL",
         }
@@ -62,7 +69,10 @@ pub struct Report {
     /// What the tables were compared with; `None` when no applied migration defines them
     /// (nothing to compare: a fresh database, or one `migrate` has yet to adopt).
     pub origin: Option<Origin>,
+    /// Drift: what stackctl's migrations define, missing or changed.
     pub differences: Vec<Difference>,
+    /// The application's additions and choices (severity INFO, no fix).
+    pub additions: Vec<Difference>,
 }
 
 impl Report {
@@ -89,7 +99,16 @@ impl Report {
             return "nothing to compare (no applied migration defines users and items)".into();
         }
         if self.is_clean() {
-            return "no drift: users and items match the applied migrations".into();
+            let mut s =
+                String::from("no drift: users and items hold what the applied migrations define");
+            if !self.additions.is_empty() {
+                s.push_str(&format!(
+                    " (and {} addition(s) of the application's: {})",
+                    self.additions.len(),
+                    self.additions_listed()
+                ));
+            }
+            return s;
         }
         let listed: Vec<String> = self
             .differences
@@ -105,8 +124,18 @@ impl Report {
         )
     }
 
+    /// The application's additions, `object kind` each.
+    pub fn additions_listed(&self) -> String {
+        self.additions
+            .iter()
+            .map(|d| format!("{} {}", d.object, d.kind))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// One line per difference, for error details.
     pub fn lines(&self) -> Vec<String> {
+        // (drift only: the application's additions are not findings)
         self.differences
             .iter()
             .map(|d| {
@@ -135,13 +164,53 @@ pub fn compare(applied: &BTreeSet<String>, catalog: &Catalog) -> Report {
         return Report {
             origin: None,
             differences: Vec::new(),
+            additions: Vec::new(),
         };
     }
-    let (origin, differences) =
-        compare::closest(catalog, applied.contains(expected::QUERY_INDEXES));
+    let (origin, all) = compare::closest(catalog, applied.contains(expected::QUERY_INDEXES));
+    let (mut additions, differences): (Vec<Difference>, Vec<Difference>) =
+        all.into_iter().partition(is_application);
+    for a in &mut additions {
+        a.kind = application_kind(a.kind);
+        a.severity = Severity::Info;
+        a.fix.clear();
+    }
+    additions.extend(catalog.other_tables.iter().map(|t| Difference {
+        object: t.clone(),
+        kind: "application_table",
+        expected: None,
+        actual: Some("table".into()),
+        severity: Severity::Info,
+        fix: Vec::new(),
+    }));
     Report {
         origin: Some(origin),
         differences,
+        additions,
+    }
+}
+
+/// Whether a difference is the application's own: a column, index, constraint it added,
+/// a default it changed (stackctl writes every column itself), or a NOT NULL it put on a
+/// column stackctl may leave empty (a write that leaves it empty is then refused, exit 6,
+/// by the server). A NOT NULL dropped from a column stackctl reads as never empty stays
+/// drift.
+pub fn is_application(d: &Difference) -> bool {
+    match d.kind {
+        "extra_column" | "extra_index" | "extra_constraint" | "changed_default" => true,
+        "changed_nullability" => d.actual.as_deref() == Some("NOT NULL"),
+        _ => false,
+    }
+}
+
+/// The kind an application's addition is listed under.
+fn application_kind(kind: &str) -> &'static str {
+    match kind {
+        "extra_column" => "application_column",
+        "extra_index" => "application_index",
+        "extra_constraint" => "application_constraint",
+        "changed_default" => "application_default",
+        _ => "application_nullability",
     }
 }
 

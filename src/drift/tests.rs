@@ -160,6 +160,7 @@ fn catalog(origin: Origin) -> Catalog {
     }
     Catalog {
         tables: vec!["items".into(), "users".into()],
+        other_tables: Vec::new(),
         columns,
         constraints,
         indexes,
@@ -221,21 +222,6 @@ fn each_class_of_drift_is_named_with_its_severity_and_fix() {
         "CREATE INDEX idx_users_is_active ON users (is_active);",
     );
     check(
-        &|c| {
-            c.columns.push(Column {
-                table: "users".into(),
-                name: "nickname".into(),
-                ty: "text".into(),
-                not_null: false,
-                default: None,
-            })
-        },
-        "users.nickname",
-        "extra_column",
-        Severity::Warning,
-        "ALTER TABLE users DROP COLUMN nickname;",
-    );
-    check(
             &|c| c.columns[1].ty = "text".into(),
             "users.email",
             "changed_type",
@@ -255,13 +241,6 @@ fn each_class_of_drift_is_named_with_its_severity_and_fix() {
         "changed_nullability",
         Severity::Critical,
         "ALTER TABLE items ALTER COLUMN title SET NOT NULL;",
-    );
-    check(
-        &|c| c.columns[5].default = Some("false".into()),
-        "users.is_active",
-        "changed_default",
-        Severity::Critical,
-        "ALTER TABLE users ALTER COLUMN is_active SET DEFAULT true;",
     );
     check(
         &|c| {
@@ -327,9 +306,20 @@ fn a_missing_table_is_one_difference_whose_fix_creates_it_with_its_indexes() {
     assert_eq!(sql.len(), 4, "{sql:?}");
 }
 
+/// What the application added or chose (columns, a NOT NULL column without default, a
+/// check constraint, an index, another default, a NOT NULL on a column stackctl may leave
+/// empty, other tables) is listed as the application's: severity INFO, never drift, never
+/// in the fix script.
 #[test]
-fn extra_not_null_columns_without_default_and_extra_constraints_are_critical() {
+fn the_applications_additions_are_its_own_not_drift() {
     let mut c = catalog(Origin::Migrated);
+    c.columns.push(Column {
+        table: "users".into(),
+        name: "nickname".into(),
+        ty: "text".into(),
+        not_null: false,
+        default: None,
+    });
     c.columns.push(Column {
         table: "items".into(),
         name: "Sku".into(),
@@ -343,24 +333,57 @@ fn extra_not_null_columns_without_default_and_extra_constraints_are_critical() {
         "c",
         "CHECK ((price > (0)::numeric))",
     ));
+    c.indexes.push(Index {
+        table: "users".into(),
+        name: "ix_users_nickname".into(),
+        unique: false,
+        constraint: None,
+        definition: "CREATE INDEX ix_users_nickname ON public.users USING btree (nickname)".into(),
+        valid: true,
+    });
+    c.columns[5].default = Some("false".into());
+    let full_name = c
+        .columns
+        .iter()
+        .position(|col| col.name == "full_name")
+        .unwrap();
+    c.columns[full_name].not_null = true;
+    c.other_tables.push("tags".into());
     let report = compare(&applied(), &c);
+    assert!(report.is_clean(), "{:?}", kinds(&report));
+    assert!(report.sql().is_empty());
+    let mut additions: Vec<(&str, &str, Severity)> = report
+        .additions
+        .iter()
+        .map(|d| (d.object.as_str(), d.kind, d.severity))
+        .collect();
+    additions.sort();
     assert_eq!(
-        kinds(&report),
+        additions,
         vec![
-            ("items.Sku", "extra_column", Severity::Critical),
+            ("items.Sku", "application_column", Severity::Info),
             (
                 "items.price_positive",
-                "extra_constraint",
-                Severity::Critical
+                "application_constraint",
+                Severity::Info
             ),
+            ("tags", "application_table", Severity::Info),
+            ("users.full_name", "application_nullability", Severity::Info),
+            ("users.is_active", "application_default", Severity::Info),
+            (
+                "users.ix_users_nickname",
+                "application_index",
+                Severity::Info
+            ),
+            ("users.nickname", "application_column", Severity::Info),
         ]
     );
-    let sql: Vec<String> = report.sql().iter().map(|s| s.text.clone()).collect();
-    assert_eq!(
-        sql,
-        [
-            "ALTER TABLE items DROP CONSTRAINT price_positive",
-            "ALTER TABLE items DROP COLUMN \"Sku\""
-        ]
+    assert!(report.additions.iter().all(|d| d.fix.is_empty()));
+    assert!(
+        report
+            .summary()
+            .contains("addition(s) of the application's"),
+        "{}",
+        report.summary()
     );
 }

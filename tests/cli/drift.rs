@@ -105,15 +105,6 @@ const CASES: &[Case] = &[
         fix: "CREATE INDEX idx_users_is_active ON users (is_active);",
     },
     Case {
-        drift: "ALTER TABLE users ADD COLUMN nickname text; UPDATE users SET nickname = 'Countess'",
-        object: "users.nickname",
-        kind: "extra_column",
-        expected: None,
-        actual: Some("text"),
-        severity: "WARNING",
-        fix: "-- drops the column and its data\nALTER TABLE users DROP COLUMN nickname;",
-    },
-    Case {
         drift: "ALTER TABLE items ALTER COLUMN title TYPE text",
         object: "items.title",
         kind: "changed_type",
@@ -140,16 +131,65 @@ const CASES: &[Case] = &[
         severity: "CRITICAL",
         fix: "ALTER TABLE users ALTER COLUMN email SET NOT NULL;",
     },
-    Case {
-        drift: "ALTER TABLE users ALTER COLUMN is_active SET DEFAULT false",
-        object: "users.is_active",
-        kind: "changed_default",
-        expected: Some("true"),
-        actual: Some("false"),
-        severity: "CRITICAL",
-        fix: "ALTER TABLE users ALTER COLUMN is_active SET DEFAULT true;",
-    },
 ];
+
+/// What the application's own Alembic adds or changes (a column, a NOT NULL column it
+/// fills itself, a check constraint, an index, another default, a table) is listed as the
+/// application's (INFO), with no SQL: `schema diff` exits 0, `status --check` is OK, and
+/// a pending migration is applied.
+#[test]
+fn the_applications_additions_are_listed_as_its_own_and_never_undone() {
+    let db = seeded();
+    db.ok(&["migrate", "revert", "--yes"]);
+    db.sql(
+        "ALTER TABLE users ADD COLUMN nickname text; UPDATE users SET nickname = 'Countess'; \
+         ALTER TABLE users ADD COLUMN tenant_id integer NOT NULL DEFAULT 1; \
+         ALTER TABLE users ALTER COLUMN tenant_id DROP DEFAULT; \
+         ALTER TABLE items ADD CONSTRAINT price_positive CHECK (price >= 0); \
+         CREATE INDEX ix_users_nickname ON users (nickname); \
+         ALTER TABLE users ALTER COLUMN is_active SET DEFAULT false; \
+         CREATE TABLE tags (id serial PRIMARY KEY, name text)",
+    );
+    let (r, found) = diff(&db);
+    assert_eq!(r.code, 0, "{r:#?}");
+    let mut listed: Vec<(String, String, String)> = found
+        .iter()
+        .map(|d| {
+            (
+                d["object"].as_str().unwrap().to_string(),
+                d["kind"].as_str().unwrap().to_string(),
+                d["severity"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    listed.sort();
+    let want: Vec<(String, String, String)> = [
+        ("items.price_positive", "application_constraint"),
+        ("tags", "application_table"),
+        ("users.is_active", "application_default"),
+        ("users.ix_users_nickname", "application_index"),
+        ("users.nickname", "application_column"),
+        ("users.tenant_id", "application_column"),
+    ]
+    .iter()
+    .map(|(o, k)| (o.to_string(), k.to_string(), "INFO".to_string()))
+    .collect();
+    assert_eq!(listed, want);
+    assert!(
+        !r.stderr.contains("BEGIN;"),
+        "no SQL for the application's additions: {r:#?}"
+    );
+    let table = db.ok(&["schema", "diff"]);
+    assert!(!table.stdout.contains("DROP"), "{table:#?}");
+    assert!(
+        table.stderr.contains("addition(s) of the application's"),
+        "{table:#?}"
+    );
+    let r = db.ok(&["migrate"]);
+    assert!(r.stderr.contains("applied"), "{r:#?}");
+    db.ok(&["status", "--check"]);
+    assert_eq!(db.sql("SELECT nickname FROM users"), "Countess");
+}
 
 /// Each class of drift made by hand: `schema diff` exits 6 with exactly that row (JSON,
 /// CSV and a table followed by the SQL), the SQL it prints removes the drift when psql runs
@@ -393,15 +433,14 @@ fn no_drift_on_migrated_adopted_and_restored_databases() {
     let (r, found) = diff(&app);
     assert_eq!((r.code, found.len()), (0, 0), "adopted: {found:?}");
     app.ok(&["status", "--check"]);
-    // Adoption's schema is judged as create_all makes it: a default the application never
-    // had is drift there.
+    // Adoption's schema is judged as create_all makes it: a default the application gave
+    // a column later is the application's own.
     app.sql("ALTER TABLE items ALTER COLUMN price SET DEFAULT 1");
     let (r, found) = diff(&app);
-    assert_eq!(r.code, 6);
+    assert_eq!(r.code, 0);
     assert_eq!(found[0]["object"], "items.price");
+    assert_eq!(found[0]["kind"], "application_default");
     assert_eq!(found[0]["expected"], Value::Null);
-    run_script(&app.url, &r.stderr);
-    assert_eq!(diff(&app).0.code, 0);
 
     // Restored in place into an empty database, and beside the live one.
     let dir = db.dir.path().join("b");
@@ -455,29 +494,55 @@ fn no_drift_when_migrated_without_uuid_ossp() {
         .args(&["status", "--check"])
         .run()
         .success();
-    // A default changed there is still drift, and its fix uses the core function.
+    // A default the application changes there is its own: listed against the core
+    // function, and stackctl (which writes ids itself) still adds users.
     db.sql("ALTER TABLE users ALTER COLUMN id DROP DEFAULT");
     let (r, found) = diff(&db);
-    assert_eq!(r.code, 6);
+    assert_eq!(r.code, 0);
+    assert_eq!(found[0]["kind"], "application_default");
     assert_eq!(found[0]["expected"], "gen_random_uuid()");
-    run_script(&db.url, &r.stderr);
-    assert_eq!(diff(&db).0.code, 0);
+    db.add_user("nodefault@example.com", "nodefault");
 }
 
-/// Names an attacker chose (a column holding a psql meta-command on a line of its own, an
-/// index holding SQL) never become lines of the fix script: psql runs the script, the
-/// meta-command never runs, no table is dropped, and the drift is undone.
+/// Names an attacker chose (a database name holding a psql meta-command on a line of its
+/// own; a column and an index holding SQL, listed as the application's) never become
+/// lines of the fix script: psql runs the script, the meta-command never runs, no table
+/// is dropped, and the drift is undone.
 #[test]
 fn hostile_names_stay_inside_the_fix_scripts_comments_and_quotes() {
     let db = seeded();
     let marker = std::env::temp_dir().join(format!("stackctl-pwned-{}", std::process::id()));
     let _ = std::fs::remove_file(&marker);
-    let column = format!("x\n\\! touch {}\n", marker.display());
-    db.sql(&format!(
-        "ALTER TABLE users ADD COLUMN \"{column}\" text; \
-         CREATE INDEX \"i\nDROP TABLE items;--\" ON users (email)"
-    ));
-    let r = db.run(&["schema", "diff"]);
+    let hostile = format!("{}\n\\! touch {}\n", db.name, marker.display());
+    let admin = db.url.replacen(&format!("/{}", db.name), "/postgres", 1);
+    psql(
+        &admin,
+        &format!(
+            "CREATE DATABASE \"{}\" TEMPLATE {}",
+            hostile.replace('"', "\"\""),
+            db.name
+        ),
+    );
+    let encoded: String = hostile
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'_' {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let url = db
+        .url
+        .replacen(&format!("/{}", db.name), &format!("/{encoded}"), 1);
+    psql(
+        &url,
+        "ALTER TABLE users ADD COLUMN \"x\n\\! touch nothing\n\" text; \
+         CREATE INDEX \"i\nDROP TABLE items;--\" ON users (email); \
+         DROP INDEX idx_users_is_active",
+    );
+    let r = db.cmd_url(&url).args(&["schema", "diff"]).run();
     assert_eq!(r.code, 6, "{r:#?}");
     let start = r.stdout.find("-- stackctl schema diff").expect("a script");
     let script = &r.stdout[start..];
@@ -487,14 +552,21 @@ fn hostile_names_stay_inside_the_fix_scripts_comments_and_quotes() {
                 || line.starts_with("--")
                 || line == "BEGIN;"
                 || line == "COMMIT;"
-                || line.starts_with("ALTER TABLE ")
-                || line.starts_with("DROP INDEX "),
+                || line.starts_with("CREATE INDEX "),
             "a line the script should not have: {line:?}\n{script}"
         );
     }
-    run_script(&db.url, script);
+    run_script(&url, script);
     assert!(!marker.exists(), "the fix script ran a shell command");
-    assert_eq!(db.sql("SELECT to_regclass('items') IS NOT NULL"), "t");
-    let (r, rows) = diff(&db);
-    assert_eq!((r.code, rows.len()), (0, 0), "{r:#?}");
+    assert_eq!(psql(&url, "SELECT to_regclass('items') IS NOT NULL"), "t");
+    let (r, rows) = diff_at(&db, &url);
+    assert_eq!(r.code, 0, "{r:#?}");
+    assert!(rows.iter().all(|d| d["severity"] == "INFO"), "{rows:?}");
+    psql(
+        &admin,
+        &format!(
+            "DROP DATABASE \"{}\" WITH (FORCE)",
+            hostile.replace('"', "\"\"")
+        ),
+    );
 }

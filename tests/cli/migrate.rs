@@ -285,7 +285,8 @@ fn mismatched_application_tables_are_refused_and_kept() {
             .contains("users.username is character varying(50), expected character varying(100)"),
         "{r:#?}"
     );
-    assert!(r.stderr.contains("items.colour"), "{r:#?}");
+    // A column the application added is no difference: it is the application's.
+    assert!(!r.stderr.contains("items.colour"), "{r:#?}");
     assert_eq!(db.sql("SELECT count(*) FROM users"), "1");
     assert_eq!(
         db.sql("SELECT to_regclass('__diesel_schema_migrations') IS NULL"),
@@ -469,4 +470,58 @@ fn an_interrupted_concurrent_index_build_is_finished_by_the_next_migrate() {
     assert_eq!(query_indexes(&db), "7/7");
     assert_eq!(recorded(), "1");
     db.ok(&["schema", "diff"]);
+}
+
+/// The application's second release grew its tables (a nullable column, a NOT NULL
+/// column it fills itself, an index, a check constraint, a table): `migrate` adopts them
+/// as they are, says what it saw, and the everyday commands work; the NOT NULL column
+/// stackctl cannot fill makes a user add exit 6 naming it, with nothing written.
+#[test]
+fn a_schema_the_application_grew_is_adopted_as_a_superset() {
+    let db = TestDb::empty();
+    db.sql(CREATE_ALL_SQL);
+    db.sql(
+        "ALTER TABLE users ADD COLUMN phone VARCHAR(32); \
+         CREATE INDEX ix_users_phone ON users (phone); \
+         ALTER TABLE items ADD COLUMN sku TEXT NOT NULL DEFAULT ''; \
+         ALTER TABLE items ADD CONSTRAINT items_price_nonnegative CHECK (price >= 0); \
+         CREATE TABLE tags (id SERIAL PRIMARY KEY, name TEXT NOT NULL)",
+    );
+    let r = db.ok(&["migrate"]);
+    assert!(r.stderr.contains("adopted"), "{r:#?}");
+    for seen in ["column users.phone", "column items.sku", "table tags"] {
+        assert!(r.stderr.contains(seen), "{seen}: {r:#?}");
+    }
+    db.add_user("grown@example.com", "grown");
+    db.ok(&[
+        "item", "add", "--owner", "grown", "--title", "Lamp", "--price", "3",
+    ]);
+    assert_eq!(
+        db.json(&["item", "list", "--owner", "grown"])
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    db.ok(&["user", "deactivate", "grown"]);
+    assert_eq!(db.ok(&["schema", "diff"]).code, 0);
+
+    // A NOT NULL column without a default that stackctl cannot fill.
+    db.sql(
+        "ALTER TABLE users ADD COLUMN tenant_id integer NOT NULL DEFAULT 1; \
+            ALTER TABLE users ALTER COLUMN tenant_id DROP DEFAULT",
+    );
+    let before = db.checksum_all();
+    let r = db
+        .user_add("other@example.com", "other", "password123\n")
+        .args(&["-o", "json"])
+        .run()
+        .fails(6);
+    assert!(r.stderr.contains("users.tenant_id"), "{r:#?}");
+    let json: serde_json::Value = serde_json::from_str(r.stderr.lines().last().unwrap()).unwrap();
+    assert_eq!(json["exit_code"], 6);
+    assert!(
+        json["error"].as_str().unwrap().contains("users.tenant_id"),
+        "{json}"
+    );
+    assert_eq!(db.checksum_all(), before);
 }

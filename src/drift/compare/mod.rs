@@ -22,7 +22,8 @@ use keys::unique_sql;
 pub fn closest(catalog: &Catalog, query_indexes: bool) -> (Origin, Vec<Difference>) {
     let migrated = against(Origin::Migrated, catalog, query_indexes);
     let adopted = against(Origin::Adopted, catalog, query_indexes);
-    if adopted.len() < migrated.len() {
+    let drift = |ds: &[Difference]| ds.iter().filter(|d| !super::is_application(d)).count();
+    if (drift(&adopted), adopted.len()) < (drift(&migrated), migrated.len()) {
         (Origin::Adopted, adopted)
     } else {
         (Origin::Migrated, migrated)
