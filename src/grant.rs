@@ -25,6 +25,19 @@ pub struct Present {
     /// The Simple DB layout: no items table and no password column in users, whose ids
     /// come from this sequence (`user add` takes the next value).
     pub simple_users_seq: Option<String>,
+    /// Where stackctl's own tables are: `stackctl`, or `public` where a role that could
+    /// not create that schema left them (`db::own`).
+    pub own_schema: &'static str,
+}
+
+/// An object of the operator list as it stands in a database whose own tables are in
+/// `own_schema`: `stackctl.x` is `x` in `public` there, and the schema itself is absent.
+pub fn located<'a>(name: &'a str, own_schema: &str) -> Option<&'a str> {
+    match (own_schema, name) {
+        ("public", "stackctl") => None,
+        ("public", n) => Some(n.strip_prefix("stackctl.").unwrap_or(n)),
+        (_, n) => Some(n),
+    }
 }
 
 /// The users columns a read-only role may read: everything but `hashed_password`.
@@ -37,10 +50,11 @@ pub const OPERATOR: &[(&str, &str, &str)] = &[
     ("SCHEMA", "public", "USAGE"),
     ("TABLE", "users", "SELECT, INSERT, UPDATE, DELETE"),
     ("TABLE", "items", "SELECT, INSERT, UPDATE, DELETE"),
-    ("TABLE", "__diesel_schema_migrations", "SELECT"),
-    ("TABLE", "stackctl_migration_checksums", "SELECT"),
-    ("TABLE", "stackctl_audit", "SELECT, INSERT"),
-    ("SEQUENCE", "stackctl_audit_id_seq", "USAGE"),
+    ("SCHEMA", "stackctl", "USAGE"),
+    ("TABLE", "stackctl.__diesel_schema_migrations", "SELECT"),
+    ("TABLE", "stackctl.stackctl_migration_checksums", "SELECT"),
+    ("TABLE", "stackctl.stackctl_audit", "SELECT, INSERT"),
+    ("SEQUENCE", "stackctl.stackctl_audit_id_seq", "USAGE"),
 ];
 
 fn grant(kind: &str, name: &str, privileges: &str, role: &str) -> Grant {
@@ -65,11 +79,15 @@ pub fn plan(role: &str, database: &str, read_only: bool, present: Present) -> Ve
         statement: format!("GRANT CONNECT ON DATABASE {} TO {role};", ident(database)),
     }];
     for (kind, name, privileges) in OPERATOR {
+        let Some(here) = located(name, present.own_schema) else {
+            continue;
+        };
         let exists = match *name {
             "items" => present.simple_users_seq.is_none(),
-            "__diesel_schema_migrations" => present.migrations,
-            "stackctl_migration_checksums" => present.checksums,
-            "stackctl_audit" | "stackctl_audit_id_seq" => present.audit,
+            "stackctl" => present.migrations || present.checksums || present.audit,
+            "stackctl.__diesel_schema_migrations" => present.migrations,
+            "stackctl.stackctl_migration_checksums" => present.checksums,
+            "stackctl.stackctl_audit" | "stackctl.stackctl_audit_id_seq" => present.audit,
             _ => true,
         };
         if !exists {
@@ -80,17 +98,17 @@ pub fn plan(role: &str, database: &str, read_only: bool, present: Present) -> Ve
                 "users" if present.simple_users_seq.is_some() => "SELECT",
                 "users" => {
                     let p = format!("SELECT ({USER_COLUMNS_READABLE})");
-                    out.push(grant(kind, name, &p, &role));
+                    out.push(grant(kind, here, &p, &role));
                     continue;
                 }
-                "stackctl_audit_id_seq" => continue,
-                "public" => "USAGE",
+                "stackctl.stackctl_audit_id_seq" => continue,
+                "public" | "stackctl" => "USAGE",
                 _ => "SELECT",
             }
         } else {
             privileges
         };
-        out.push(grant(kind, name, privileges, &role));
+        out.push(grant(kind, here, privileges, &role));
         if let (false, "users", Some(seq)) = (read_only, *name, &present.simple_users_seq) {
             // nextval for adds; SELECT and UPDATE for an import's setval past explicit ids.
             out.push(grant(
@@ -128,13 +146,13 @@ mod tests {
     #[test]
     fn a_missing_privilege_gets_its_grant() {
         assert_eq!(
-            hint_for_missing("TABLE", "__diesel_schema_migrations", &["SELECT"]),
-            "as the owner run `GRANT SELECT ON __diesel_schema_migrations TO ROLE;`; \
+            hint_for_missing("TABLE", "stackctl.__diesel_schema_migrations", &["SELECT"]),
+            "as the owner run `GRANT SELECT ON stackctl.__diesel_schema_migrations TO ROLE;`; \
              `stackctl grant ROLE` prints every grant stackctl needs (`--apply` runs them as the owner)"
         );
         assert!(
-            hint_for_missing("SEQUENCE", "stackctl_audit_id_seq", &["USAGE"])
-                .contains("GRANT USAGE ON SEQUENCE stackctl_audit_id_seq TO ROLE;")
+            hint_for_missing("SEQUENCE", "stackctl.stackctl_audit_id_seq", &["USAGE"])
+                .contains("GRANT USAGE ON SEQUENCE stackctl.stackctl_audit_id_seq TO ROLE;")
         );
         assert!(hint_for_missing("TABLE", "users", &["INSERT", "UPDATE"])
             .contains("GRANT INSERT, UPDATE ON users TO ROLE;"));
@@ -147,6 +165,7 @@ mod tests {
             audit: true,
             checksums: true,
             simple_users_seq: None,
+            own_schema: "stackctl",
         };
         let ro = plan("Reader", "app", true, all.clone());
         let text: Vec<&str> = ro.iter().map(|g| g.statement.as_str()).collect();

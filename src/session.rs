@@ -286,7 +286,7 @@ impl Ctx {
         command: &str,
         changes: &[Change],
     ) -> Result<()> {
-        if db::table_exists(conn, "public.stackctl_audit")? {
+        if db::own::find(conn, "stackctl_audit")?.is_some() {
             db::audit::record(conn, command, changes)?;
         }
         Ok(())

@@ -21,7 +21,7 @@ pub fn run(cmd: AuditCmd, ctx: &Ctx) -> Result<()> {
     let (mut conn, _) = ctx.open()?;
     if !ctx.audit.get() {
         return Err(
-            Error::schema("the database has no audit trail (stackctl_audit)")
+            Error::schema("the database has no audit trail (stackctl.stackctl_audit)")
                 .with_hint("stackctl migrate adds it beside the simple layout's users table"),
         );
     }

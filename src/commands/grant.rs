@@ -34,9 +34,10 @@ pub fn run(args: GrantArgs, ctx: &Ctx) -> Result<()> {
     }
     let (layout, _) = db::SchemaState::read_layout(&mut conn, ctx.global.layout)?;
     let present = Present {
-        migrations: db::table_exists(&mut conn, "public.__diesel_schema_migrations")?,
-        audit: db::table_exists(&mut conn, "public.stackctl_audit")?,
-        checksums: db::table_exists(&mut conn, "public.stackctl_migration_checksums")?,
+        migrations: db::own::find(&mut conn, "__diesel_schema_migrations")?.is_some(),
+        audit: db::own::find(&mut conn, "stackctl_audit")?.is_some(),
+        checksums: db::own::find(&mut conn, "stackctl_migration_checksums")?.is_some(),
+        own_schema: db::own::schema_in_use(&mut conn)?,
         simple_users_seq: match layout {
             crate::layout::Layout::Simple => db::simple::id_sequence(&mut conn)?,
             crate::layout::Layout::StackWizard => None,

@@ -88,6 +88,13 @@ fn apply(ctx: &Ctx, lock: Lock, on_drift: OnDrift) -> Result<()> {
             ctx.info(format!("applied {name}"));
         }
     }
+    if !ctx.global.dry_run
+        && SchemaState::read(&mut conn)?
+            .applied
+            .contains(db::own::MOVE_VERSION)
+    {
+        stay_or_move_home(&mut conn, ctx)?;
+    }
     Ok(())
 }
 
@@ -143,6 +150,24 @@ fn apply_locked(
     }
     applied.extend(db::run_pending(conn)?);
     Ok((applied, concurrent::next(conn)?))
+}
+
+/// stackctl's tables left in `public` by a role that could not create the schema
+/// `stackctl` are moved there by one that can (on a primary); else say where they are.
+fn stay_or_move_home(conn: &mut diesel::PgConnection, ctx: &Ctx) -> Result<()> {
+    if db::own::schema_in_use(conn)? != "public" {
+        return Ok(());
+    }
+    let primary = db::server::role(conn)? == db::server::Role::Primary;
+    if primary && db::own::move_home(conn)? {
+        ctx.info("moved stackctl's tables into the schema stackctl, out of the application's");
+    } else {
+        ctx.info(
+            "stackctl's tables stay in the schema public: this role may not create the schema \
+             stackctl (a migrate run by the database's owner moves them)",
+        );
+    }
+    Ok(())
 }
 
 /// Pending migrations are written for the schema the applied ones define: on one that

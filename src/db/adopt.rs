@@ -190,17 +190,25 @@ pub fn adopt(conn: &mut PgConnection, initial_version: &str) -> Result<()> {
     })
 }
 
-/// Record `version` as applied in Diesel's own table (made when missing, as Diesel makes it).
+/// Record `version` as applied in Diesel's own table (made when missing, as Diesel makes
+/// it, where stackctl's tables go: `db::own`).
 fn record_applied(conn: &mut PgConnection, version: &str) -> Result<()> {
-    conn.batch_execute(
-        "CREATE TABLE IF NOT EXISTS __diesel_schema_migrations (
-             version VARCHAR(50) PRIMARY KEY NOT NULL,
-             run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
-         );",
-    )?;
-    diesel::sql_query(
-        "INSERT INTO __diesel_schema_migrations (version) VALUES ($1) ON CONFLICT DO NOTHING",
-    )
+    let record = match super::own::find(conn, "__diesel_schema_migrations")? {
+        Some(record) => record,
+        None => {
+            let record = super::own::home(conn, "__diesel_schema_migrations")?;
+            conn.batch_execute(&format!(
+                "CREATE TABLE {record} (
+                     version VARCHAR(50) PRIMARY KEY NOT NULL,
+                     run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
+                 );"
+            ))?;
+            record
+        }
+    };
+    diesel::sql_query(format!(
+        "INSERT INTO {record} (version) VALUES ($1) ON CONFLICT DO NOTHING"
+    ))
     .bind::<Text, _>(version)
     .execute(conn)?;
     Ok(())

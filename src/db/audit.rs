@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text};
 use serde::Serialize;
 
-use super::schema::stackctl_audit;
+use super::schema_stackctl::stackctl_audit;
 use crate::change::Change;
 use crate::error::Result;
 
@@ -71,10 +71,13 @@ pub fn record(conn: &mut PgConnection, command: &str, changes: &[Change]) -> Res
             })
         })
         .collect::<Result<Vec<NewRow>>>()?;
-    diesel::insert_into(stackctl_audit::table)
-        .values(&rows)
-        .execute(conn)?;
-    Ok(())
+    conn.transaction::<_, crate::error::Error, _>(|conn| {
+        super::own::search_path(conn)?;
+        diesel::insert_into(stackctl_audit::table)
+            .values(&rows)
+            .execute(conn)?;
+        Ok(())
+    })
 }
 
 #[derive(Debug, Queryable, Selectable, Serialize)]
@@ -135,5 +138,8 @@ pub fn list(conn: &mut PgConnection, filter: &Filter) -> Result<Vec<Row>> {
                 ),
         );
     }
-    Ok(q.load(conn)?)
+    conn.transaction::<_, crate::error::Error, _>(|conn| {
+        super::own::search_path(conn)?;
+        Ok(q.load(conn)?)
+    })
 }

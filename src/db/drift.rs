@@ -84,7 +84,7 @@ UNION ALL
 SELECT 'o', c.relname::text, NULL, NULL, NULL, false
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
-  AND c.relname NOT IN ('users', 'items', '__diesel_schema_migrations', 'stackctl_audit',
+  AND c.relname NOT IN ('users', 'items', '__diesel_schema_migrations', 'stackctl_audit', 'stackctl_lock',
                         'stackctl_migration_checksums')";
 
 #[derive(QueryableByName)]

@@ -17,7 +17,8 @@ use diesel::sql_types::{Bool, Text};
 use crate::error::Result;
 use crate::layout::{Found, Layout};
 
-/// The layout as the columns of `users` show it, and whether `stackctl_audit` exists, in
+/// The layout as the columns of `users` show it, whether `stackctl.stackctl_audit` exists,
+/// and whether an older stackctl's audit trail is still in `public`, in
 /// one pass over `pg_attribute` (type OIDs: 2950 uuid; 20, 21, 23 the integers). `users` is
 /// found through the search path, as every query of ours finds it.
 const LAYOUT_SQL: &str = "\
@@ -29,7 +30,8 @@ SELECT CASE
               AND NOT bool_or(attname = 'hashed_password') THEN 'simple'
          ELSE 'other'
        END AS layout,
-       to_regclass('stackctl_audit') IS NOT NULL AS audit
+       to_regclass('stackctl.stackctl_audit') IS NOT NULL AS audit,
+       to_regclass('public.stackctl_audit') IS NOT NULL AS legacy_audit
 FROM pg_attribute
 WHERE attrelid = to_regclass('users') AND attnum > 0 AND NOT attisdropped";
 
@@ -38,6 +40,9 @@ WHERE attrelid = to_regclass('users') AND attnum > 0 AND NOT attisdropped";
 pub struct Facts {
     pub found: Found,
     pub audit: bool,
+    /// The Simple DB layout's audit trail still in `public`, where an older stackctl made
+    /// it: `migrate` moves it into the schema `stackctl`.
+    pub legacy_audit: bool,
     pub applied: BTreeSet<String>,
 }
 
@@ -47,12 +52,20 @@ struct LayoutRow {
     layout: String,
     #[diesel(sql_type = Bool)]
     audit: bool,
+    #[diesel(sql_type = Bool)]
+    legacy_audit: bool,
 }
 
 /// The layout from the columns of `users` (and the audit table), without the record.
 pub fn found(conn: &mut PgConnection) -> Result<(Found, bool)> {
+    let (found, audit, _) = found_all(conn)?;
+    Ok((found, audit))
+}
+
+/// `found`, and whether the audit trail is still in `public`.
+pub fn found_all(conn: &mut PgConnection) -> Result<(Found, bool, bool)> {
     let row: LayoutRow = diesel::sql_query(LAYOUT_SQL).get_result(conn)?;
-    Ok((Found::parse(&row.layout), row.audit))
+    Ok((Found::parse(&row.layout), row.audit, row.legacy_audit))
 }
 
 /// Everything the gate needs (`chosen`: `--layout`). On a connection in no transaction the
@@ -98,13 +111,15 @@ pub fn read(conn: &mut PgConnection, chosen: Option<Layout>) -> Result<Facts> {
         return Ok(Facts {
             found: Found::StackWizard,
             audit: recorded("_audit_trail"),
+            legacy_audit: false,
             applied,
         });
     }
-    let (found, audit) = found(conn)?;
+    let (found, audit, legacy_audit) = found_all(conn)?;
     Ok(Facts {
         found,
         audit,
+        legacy_audit,
         applied,
     })
 }

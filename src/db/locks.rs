@@ -173,46 +173,77 @@ fn with_table_lock<T>(
     f: impl FnOnce(&mut PgConnection) -> Result<T>,
 ) -> Result<T> {
     let holder = holder_name();
-    // Two first runs may race to create the table: the loser's error is harmless.
-    if conn
-        .batch_execute(
-            "CREATE TABLE IF NOT EXISTS stackctl_lock (name TEXT PRIMARY KEY, holder TEXT NOT NULL, \
-             acquired_at TIMESTAMPTZ NOT NULL DEFAULT now())",
-        )
-        .is_err()
-    {
-        conn.batch_execute("SELECT 1 FROM stackctl_lock LIMIT 0")?;
-    }
+    // In the schema stackctl once migration 000005 has moved stackctl's tables there,
+    // else in public, where that migration finds it. Two first runs may race to create
+    // the table: the loser's error is harmless.
+    let table = match crate::db::own::find(conn, "stackctl_lock")? {
+        Some(table) => table,
+        None => {
+            let table = crate::db::own::home(conn, "stackctl_lock")?;
+            if conn
+                .batch_execute(&format!(
+                    "CREATE TABLE IF NOT EXISTS {table} (name TEXT PRIMARY KEY, holder TEXT NOT NULL, \
+                     acquired_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+                ))
+                .is_err()
+            {
+                conn.batch_execute(&format!("SELECT 1 FROM {table} LIMIT 0"))?;
+            }
+            table
+        }
+    };
     let deadline = Instant::now() + timeout;
+    let mut table = table;
     loop {
-        let got: Vec<LockRow> = diesel::sql_query(
-            "INSERT INTO stackctl_lock (name, holder) VALUES ('migrate', $1) ON CONFLICT (name) DO NOTHING \
-             RETURNING holder, acquired_at::text AS since",
-        )
+        // The holder's run may move the table meanwhile (migration 000005).
+        if let Ok(Some(now)) = crate::db::own::find(conn, "stackctl_lock") {
+            table = now;
+        }
+        let got: Vec<LockRow> = match diesel::sql_query(format!(
+            "INSERT INTO {table} (name, holder) VALUES ('migrate', $1) ON CONFLICT (name) DO NOTHING \
+             RETURNING holder, acquired_at::text AS since"
+        ))
         .bind::<Text, _>(&holder)
-        .load(conn)?;
+        .load(conn)
+        {
+            Ok(got) => got,
+            // Moved between the look-up and the insert: look again.
+            Err(diesel::result::Error::DatabaseError(_, info))
+                if info.sqlstate() == Some(diesel::pg::sql_state::UNDEFINED_TABLE) =>
+            {
+                std::thread::sleep(POLL);
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         if !got.is_empty() {
             break;
         }
         if Instant::now() >= deadline {
-            let who: Vec<LockRow> = diesel::sql_query(
-                "SELECT holder, acquired_at::text AS since FROM stackctl_lock WHERE name = 'migrate'",
-            )
+            let who: Vec<LockRow> = diesel::sql_query(format!(
+                "SELECT holder, acquired_at::text AS since FROM {table} WHERE name = 'migrate'"
+            ))
             .load(conn)?;
             let by = who.first().map_or("another run".to_string(), |w| {
                 format!("{} since {}", w.holder, w.since)
             });
             return Err(Error::conflict(format!("the migration lock is held by {by}")).with_hint(
-                "wait and retry; if that process is gone: DELETE FROM stackctl_lock WHERE name = 'migrate'",
+                format!("wait and retry; if that process is gone: DELETE FROM {table} WHERE name = 'migrate'"),
             ));
         }
         std::thread::sleep(POLL * 2);
     }
     let result = f(conn);
-    let release =
-        diesel::sql_query("DELETE FROM stackctl_lock WHERE name = 'migrate' AND holder = $1")
-            .bind::<Text, _>(&holder)
-            .execute(conn);
+    // The run may have moved the table (migration 000005): release it where it is now.
+    let table = crate::db::own::find(conn, "stackctl_lock")
+        .ok()
+        .flatten()
+        .unwrap_or(table);
+    let release = diesel::sql_query(format!(
+        "DELETE FROM {table} WHERE name = 'migrate' AND holder = $1"
+    ))
+    .bind::<Text, _>(&holder)
+    .execute(conn);
     let value = result?;
     release?;
     Ok(value)

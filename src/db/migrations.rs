@@ -9,7 +9,6 @@ use diesel::prelude::*;
 use diesel::sql_types::Text;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
-use super::table_exists;
 use crate::error::{Error, Result};
 use crate::layout::Layout;
 
@@ -46,22 +45,23 @@ struct VersionRow {
     version: String,
 }
 
-/// The recorded versions in one statement, which fails if the record table is missing.
+/// The recorded versions in one statement, which fails if the record table is not in the
+/// schema `stackctl` (missing, or not yet moved there: `applied_versions` then finds it).
 pub fn read_applied(conn: &mut PgConnection) -> QueryResult<BTreeSet<String>> {
-    let rows: Vec<VersionRow> =
-        diesel::sql_query("SELECT version::text AS version FROM __diesel_schema_migrations")
-            .load(conn)?;
+    let rows: Vec<VersionRow> = diesel::sql_query(
+        "SELECT version::text AS version FROM stackctl.__diesel_schema_migrations",
+    )
+    .load(conn)?;
     Ok(rows.into_iter().map(|r| r.version).collect())
 }
 
-/// Versions recorded as applied, read without creating anything.
+/// Versions recorded as applied, wherever the record is, read without creating anything.
 pub fn applied_versions(conn: &mut PgConnection) -> Result<BTreeSet<String>> {
-    if !table_exists(conn, "__diesel_schema_migrations")? {
+    let Some(record) = super::own::find(conn, "__diesel_schema_migrations")? else {
         return Ok(BTreeSet::new());
-    }
+    };
     let rows: Vec<VersionRow> =
-        diesel::sql_query("SELECT version::text AS version FROM __diesel_schema_migrations")
-            .load(conn)?;
+        diesel::sql_query(format!("SELECT version::text AS version FROM {record}")).load(conn)?;
     Ok(rows.into_iter().map(|r| r.version).collect())
 }
 
@@ -181,6 +181,10 @@ const MIGRATION_SQL: &[(&str, &str)] = &[
         "20261124000004",
         include_str!("../../migrations/2026-11-24-000004_query_indexes/up.sql"),
     ),
+    (
+        "20261204000005",
+        include_str!("../../migrations/2026-12-04-000005_own_schema/up.sql"),
+    ),
 ];
 
 /// The down.sql of each concurrent migration, which stackctl runs itself statement by
@@ -231,15 +235,15 @@ struct ChecksumRow {
 /// Record the embedded checksum of every applied migration that has none yet (when the
 /// checksum table exists). Called after stackctl applies migrations.
 pub fn record_checksums(conn: &mut PgConnection) -> Result<()> {
-    if !table_exists(conn, "public.stackctl_migration_checksums")? {
+    let Some(table) = super::own::find(conn, "stackctl_migration_checksums")? else {
         return Ok(());
-    }
+    };
     for version in applied_versions(conn)? {
         if let Some(sum) = embedded_checksum(&version) {
-            diesel::sql_query(
-                "INSERT INTO stackctl_migration_checksums (version, sha256) VALUES ($1, $2) \
-                 ON CONFLICT (version) DO NOTHING",
-            )
+            diesel::sql_query(format!(
+                "INSERT INTO {table} (version, sha256) VALUES ($1, $2) \
+                 ON CONFLICT (version) DO NOTHING"
+            ))
             .bind::<Text, _>(&version)
             .bind::<Text, _>(&sum)
             .execute(conn)?;
@@ -251,12 +255,12 @@ pub fn record_checksums(conn: &mut PgConnection) -> Result<()> {
 /// Applied migrations whose recorded checksum differs from this binary's SQL:
 /// (version, recorded, embedded).
 pub fn checksum_drift(conn: &mut PgConnection) -> Result<Option<Vec<(String, String, String)>>> {
-    if !table_exists(conn, "public.stackctl_migration_checksums")? {
+    let Some(table) = super::own::find(conn, "stackctl_migration_checksums")? else {
         return Ok(None);
-    }
-    let rows: Vec<ChecksumRow> = diesel::sql_query(
-        "SELECT version, sha256 FROM stackctl_migration_checksums ORDER BY version",
-    )
+    };
+    let rows: Vec<ChecksumRow> = diesel::sql_query(format!(
+        "SELECT version, sha256 FROM {table} ORDER BY version"
+    ))
     .load(conn)?;
     Ok(Some(
         rows.into_iter()
@@ -272,6 +276,13 @@ pub fn checksum_drift(conn: &mut PgConnection) -> Result<Option<Vec<(String, Str
 /// transaction, up to the first concurrent one (which `concurrent::build` applies outside
 /// any transaction), and record their checksums; returns the names applied.
 pub fn run_pending(conn: &mut PgConnection) -> Result<Vec<String>> {
+    super::own::search_path(conn)?;
+    if conn
+        .pending_migrations(MIGRATIONS)
+        .is_ok_and(|p| !p.is_empty())
+    {
+        super::server::ensure_writable(conn)?;
+    }
     let mut pending = conn
         .pending_migrations(MIGRATIONS)
         .map_err(|e| migration_error("reading the applied migrations failed", e))?;
@@ -315,12 +326,17 @@ pub fn revert_last(conn: &mut PgConnection) -> Result<String> {
         .iter()
         .find(|m| m.name().version().to_string() == newest.version)
         .ok_or_else(|| Error::failure(format!("{} is not embedded", newest.name)))?;
+    super::own::search_path(conn)?;
+    super::server::ensure_writable(conn)?;
     conn.revert_migration(&**m)
         .map_err(|e| migration_error("reverting the migration failed", e))?;
     Ok(newest.name)
 }
 
 fn migration_error(what: &str, e: Box<dyn std::error::Error + Send + Sync>) -> Error {
+    // diesel_migrations keeps the statement's own error inside a type it does not export
+    // (RunMigrationsError, with no source()): a read-only server is therefore refused
+    // before the harness runs (`server::ensure_writable`), not read from this error.
     match e.downcast::<diesel::result::Error>() {
         Ok(d) => {
             let err = Error::from(*d);

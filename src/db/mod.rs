@@ -13,7 +13,9 @@ pub mod layout;
 pub mod locks;
 pub mod migrations;
 pub mod models;
+pub mod own;
 pub mod schema;
+pub mod schema_stackctl;
 pub mod server;
 pub mod simple;
 pub mod snapshot;
@@ -87,6 +89,12 @@ pub fn gate_on(facts: layout::Facts, chosen: Option<Layout>) -> Result<(Layout, 
             "the database has no users table for the simple layout",
         )
         .with_hint("stackctl migrate --layout simple creates the Simple DB schema")),
+        // An older stackctl's audit trail in public: writes would go unaudited until it
+        // is moved where this one writes it.
+        Layout::Simple if facts.legacy_audit && !facts.audit => Err(Error::schema(
+            "stackctl's audit trail is still in the schema public, where an older stackctl made it",
+        )
+        .with_hint("run stackctl migrate: it moves the audit trail into the schema stackctl")),
         Layout::Simple => Ok((Layout::Simple, facts.audit)),
     }
 }

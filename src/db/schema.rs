@@ -15,28 +15,6 @@ diesel::table! {
 }
 
 diesel::table! {
-    stackctl_audit (id) {
-        id -> Int8,
-        at -> Timestamptz,
-        os_user -> Text,
-        db_user -> Text,
-        hostname -> Text,
-        command -> Text,
-        target_kind -> Text,
-        target_id -> Text,
-        summary -> Jsonb,
-    }
-}
-
-diesel::table! {
-    stackctl_migration_checksums (version) {
-        version -> Text,
-        sha256 -> Text,
-        recorded_at -> Timestamptz,
-    }
-}
-
-diesel::table! {
     users (id) {
         id -> Uuid,
         #[max_length = 255]
@@ -56,9 +34,4 @@ diesel::table! {
 
 diesel::joinable!(items -> users (owner_id));
 
-diesel::allow_tables_to_appear_in_same_query!(
-    items,
-    stackctl_audit,
-    stackctl_migration_checksums,
-    users,
-);
+diesel::allow_tables_to_appear_in_same_query!(items, users,);

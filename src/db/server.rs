@@ -102,18 +102,38 @@ pub fn missing_grant_hint(conn: &mut PgConnection) -> Result<Option<String>> {
         #[diesel(sql_type = Bool)]
         held: bool,
     }
+    let own = super::own::schema_in_use(conn)?;
     for (kind, name, privileges) in crate::grant::OPERATOR {
+        let Some(name) = crate::grant::located(name, own) else {
+            continue;
+        };
+        // By OID from the catalog: a name in a schema the role may not use cannot be
+        // looked up by name, and that is often the very privilege it lacks.
         let query = match *kind {
-            "SCHEMA" => "SELECT has_schema_privilege($1, $2) AS held",
-            "SEQUENCE" => {
-                "SELECT to_regclass($1) IS NULL OR has_sequence_privilege($1, $2) AS held"
+            "SCHEMA" => {
+                "SELECT coalesce((SELECT has_schema_privilege(n.oid, $3) FROM pg_namespace n \
+                                   WHERE n.nspname = $2 AND $1 = $1), true) AS held"
             }
-            _ => "SELECT to_regclass($1) IS NULL OR has_table_privilege($1, $2) AS held",
+            "SEQUENCE" => {
+                "SELECT coalesce((SELECT has_sequence_privilege(c.oid, $3) FROM pg_class c \
+                                    JOIN pg_namespace n ON n.oid = c.relnamespace \
+                                   WHERE n.nspname = $1 AND c.relname = $2), true) AS held"
+            }
+            _ => {
+                "SELECT coalesce((SELECT has_table_privilege(c.oid, $3) FROM pg_class c \
+                                    JOIN pg_namespace n ON n.oid = c.relnamespace \
+                                   WHERE n.nspname = $1 AND c.relname = $2), true) AS held"
+            }
+        };
+        let (schema, relation) = match *kind {
+            "SCHEMA" => ("", name),
+            _ => name.split_once('.').unwrap_or(("public", name)),
         };
         let mut missing = Vec::new();
         for privilege in privileges.split(", ") {
             let row: Held = diesel::sql_query(query)
-                .bind::<Text, _>(*name)
+                .bind::<Text, _>(schema)
+                .bind::<Text, _>(relation)
                 .bind::<Text, _>(privilege)
                 .get_result(conn)?;
             if !row.held {

@@ -30,13 +30,22 @@ pub const AUDIT_SQL: &str = include_str!("../../migrations/2026-11-22-000002_aud
 pub fn create_schema(conn: &mut PgConnection) -> Result<()> {
     use diesel::connection::SimpleConnection;
     conn.batch_execute(SCHEMA_SQL)?;
-    conn.batch_execute(AUDIT_SQL)?;
-    Ok(())
+    add_audit(conn)
 }
 
-/// Add stackctl's audit trail beside the application's table (in the caller's transaction).
+/// Add stackctl's audit trail in the schema `stackctl`, out of the application's way (in
+/// the caller's transaction); one an older stackctl made in `public` is moved there.
 pub fn add_audit(conn: &mut PgConnection) -> Result<()> {
     use diesel::connection::SimpleConnection;
+    conn.batch_execute(
+        "CREATE SCHEMA IF NOT EXISTS stackctl; \
+         DO $$ BEGIN \
+           IF to_regclass('stackctl.stackctl_audit') IS NULL THEN \
+             ALTER TABLE IF EXISTS public.stackctl_audit SET SCHEMA stackctl; \
+           END IF; \
+         END $$; \
+         SET LOCAL search_path = stackctl, public",
+    )?;
     conn.batch_execute(AUDIT_SQL)?;
     Ok(())
 }

@@ -73,23 +73,33 @@ const CHECKSUM_OUTPUT_SETTINGS: &str = "SET LOCAL DateStyle = 'ISO, MDY'; \
 
 /// Per table `rows:sum` of the 60-bit prefixes of each row's md5: equal for equal row
 /// sets whatever their order and whatever the session's output settings, and cheap to
-/// compare after a restore. Called inside a transaction (the exported snapshot's, or one
-/// of the caller's), which the settings last until.
+/// compare after a restore. The application's tables (in `public`) by name, stackctl's own
+/// as `stackctl.<name>`. Called inside a transaction (the exported snapshot's, or one of
+/// the caller's), which the settings last until.
 pub fn table_checksums(conn: &mut PgConnection) -> Result<BTreeMap<String, String>> {
+    #[derive(QueryableByName)]
+    struct Table {
+        #[diesel(sql_type = Text)]
+        key: String,
+        #[diesel(sql_type = Text)]
+        qualified: String,
+    }
     conn.batch_execute(CHECKSUM_OUTPUT_SETTINGS)?;
-    let tables: Vec<TextRow> = diesel::sql_query(
-        "SELECT tablename::text AS value FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+    let tables: Vec<Table> = diesel::sql_query(
+        "SELECT CASE schemaname WHEN 'public' THEN '' ELSE schemaname || '.' END || tablename AS key, \
+                format('%I.%I', schemaname, tablename) AS qualified \
+         FROM pg_tables WHERE schemaname IN ('public', 'stackctl') ORDER BY 1",
     )
     .load(conn)?;
     let mut out = BTreeMap::new();
     for t in tables {
         let q = format!(
             "SELECT count(*)::text || ':' || coalesce(sum(('x' || substr(md5(t::text), 1, 15))::bit(60)::bigint), 0)::text AS value \
-             FROM public.\"{}\" t",
-            t.value.replace('"', "\"\"")
+             FROM {} t",
+            t.qualified
         );
         let row: TextRow = diesel::sql_query(q).get_result(conn)?;
-        out.insert(t.value, row.value);
+        out.insert(t.key, row.value);
     }
     Ok(out)
 }

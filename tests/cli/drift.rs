@@ -343,7 +343,7 @@ fn status_check_states_schema_drift() {
 #[test]
 fn migrate_refuses_a_drifted_schema_unless_allowed() {
     let db = seeded();
-    db.ok(&["migrate", "revert", "--steps", "2", "--yes"]);
+    db.ok(&["migrate", "revert", "--steps", "3", "--yes"]);
     db.sql("DROP INDEX idx_users_email; ALTER TABLE users ALTER COLUMN full_name TYPE text");
     let applied = || db.sql("SELECT count(*) FROM __diesel_schema_migrations");
     assert_eq!(applied(), "2");
@@ -370,13 +370,14 @@ fn migrate_refuses_a_drifted_schema_unless_allowed() {
 
     let status = db.run(&["-o", "json", "migrate", "status"]).success();
     let listed = status.json();
-    assert_eq!(listed.as_array().unwrap().len(), 4);
+    assert_eq!(listed.as_array().unwrap().len(), 5);
     for m in listed.as_array().unwrap() {
         let keys: Vec<&str> = m.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(keys, ["version", "name", "state"]);
     }
     assert_eq!(listed[2]["state"], "pending");
     assert_eq!(listed[3]["state"], "pending");
+    assert_eq!(listed[4]["state"], "pending");
     let lines: Vec<&str> = status.stderr.lines().collect();
     assert_eq!(lines.len(), 1, "{status:#?}");
     assert!(
@@ -396,7 +397,7 @@ fn migrate_refuses_a_drifted_schema_unless_allowed() {
             .contains("applied 2026-11-22-000003_migration_checksums"),
         "{r:#?}"
     );
-    assert_eq!(applied(), "4");
+    assert_eq!(applied(), "5");
     // The drift is still there; allowing it fixed nothing.
     assert_eq!(diff(&db).1.len(), 2);
     let clean = TestDb::new();

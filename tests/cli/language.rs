@@ -161,7 +161,7 @@ fn exit_codes_and_hints_do_not_depend_on_the_servers_language() {
         seen[0][0]
             .1
             .as_deref()
-            .is_some_and(|h| h.contains("GRANT SELECT ON __diesel_schema_migrations TO ROLE;")),
+            .is_some_and(|h| h.contains("GRANT USAGE ON SCHEMA stackctl TO ROLE;")),
         "{:?}",
         seen[0][0]
     );

@@ -130,7 +130,7 @@ fn three_concurrent_migrations_apply_once() {
     }
     assert_eq!(
         db.sql("SELECT count(*) FROM __diesel_schema_migrations"),
-        "4"
+        "5"
     );
     assert_eq!(
         db.sql("SELECT count(*) FROM pg_tables WHERE tablename IN ('users', 'items', 'stackctl_audit', 'stackctl_migration_checksums')"),
@@ -138,14 +138,15 @@ fn three_concurrent_migrations_apply_once() {
     );
     assert_eq!(
         db.sql("SELECT count(*) FROM stackctl_migration_checksums"),
-        "4"
+        "5"
     );
     // Each migration was applied by one run: one audit row each, and the concurrently
     // built indexes are all there and valid.
     assert_eq!(
         db.sql("SELECT string_agg(target_id, ',' ORDER BY target_id) FROM stackctl_audit"),
         "2026-11-22-000001_initial_schema,2026-11-22-000002_audit_trail,\
-         2026-11-22-000003_migration_checksums,2026-11-24-000004_query_indexes"
+         2026-11-22-000003_migration_checksums,2026-11-24-000004_query_indexes,\
+         2026-12-04-000005_own_schema"
     );
     assert_eq!(
         db.sql("SELECT count(*) FILTER (WHERE i.indisvalid) || '/' || count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname LIKE 'stackctl_users_%' OR c.relname LIKE 'stackctl_items_%'"),
@@ -157,13 +158,14 @@ fn three_concurrent_migrations_apply_once() {
 fn migrate_status_json() {
     let db = TestDb::empty();
     let before = db.json(&["migrate", "status"]);
-    assert_eq!(before.as_array().unwrap().len(), 4);
+    assert_eq!(before.as_array().unwrap().len(), 5);
     assert_eq!(before[0]["state"], "pending");
     assert_eq!(before[0]["version"], "20261122000001");
     assert_eq!(before[0]["name"], "2026-11-22-000001_initial_schema");
     assert_eq!(before[1]["name"], "2026-11-22-000002_audit_trail");
     assert_eq!(before[2]["name"], "2026-11-22-000003_migration_checksums");
     assert_eq!(before[3]["name"], "2026-11-24-000004_query_indexes");
+    assert_eq!(before[4]["name"], "2026-12-04-000005_own_schema");
     db.ok(&["migrate"]);
     let after = db.json(&["migrate", "status"]);
     for m in after.as_array().unwrap() {
@@ -185,9 +187,13 @@ fn revert_needs_yes_then_data_commands_exit_6() {
     let r = db.run(&["migrate", "revert"]).fails(2);
     assert!(r.stderr.contains("--yes"), "{r:#?}");
     assert_eq!(db.sql("SELECT count(*) FROM users"), "1");
-    db.ok(&["migrate", "revert", "--steps", "4", "--yes"]);
+    db.ok(&["migrate", "revert", "--steps", "5", "--yes"]);
     assert_eq!(
         db.sql("SELECT count(*) FROM pg_tables WHERE tablename IN ('users', 'items', 'stackctl_audit', 'stackctl_migration_checksums')"),
+        "0"
+    );
+    assert_eq!(
+        db.sql("SELECT count(*) FROM pg_namespace WHERE nspname = 'stackctl'"),
         "0"
     );
     db.run(&["user", "list"]).fails(6);
@@ -201,6 +207,13 @@ fn revert_needs_yes_then_data_commands_exit_6() {
 fn reverting_the_audit_migration_drops_only_the_audit_table() {
     let db = TestDb::new();
     db.add_user("a@example.com", "alice");
+    let r = db.ok(&["migrate", "revert", "--yes"]);
+    assert!(r.stderr.contains("own_schema"), "{r:#?}");
+    // stackctl's tables are back in public, with their rows.
+    assert_eq!(
+        db.sql("SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename = 'stackctl_audit'"),
+        "1"
+    );
     let r = db.ok(&["migrate", "revert", "--yes"]);
     assert!(r.stderr.contains("query_indexes"), "{r:#?}");
     let r = db.ok(&["migrate", "revert", "--yes"]);
@@ -220,7 +233,7 @@ fn reverting_the_audit_migration_drops_only_the_audit_table() {
     );
     db.ok(&["migrate"]);
     // Applying them again is itself audited: one row per migration.
-    assert_eq!(db.sql("SELECT count(*) FROM stackctl_audit"), "3");
+    assert_eq!(db.sql("SELECT count(*) FROM stackctl_audit"), "4");
 }
 
 #[test]
@@ -231,7 +244,7 @@ fn newer_migrations_than_the_binary_exit_6() {
     assert!(r.stderr.contains("29990101000000"), "{r:#?}");
     db.run(&["user", "list"]).fails(6);
     let status = db.json(&["migrate", "status"]);
-    assert_eq!(status[4]["state"], "unknown");
+    assert_eq!(status[5]["state"], "unknown");
 }
 
 #[test]
@@ -242,7 +255,7 @@ fn adopts_a_create_all_schema_keeping_rows() {
     assert!(r.stderr.contains("adopted"), "{r:#?}");
     assert_eq!(
         db.sql("SELECT count(*) FROM __diesel_schema_migrations"),
-        "4"
+        "5"
     );
     assert_eq!(
         db.sql("SELECT to_regclass('stackctl_audit') IS NOT NULL"),
@@ -417,7 +430,7 @@ fn an_interrupted_concurrent_index_build_is_finished_by_the_next_migrate() {
     assert_eq!(query_indexes(&db), "7/7");
 
     // The building backend terminated.
-    db.ok(&["migrate", "revert", "--yes"]);
+    db.ok(&["migrate", "revert", "--steps", "2", "--yes"]);
     assert_eq!(query_indexes(&db), "0/0");
     let (mut writer, child, pid) = migrate_stuck_in_a_build(&db);
     assert_eq!(db.sql(&format!("SELECT pg_terminate_backend({pid})")), "t");
@@ -446,7 +459,7 @@ fn an_interrupted_concurrent_index_build_is_finished_by_the_next_migrate() {
     db.ok(&["schema", "diff"]);
 
     // stackctl killed: its backend still builds; the next run waits for that build.
-    db.ok(&["migrate", "revert", "--yes"]);
+    db.ok(&["migrate", "revert", "--steps", "2", "--yes"]);
     let (mut writer, mut child, _) = migrate_stuck_in_a_build(&db);
     child.kill().expect("kill stackctl");
     let _ = child.wait();
@@ -524,4 +537,87 @@ fn a_schema_the_application_grew_is_adopted_as_a_superset() {
         "{json}"
     );
     assert_eq!(db.checksum_all(), before);
+}
+
+/// A database the previous release migrated (stackctl's tables in public, four
+/// migrations) is moved by this release's `migrate` into the schema stackctl with its
+/// audit history; a backup taken before the move restores and is migrated the same way.
+/// Afterwards nothing of stackctl's is left in public but its indexes on the application's
+/// tables.
+#[test]
+fn an_older_release_s_tables_move_into_the_stackctl_schema_with_their_history() {
+    let db = TestDb::new();
+    db.add_user("old@example.com", "old");
+    db.ok(&["user", "deactivate", "old"]);
+    // The previous release's state: 000005 not applied, every table of stackctl's in public.
+    db.ok(&["migrate", "revert", "--yes"]);
+    let in_public = |url: &str| {
+        crate::support::psql(
+            url,
+            "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables \
+             WHERE schemaname = 'public' AND tablename NOT IN ('users', 'items')",
+        )
+    };
+    assert_eq!(
+        in_public(&db.url),
+        "__diesel_schema_migrations,stackctl_audit,stackctl_migration_checksums"
+    );
+    let history = db.sql("SELECT count(*) FROM public.stackctl_audit");
+    // Data commands wait for the move.
+    db.run(&["user", "list"]).fails(6);
+    let dir = db.dir.path().join("b");
+    let m = db.json(&["backup", "--dir", dir.to_str().unwrap()]);
+    let file = dir.join(m["file"].as_str().unwrap());
+
+    let r = db.ok(&["migrate"]);
+    assert!(
+        r.stderr.contains("applied 2026-12-04-000005_own_schema"),
+        "{r:#?}"
+    );
+    assert_eq!(in_public(&db.url), "");
+    let moved = |url: &str| {
+        crate::support::psql(
+            url,
+            "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables \
+             WHERE schemaname = 'stackctl'",
+        )
+    };
+    assert_eq!(
+        moved(&db.url),
+        "__diesel_schema_migrations,stackctl_audit,stackctl_migration_checksums"
+    );
+    // The history came along; the migration itself is audited beside it.
+    assert_eq!(
+        db.sql("SELECT count(*) - 1 FROM stackctl.stackctl_audit"),
+        history
+    );
+    db.ok(&["user", "activate", "old"]);
+    assert_eq!(
+        db.json(&["audit", "list", "--target", "old"])
+            .as_array()
+            .map(Vec::len),
+        Some(3)
+    );
+
+    // The backup taken before the move: restored beside, then migrated.
+    let name = format!("{}_old", db.name);
+    db.ok(&["backup", "restore", file.to_str().unwrap(), "--into", &name]);
+    let copy = db
+        .url
+        .replacen(&format!("/{}", db.name), &format!("/{name}"), 1);
+    assert_eq!(
+        in_public(&copy),
+        "__diesel_schema_migrations,stackctl_audit,stackctl_migration_checksums"
+    );
+    db.cmd_url(&copy).args(&["migrate"]).run().success();
+    assert_eq!(in_public(&copy), "");
+    assert_eq!(
+        moved(&copy),
+        "__diesel_schema_migrations,stackctl_audit,stackctl_migration_checksums"
+    );
+    db.cmd_url(&copy)
+        .args(&["user", "show", "old"])
+        .run()
+        .success();
+    crate::support::psql(&db.url, &format!("DROP DATABASE {name} WITH (FORCE)"));
 }

@@ -60,14 +60,12 @@ fn a_dml_only_role_gets_exit_7_and_the_grant_then_works_after_stackctl_grant() {
     ] {
         let r = db.cmd_url(&url).args(&args).run().fails(7);
         assert!(
-            r.stderr
-                .contains("permission denied for table __diesel_schema_migrations"),
+            r.stderr.contains("permission denied for schema stackctl"),
             "{args:?}: {r:#?}"
         );
         assert!(
-            r.stderr.contains(
-                "hint: as the owner run `GRANT SELECT ON __diesel_schema_migrations TO ROLE;`"
-            ),
+            r.stderr
+                .contains("hint: as the owner run `GRANT USAGE ON SCHEMA stackctl TO ROLE;`"),
             "{args:?}: {r:#?}"
         );
     }
@@ -83,12 +81,15 @@ fn a_dml_only_role_gets_exit_7_and_the_grant_then_works_after_stackctl_grant() {
         plan.stdout.lines().all(|l| l.starts_with("GRANT ")),
         "{plan:#?}"
     );
-    assert!(plan.stdout.contains(&format!(
-        "GRANT SELECT ON __diesel_schema_migrations TO {app};"
-    )));
     assert!(plan
         .stdout
-        .contains(&format!("GRANT SELECT, INSERT ON stackctl_audit TO {app};")));
+        .contains(&format!("GRANT USAGE ON SCHEMA stackctl TO {app};")));
+    assert!(plan.stdout.contains(&format!(
+        "GRANT SELECT ON stackctl.__diesel_schema_migrations TO {app};"
+    )));
+    assert!(plan.stdout.contains(&format!(
+        "GRANT SELECT, INSERT ON stackctl.stackctl_audit TO {app};"
+    )));
     db.cmd_url(&url).args(&["user", "list"]).run().fails(7);
     let json = db.json(&["grant", &app]);
     assert_eq!(
@@ -292,8 +293,14 @@ fn without_uuid_ossp_migrate_falls_back_to_gen_random_uuid_and_adoption_creates_
     );
     assert_eq!(
         db.sql("SELECT count(*) FROM __diesel_schema_migrations"),
-        "4"
+        "5"
     );
+    // Nor a schema: stackctl's tables stay in public, and migrate says so.
+    assert_eq!(
+        db.sql("SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename = '__diesel_schema_migrations'"),
+        "1"
+    );
+    assert!(r.stderr.contains("stay in the schema public"), "{r:#?}");
     // pg_trgm cannot be created either: the query indexes are built without the trigram
     // one (user list --search scans), and migrate says so.
     assert!(

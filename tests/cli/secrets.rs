@@ -161,9 +161,9 @@ fn listing_users_never_reads_the_hash_column() {
     let role = format!("lister_{}", db.name);
     db.sql(&format!(
         "CREATE ROLE {role} LOGIN; \
-         GRANT USAGE ON SCHEMA public TO {role}; \
+         GRANT USAGE ON SCHEMA public, stackctl TO {role}; \
          GRANT SELECT (id, email, username, full_name, is_active, is_superuser, created_at, updated_at) ON users TO {role}; \
-         GRANT SELECT ON items, __diesel_schema_migrations, stackctl_migration_checksums, stackctl_audit TO {role}"
+         GRANT SELECT ON items, stackctl.__diesel_schema_migrations, stackctl.stackctl_migration_checksums, stackctl.stackctl_audit TO {role}"
     ));
     let url = db.url.replacen("postgres@", &format!("{role}@"), 1);
     let as_lister = |args: &[&str]| db.cmd().env("DATABASE_URL", &url).args(args).run();

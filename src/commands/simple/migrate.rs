@@ -21,15 +21,20 @@ pub fn found(ctx: &Ctx, conn: &mut PgConnection) -> Result<Option<Found>> {
 /// Under the migration lock, in its transaction: create what is missing; the names of
 /// what was created.
 pub fn apply_locked(conn: &mut PgConnection) -> Result<Vec<String>> {
-    let (found, audit) = db::layout::found(conn)?;
+    let (found, audit, legacy) = db::layout::found_all(conn)?;
     let mut done = Vec::new();
     if found == Found::Empty {
         simple::create_schema(conn)?;
         done.push("the Simple DB schema (users, ix_users_email)".to_string());
-        done.push("stackctl's audit trail (stackctl_audit)".to_string());
+        done.push("stackctl's audit trail (stackctl.stackctl_audit)".to_string());
     } else if !audit {
         simple::add_audit(conn)?;
-        done.push("stackctl's audit trail (stackctl_audit)".to_string());
+        done.push(if legacy {
+            "stackctl's audit trail, moved from public into the schema stackctl (its rows kept)"
+                .to_string()
+        } else {
+            "stackctl's audit trail (stackctl.stackctl_audit)".to_string()
+        });
     }
     Ok(done)
 }
@@ -85,5 +90,5 @@ pub fn status(ctx: &Ctx, conn: &mut PgConnection) -> Result<()> {
 /// `migrate revert`: nothing of the application's is stackctl's to revert.
 pub fn refuse_revert() -> Error {
     Error::usage("the simple layout has no stackctl migrations to revert: its users table belongs to the application's Alembic")
-        .with_hint("stackctl's audit trail, if unwanted, goes with DROP TABLE stackctl_audit")
+        .with_hint("stackctl's audit trail, if unwanted, goes with DROP TABLE stackctl.stackctl_audit")
 }

@@ -281,9 +281,11 @@ fn make_way(
 /// Record concurrent migration `m` as applied (with its checksum), in one short transaction.
 pub fn record(conn: &mut PgConnection, m: &EmbeddedMigration) -> Result<()> {
     conn.transaction::<_, Error, _>(|conn| {
-        diesel::sql_query(
-            "INSERT INTO __diesel_schema_migrations (version) VALUES ($1) ON CONFLICT DO NOTHING",
-        )
+        let record = crate::db::own::find(conn, "__diesel_schema_migrations")?
+            .ok_or_else(|| Error::failure("the migration record is missing"))?;
+        diesel::sql_query(format!(
+            "INSERT INTO {record} (version) VALUES ($1) ON CONFLICT DO NOTHING"
+        ))
         .bind::<Text, _>(&m.version)
         .execute(conn)?;
         crate::db::record_checksums(conn)
@@ -303,7 +305,9 @@ pub fn revert(conn: &mut PgConnection, m: &EmbeddedMigration) -> Result<()> {
 
 /// Remove concurrent migration `m`'s record: it is no longer applied.
 pub(super) fn unrecord(conn: &mut PgConnection, m: &EmbeddedMigration) -> Result<()> {
-    diesel::sql_query("DELETE FROM __diesel_schema_migrations WHERE version = $1")
+    let record = crate::db::own::find(conn, "__diesel_schema_migrations")?
+        .ok_or_else(|| Error::failure("the migration record is missing"))?;
+    diesel::sql_query(format!("DELETE FROM {record} WHERE version = $1"))
         .bind::<Text, _>(&m.version)
         .execute(conn)?;
     Ok(())

@@ -466,6 +466,9 @@ fn psql_at(server: &Server, url: &str, sql: &str) -> String {
             "-c",
             sql,
         ])
+        // The tests' own SQL names stackctl's tables (in the schema stackctl) unqualified,
+        // as it names the application's.
+        .env("PGOPTIONS", "-c search_path=public,stackctl")
         .timed_output()
         .expect("run psql");
     assert!(
@@ -678,6 +681,7 @@ impl Cmd {
             .env_remove("DIRECT_DATABASE_URL")
             .env_remove("DATABASE_SSL_MODE")
             .env_remove("STACKCTL_LAYOUT")
+            .env_remove("PGOPTIONS")
             .env_remove("RUST_BACKTRACE")
             .env("STACKCTL_BCRYPT_COST", "4")
             .env("NO_COLOR", "1");
