@@ -7,6 +7,9 @@
 
 mod support;
 
+/// The application's real Alembic beside stackctl: adoption in either order, its
+/// upgrades and downgrades, and what its autogenerate proposes.
+mod alembic;
 /// backup create/list/verify/restore, retention, locking, kills.
 mod backup;
 /// scripts/bench.py at a tiny size.

@@ -18,6 +18,8 @@ const REQUIREMENTS: &[&str] = &[
     "SQLAlchemy==2.0.58",
     // The driver of the Simple DB design's `postgresql+psycopg://` URL.
     "psycopg[binary]==3.2.3",
+    // The application's own migrations (alembic.rs runs a project of them).
+    "alembic==1.16.5",
 ];
 
 /// The environment's `python`, with REQUIREMENTS installed. Made at most once per test
@@ -50,7 +52,7 @@ fn make_venv() -> PathBuf {
 
     let ready = std::fs::read_to_string(&marker).is_ok_and(|m| m == wanted)
         && Command::new(&python)
-            .args(["-c", "import passlib, bcrypt, sqlalchemy"])
+            .args(["-c", "import passlib, bcrypt, sqlalchemy, alembic"])
             .timed_output()
             .is_ok_and(|o| o.status.success());
     if ready {
