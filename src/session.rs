@@ -1,8 +1,9 @@
 //! A command's way to its database: which URL (the main one, the direct one, or the
 //! embedded instance, started and migrated on the way), the schema gate, the transaction
 //! settings that hold behind a transaction pooler (`SET LOCAL`), and the write protocol
-//! (one transaction, audited, or rolled back for a dry run). Commands call these through
-//! the `Ctx` they are given; nothing here prints but through `Ctx`.
+//! (one transaction, audited, or rolled back for a dry run) on the `Session` the gate
+//! hands a command: its connection, the layout, whether writes are audited and whether a
+//! transaction for reads is open, all in its type. Nothing here prints but through `Ctx`.
 
 use diesel::{Connection, PgConnection};
 
@@ -12,6 +13,100 @@ use crate::config::{self, Target};
 use crate::db;
 use crate::error::Result;
 use crate::layout::Layout;
+
+/// How a command's reads run: one statement at a time (autocommit), or inside one
+/// transaction begun for `--statement-timeout`, whose `SET LOCAL` limit must cover them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reads {
+    OneStatementEach,
+    InTransaction,
+}
+
+/// A command's way into its database once the schema gate has let it through: the
+/// connection, the layout the database has, whether writes append to the audit trail,
+/// and whether a transaction for reads is open. Reads go through the connection (the
+/// session derefs to it); every write goes through `write`, which owns the transaction.
+pub struct Session<'c> {
+    ctx: &'c Ctx,
+    pub conn: PgConnection,
+    pub layout: Layout,
+    /// Writes append to `stackctl_audit`: always on the StackWizard layout (a migration
+    /// made it), on the Simple DB layout where `migrate` added it.
+    pub audit: bool,
+    pub reads: Reads,
+}
+
+impl std::ops::Deref for Session<'_> {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Session<'_> {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.conn
+    }
+}
+
+impl Session<'_> {
+    /// Open the reads' transaction (`--statement-timeout` only).
+    fn begin_reads(&mut self) -> Result<()> {
+        self.reads = self.ctx.begin_reads(&mut self.conn)?;
+        Ok(())
+    }
+
+    /// End the reads' transaction, if one is open (it wrote nothing): before a write, or
+    /// before work that runs transactions of its own (an import's load).
+    pub fn end_reads(&mut self) -> Result<()> {
+        use diesel::connection::{AnsiTransactionManager, TransactionManager};
+        if self.reads == Reads::InTransaction {
+            AnsiTransactionManager::rollback_transaction(&mut self.conn)?;
+            self.reads = Reads::OneStatementEach;
+        }
+        Ok(())
+    }
+
+    /// One write: `f` makes the change in a transaction and says what it changed. The
+    /// audit rows go into the same transaction. With `--dry-run` everything is rolled back,
+    /// the plan is printed, and `None` tells the caller to print nothing else. Reads that
+    /// ran in a transaction go on in a new one afterwards.
+    pub fn write<T>(
+        &mut self,
+        command: &str,
+        f: impl FnOnce(&mut PgConnection) -> Result<(T, Vec<Change>)>,
+    ) -> Result<Option<T>> {
+        let ctx = self.ctx;
+        let reading = self.reads;
+        self.end_reads()?;
+        let audit = self.audit;
+        let conn = &mut self.conn;
+        let outcome = if ctx.global.dry_run {
+            db::rolled_back(conn, |conn| {
+                ctx.limit_statements(conn)?;
+                f(conn)
+            })
+            .map(|(_, changes)| (None, changes))
+        } else {
+            conn.transaction::<_, crate::error::Error, _>(|conn| {
+                ctx.limit_statements(conn)?;
+                let (value, changes) = f(conn)?;
+                if audit {
+                    db::audit::record(conn, command, &changes)?;
+                }
+                Ok((Some(value), Vec::new()))
+            })
+        };
+        let (value, plan) = outcome.map_err(|e| db::server::explain_refusal(conn, e))?;
+        if reading == Reads::InTransaction {
+            self.begin_reads()?;
+        }
+        if ctx.global.dry_run {
+            ctx.print_plan(&plan)?;
+        }
+        Ok(value)
+    }
+}
 
 impl Ctx {
     /// The configured database, else the embedded instance.
@@ -112,33 +207,18 @@ impl Ctx {
         Ok(())
     }
 
-    /// With `--statement-timeout`, begin the transaction that the command's reads run in, so
-    /// that the limit applies to them (`write` ends it before writing and begins another).
-    /// Without it, reads run as they always did, one statement at a time.
-    pub fn begin_reads(&self, conn: &mut PgConnection) -> Result<()> {
+    /// With `--statement-timeout`, begin the transaction that a connection's reads run in,
+    /// so that the limit applies to them; the transaction it begun, if any. For commands
+    /// that read through `connect_raw` (status, schema diff, checks); a `Session` does the
+    /// same through its own `reads`.
+    pub fn begin_reads(&self, conn: &mut PgConnection) -> Result<Reads> {
         use diesel::connection::{AnsiTransactionManager, TransactionManager};
-        if self.statement_timeout_ms.is_some() {
-            AnsiTransactionManager::begin_transaction(conn)?;
-            self.limit_statements(conn)?;
+        if self.statement_timeout_ms.is_none() {
+            return Ok(Reads::OneStatementEach);
         }
-        Ok(())
-    }
-
-    /// End the reads' transaction begun by `begin_reads` (it wrote nothing): true when
-    /// one was open.
-    pub fn end_reads(&self, conn: &mut PgConnection) -> Result<bool> {
-        use diesel::connection::{AnsiTransactionManager, TransactionManager};
-        if self.statement_timeout_ms.is_none()
-            || AnsiTransactionManager::transaction_manager_status_mut(conn)
-                .transaction_depth()
-                .ok()
-                .flatten()
-                .is_none()
-        {
-            return Ok(false);
-        }
-        AnsiTransactionManager::rollback_transaction(conn)?;
-        Ok(true)
+        AnsiTransactionManager::begin_transaction(conn)?;
+        self.limit_statements(conn)?;
+        Ok(Reads::InTransaction)
     }
 
     /// Connect; for the embedded instance also start it and (with `auto_migrate`) bring
@@ -212,10 +292,11 @@ impl Ctx {
         Ok(move || db::connect(target.url.libpq()))
     }
 
-    /// Connect through the schema gate, whatever the layout: the connection and the
-    /// layout it has. On the Simple DB layout a command line that needs what the layout
-    /// lacks (`layout::simple_lacks`) is refused here, exit 2, before anything is written.
-    pub fn open(&self) -> Result<(PgConnection, Layout)> {
+    /// Connect through the schema gate, whatever the layout: a `Session` saying which
+    /// layout the database has and whether writes are audited. On the Simple DB layout a
+    /// command line that needs what the layout lacks (`layout::simple_lacks`) is refused
+    /// here, exit 2, before anything is written.
+    pub fn open(&self) -> Result<Session<'_>> {
         let (mut conn, _, facts) = self.connect_inner(self.target()?)?;
         let (layout, audit) = match facts {
             Some(facts) => db::gate_on(facts, self.global.layout)?,
@@ -226,56 +307,27 @@ impl Ctx {
                 return Err(crate::layout::refusal(lacks));
             }
         }
-        self.audit.set(audit);
-        self.begin_reads(&mut conn)?;
-        Ok((conn, layout))
+        let mut session = Session {
+            ctx: self,
+            conn,
+            layout,
+            audit,
+            reads: Reads::OneStatementEach,
+        };
+        session.begin_reads()?;
+        Ok(session)
     }
 
     /// Connect to a StackWizard database whose schema is at this binary's version.
-    pub fn connect(&self) -> Result<PgConnection> {
-        match self.open()? {
-            (conn, Layout::StackWizard) => Ok(conn),
-            (_, Layout::Simple) => Err(crate::layout::refusal(
+    pub fn connect(&self) -> Result<Session<'_>> {
+        let session = self.open()?;
+        match session.layout {
+            Layout::StackWizard => Ok(session),
+            Layout::Simple => Err(crate::layout::refusal(
                 self.simple_lacks
                     .unwrap_or("StackWizard tables this command reads"),
             )),
         }
-    }
-
-    /// One write: `f` makes the change in a transaction and says what it changed. The
-    /// audit rows go into the same transaction. With `--dry-run` everything is rolled back,
-    /// the plan is printed, and `None` tells the caller to print nothing else.
-    pub fn write<T>(
-        &self,
-        conn: &mut PgConnection,
-        command: &str,
-        f: impl FnOnce(&mut PgConnection) -> Result<(T, Vec<Change>)>,
-    ) -> Result<Option<T>> {
-        let reading = self.end_reads(conn)?;
-        let outcome = if self.global.dry_run {
-            db::rolled_back(conn, |conn| {
-                self.limit_statements(conn)?;
-                f(conn)
-            })
-            .map(|(_, changes)| (None, changes))
-        } else {
-            conn.transaction::<_, crate::error::Error, _>(|conn| {
-                self.limit_statements(conn)?;
-                let (value, changes) = f(conn)?;
-                if self.audit.get() {
-                    db::audit::record(conn, command, &changes)?;
-                }
-                Ok((Some(value), Vec::new()))
-            })
-        };
-        let (value, plan) = outcome.map_err(|e| db::server::explain_refusal(conn, e))?;
-        if reading {
-            self.begin_reads(conn)?;
-        }
-        if self.global.dry_run {
-            self.print_plan(&plan)?;
-        }
-        Ok(value)
     }
 
     /// Audit changes made outside one transaction of ours (migrations, restores),

@@ -18,15 +18,15 @@ pub fn run(cmd: AuditCmd, ctx: &Ctx) -> Result<()> {
         .as_deref()
         .map(|s| parse_since(s, Utc::now()))
         .transpose()?;
-    let (mut conn, _) = ctx.open()?;
-    if !ctx.audit.get() {
+    let mut session = ctx.open()?;
+    if !session.audit {
         return Err(
             Error::schema("the database has no audit trail (stackctl.stackctl_audit)")
                 .with_hint("stackctl migrate adds it beside the simple layout's users table"),
         );
     }
     let rows = audit::list(
-        &mut conn,
+        &mut session,
         &Filter {
             since,
             target,

@@ -2,6 +2,7 @@
 //! audited transaction (or a dry run), print what it did. Reading, checking and writing
 //! the rows is `import/`'s.
 
+use crate::session::Session;
 use std::path::Path;
 use std::time::Instant;
 
@@ -59,7 +60,7 @@ pub(crate) fn change(table: &'static str, file: &str, done: Imported) -> Vec<Cha
 }
 
 /// `user import` on the StackWizard layout, over the connection the gate opened.
-pub fn users(args: ImportArgs, mut conn: diesel::PgConnection, ctx: &Ctx) -> Result<()> {
+pub fn users(args: ImportArgs, mut session: Session, ctx: &Ctx) -> Result<()> {
     let started = Instant::now();
     let (records, name, size) = open::<UserRow>(&args)?;
     let pb = crate::progress::bytes(ctx.global.quiet, size);
@@ -69,7 +70,7 @@ pub fn users(args: ImportArgs, mut conn: diesel::PgConnection, ctx: &Ctx) -> Res
         bcrypt_cost: ctx.global.bcrypt_cost,
         quiet: ctx.global.quiet,
     };
-    let done = ctx.write(&mut conn, "user import", |conn| {
+    let done = session.write("user import", |conn| {
         let done = users::import(conn, records, &name, &settings, &pb)?;
         Ok((done, change("users", &name, done)))
     });
@@ -87,10 +88,10 @@ pub fn items(args: ItemImportArgs, ctx: &Ctx) -> Result<()> {
         rebuild_indexes,
     } = args;
     let (records, name, size) = open::<ItemRow>(&args)?;
-    let mut conn = ctx.connect()?;
+    let mut session = ctx.connect()?;
     // Everything that can fail before the load is done before the indexes are dropped.
     let connect = ctx.connector()?;
-    let taken = take_down_for_load(ctx, &mut conn, rebuild_indexes, size)?;
+    let taken = take_down_for_load(ctx, &mut session, rebuild_indexes, size)?;
     let pb = crate::progress::bytes(ctx.global.quiet, size);
     let reopen = || {
         if args.file == Path::new("-") {
@@ -104,7 +105,7 @@ pub fn items(args: ItemImportArgs, ctx: &Ctx) -> Result<()> {
         reopen: &reopen,
         debug: &debug,
     };
-    let done = ctx.write(&mut conn, "item import", |conn| {
+    let done = session.write("item import", |conn| {
         let done = items::import(conn, records, &name, on_conflict(&args), &reach, &pb)?;
         Ok((done, change("items", &name, done)))
     });
@@ -140,7 +141,7 @@ fn worth_taking_down(file_bytes: Option<u64>, table_bytes: u64) -> bool {
 /// for `rebuild_after_load`. A dry run drops nothing.
 fn take_down_for_load(
     ctx: &Ctx,
-    conn: &mut diesel::PgConnection,
+    session: &mut Session<'_>,
     mode: RebuildIndexes,
     file_bytes: Option<u64>,
 ) -> Result<Option<Assessment>> {
@@ -149,11 +150,11 @@ fn take_down_for_load(
         return Ok(None);
     }
     // A standby or a read-only server refuses the import itself, with its own message.
-    if crate::db::server::role(conn)? != crate::db::server::Role::Primary {
+    if crate::db::server::role(session)? != crate::db::server::Role::Primary {
         return Ok(None);
     }
-    ctx.end_reads(conn)?;
-    let a = concurrent::assess(conn)?;
+    session.end_reads()?;
+    let a = concurrent::assess(session)?;
     let names = a.names().join(", ");
     if mode == RebuildIndexes::Always {
         if !a.owner {
@@ -184,7 +185,7 @@ fn take_down_for_load(
     ctx.info(format!(
         "item import: dropping stackctl's indexes on items for the load ({names}); they are built again after it"
     ));
-    if let Err(e) = concurrent::take_down(conn, &a) {
+    if let Err(e) = concurrent::take_down(session, &a) {
         // Some may be gone already: build whatever is missing, then report.
         if let Err(taken) = rebuild_after_load(ctx, &a, false) {
             ctx.warn(taken.message);

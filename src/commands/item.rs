@@ -52,8 +52,8 @@ fn add(args: ItemAdd, ctx: &Ctx) -> Result<()> {
         .map(Price::parse)
         .transpose()?
         .unwrap_or_else(Price::zero);
-    let mut conn = ctx.connect()?;
-    let item = ctx.write(&mut conn, "item add", |conn| {
+    let mut session = ctx.connect()?;
+    let item = session.write("item add", |conn| {
         let owner = owner_id(conn, &args.owner)?;
         let item = items::insert(
             conn,
@@ -95,11 +95,11 @@ fn list(args: ItemList, ctx: &Ctx) -> Result<()> {
         limit: i64::from(args.paging.limit),
         offset: i64::from(args.paging.offset),
     });
-    let mut conn = ctx.connect()?;
+    let mut session = ctx.connect()?;
     let owner = args
         .owner
         .as_deref()
-        .map(|o| owner_id(&mut conn, o))
+        .map(|o| owner_id(&mut session, o))
         .transpose()?;
     let filter = Filter {
         owner,
@@ -116,7 +116,7 @@ fn list(args: ItemList, ctx: &Ctx) -> Result<()> {
     };
     let mut out = ListWriter::new(ctx.format(), ItemView::COLUMNS, ctx.stdout()).flat();
     let progress = ctx.list_progress(args.paging.all);
-    items::for_each(&mut conn, &filter, sort, args.paging.desc, page, |i| {
+    items::for_each(&mut session, &filter, sort, args.paging.desc, page, |i| {
         progress.row();
         out.record(&i)
     })?;
@@ -125,8 +125,8 @@ fn list(args: ItemList, ctx: &Ctx) -> Result<()> {
 
 fn show(id: &str, ctx: &Ctx) -> Result<()> {
     let id = validate::uuid("item id", id)?;
-    let mut conn = ctx.connect()?;
-    let item = items::get(&mut conn, id)?;
+    let mut session = ctx.connect()?;
+    let item = items::get(&mut session, id)?;
     print_item(ctx, &item)
 }
 
@@ -151,8 +151,8 @@ fn update(args: ItemUpdate, ctx: &Ctx) -> Result<()> {
             "give --title, --description, --clear-description, --price, --available, --unavailable or --owner",
         ));
     }
-    let mut conn = ctx.connect()?;
-    let item = ctx.write(&mut conn, "item update", |conn| {
+    let mut session = ctx.connect()?;
+    let item = session.write("item update", |conn| {
         let before = items::get(conn, id)?;
         let owner = args
             .owner
@@ -187,8 +187,8 @@ fn update(args: ItemUpdate, ctx: &Ctx) -> Result<()> {
 
 fn delete(id: &str, yes: bool, ctx: &Ctx) -> Result<()> {
     let id = validate::uuid("item id", id)?;
-    let mut conn = ctx.connect()?;
-    let item = items::get(&mut conn, id)?;
+    let mut session = ctx.connect()?;
+    let item = items::get(&mut session, id)?;
     if !ctx.global.dry_run {
         let price = item.price.as_ref().map_or("none".into(), format_price);
         prompt::confirm_destructive(
@@ -199,7 +199,7 @@ fn delete(id: &str, yes: bool, ctx: &Ctx) -> Result<()> {
             ),
         )?;
     }
-    let done = ctx.write(&mut conn, "item delete", |conn| {
+    let done = session.write("item delete", |conn| {
         if items::delete(conn, id)? == 0 {
             return Err(Error::not_found(format!("item {id} not found")));
         }

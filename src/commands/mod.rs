@@ -31,9 +31,6 @@ pub struct Ctx {
     /// What the Simple DB layout lacks for this command line (`layout::simple_lacks`):
     /// refused once the gate finds that layout.
     pub simple_lacks: Option<&'static str>,
-    /// Whether writes append to `stackctl_audit`: always on the StackWizard layout (a
-    /// migration made it), on the Simple DB layout when `migrate` added it.
-    pub audit: std::cell::Cell<bool>,
 }
 
 impl Ctx {
@@ -52,7 +49,6 @@ impl Ctx {
             auto_migrate,
             statement_timeout_ms,
             simple_lacks: None,
-            audit: std::cell::Cell::new(true),
         })
     }
 

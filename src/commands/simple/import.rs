@@ -5,6 +5,7 @@
 //! left out. Explicit ids move the id sequence past them, so the application's next insert
 //! does not collide. The Simple DB design keeps small tables: the rows are held in memory.
 
+use crate::session::Session;
 use std::collections::HashMap;
 use std::time::Instant;
 
@@ -131,10 +132,10 @@ fn check_ids(conn: &mut PgConnection, rows: &[Row], file: &str) -> Result<()> {
     }
 }
 
-pub fn users(args: &ImportArgs, mut conn: PgConnection, ctx: &Ctx) -> Result<()> {
+pub fn users(args: &ImportArgs, mut session: Session, ctx: &Ctx) -> Result<()> {
     let started = Instant::now();
     let (name, rows) = read(args)?;
-    let done = ctx.write(&mut conn, "user import", |conn| {
+    let done = session.write("user import", |conn| {
         crate::db::lock_user_identities(conn)?;
         check_ids(conn, &rows, &name)?;
         let emails: Vec<String> = rows

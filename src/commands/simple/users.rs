@@ -2,6 +2,7 @@
 //! the layout's own columns (id, email, name, created_at). What the layout lacks was
 //! refused by the gate (`layout::simple_lacks`) before any of this runs.
 
+use crate::session::Session;
 use diesel::PgConnection;
 
 use crate::change::Change;
@@ -33,7 +34,7 @@ fn required_name(raw: Option<&str>) -> Result<FullName> {
     }
 }
 
-pub fn add(args: &UserAdd, email: Email, mut conn: PgConnection, ctx: &Ctx) -> Result<()> {
+pub fn add(args: &UserAdd, email: Email, mut session: Session, ctx: &Ctx) -> Result<()> {
     let name = required_name(args.full_name.as_deref())?;
     let existing_same = |conn: &mut PgConnection| -> Result<Option<SimpleUser>> {
         Ok(
@@ -41,7 +42,7 @@ pub fn add(args: &UserAdd, email: Email, mut conn: PgConnection, ctx: &Ctx) -> R
                 .filter(|u| u.email.to_lowercase() == email.as_str().to_lowercase()),
         )
     };
-    let outcome = ctx.write(&mut conn, "user add", |conn| {
+    let outcome = session.write("user add", |conn| {
         crate::db::lock_user_identities(conn)?;
         if args.if_not_exists {
             if let Some(user) = existing_same(conn)? {
@@ -72,7 +73,7 @@ pub fn add(args: &UserAdd, email: Email, mut conn: PgConnection, ctx: &Ctx) -> R
     }
 }
 
-pub fn list(args: &UserList, mut conn: PgConnection, ctx: &Ctx) -> Result<()> {
+pub fn list(args: &UserList, mut session: Session, ctx: &Ctx) -> Result<()> {
     let search = args.search.as_deref().map(like_pattern).transpose()?;
     let sort = match args.sort {
         UserSort::Email => Sort::Email,
@@ -86,7 +87,7 @@ pub fn list(args: &UserList, mut conn: PgConnection, ctx: &Ctx) -> Result<()> {
     let mut out = ListWriter::new(ctx.format(), SimpleUser::COLUMNS, ctx.stdout()).flat();
     let progress = ctx.list_progress(args.paging.all);
     simple::for_each(
-        &mut conn,
+        &mut session,
         search.as_deref(),
         sort,
         args.paging.desc,
@@ -99,12 +100,12 @@ pub fn list(args: &UserList, mut conn: PgConnection, ctx: &Ctx) -> Result<()> {
     progress.done(out.finish()?, "user")
 }
 
-pub fn show(who: &str, mut conn: PgConnection, ctx: &Ctx) -> Result<()> {
-    let user = simple::get(&mut conn, &SimpleRef::parse(who)?)?;
+pub fn show(who: &str, mut session: Session, ctx: &Ctx) -> Result<()> {
+    let user = simple::get(&mut session, &SimpleRef::parse(who)?)?;
     print(ctx, &user, None)
 }
 
-pub fn update(args: &UserUpdate, mut conn: PgConnection, ctx: &Ctx) -> Result<()> {
+pub fn update(args: &UserUpdate, mut session: Session, ctx: &Ctx) -> Result<()> {
     let email = args.email.as_deref().map(Email::parse).transpose()?;
     let name = args.full_name.as_deref().map(FullName::parse).transpose()?;
     if email.is_none() && name.is_none() {
@@ -112,7 +113,7 @@ pub fn update(args: &UserUpdate, mut conn: PgConnection, ctx: &Ctx) -> Result<()
             .with_hint("give --email or --full-name (--name) on the simple layout"));
     }
     let who = SimpleRef::parse(&args.user)?;
-    let user = ctx.write(&mut conn, "user update", |conn| {
+    let user = session.write("user update", |conn| {
         crate::db::lock_user_identities(conn)?;
         let before = simple::get(conn, &who)?;
         if let Some(e) = &email {
@@ -134,16 +135,16 @@ pub fn update(args: &UserUpdate, mut conn: PgConnection, ctx: &Ctx) -> Result<()
     print(ctx, &user, None)
 }
 
-pub fn delete(who: &str, yes: bool, mut conn: PgConnection, ctx: &Ctx) -> Result<()> {
+pub fn delete(who: &str, yes: bool, mut session: Session, ctx: &Ctx) -> Result<()> {
     let who = SimpleRef::parse(who)?;
-    let user = simple::get(&mut conn, &who)?;
+    let user = simple::get(&mut session, &who)?;
     if !ctx.global.dry_run {
         crate::prompt::confirm_destructive(
             yes,
             &format!("deleting user {} <{}> ({})", user.name, user.email, user.id),
         )?;
     }
-    let done = ctx.write(&mut conn, "user delete", |conn| {
+    let done = session.write("user delete", |conn| {
         if simple::delete(conn, user.id)? == 0 {
             return Err(Error::not_found(format!("user '{who}' not found")));
         }

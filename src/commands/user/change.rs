@@ -47,12 +47,13 @@ pub(super) fn update(args: UserUpdate, ctx: &Ctx) -> Result<()> {
             "give --email, --username, --full-name, --clear-full-name, --superuser or --no-superuser",
         ));
     }
-    let (mut conn, layout) = ctx.open()?;
+    let mut session = ctx.open()?;
+    let layout = session.layout;
     if layout == Layout::Simple {
-        return crate::commands::simple::update(&args, conn, ctx);
+        return crate::commands::simple::update(&args, session, ctx);
     }
     let who = UserRef::parse(&args.user);
-    let user = ctx.write(&mut conn, "user update", |conn| {
+    let user = session.write("user update", |conn| {
         db::lock_user_identities(conn)?;
         let before = users::get(conn, &who)?;
         if let Some(clash) =
@@ -74,7 +75,7 @@ pub(super) fn update(args: UserUpdate, ctx: &Ctx) -> Result<()> {
 }
 
 pub(super) fn set_active(refs: &[String], active: bool, ctx: &Ctx) -> Result<()> {
-    let mut conn = ctx.connect()?;
+    let mut session = ctx.connect()?;
     let (word, state) = if active {
         ("activated", "active")
     } else {
@@ -85,7 +86,7 @@ pub(super) fn set_active(refs: &[String], active: bool, ctx: &Ctx) -> Result<()>
     } else {
         "user deactivate"
     };
-    let changed = ctx.write(&mut conn, command, |conn| {
+    let changed = session.write(command, |conn| {
         let mut before = Vec::with_capacity(refs.len());
         for r in refs {
             let u = users::get(conn, &UserRef::parse(r))?;
@@ -119,13 +120,13 @@ pub(super) fn set_active(refs: &[String], active: bool, ctx: &Ctx) -> Result<()>
 
 pub(super) fn set_password(who: &str, src: &crate::cli::PasswordSource, ctx: &Ctx) -> Result<()> {
     // Connected first: the layout may refuse the command before a password is asked for.
-    let mut conn = ctx.connect()?;
+    let mut session = ctx.connect()?;
     let pw = password::obtain(src)?;
     let who = UserRef::parse(who);
     // Resolve first, so an unknown user costs no hashing.
-    users::get(&mut conn, &who)?;
+    users::get(&mut session, &who)?;
     let hash = password::hash(&pw.text, ctx.global.bcrypt_cost)?;
-    let user = ctx.write(&mut conn, "user set-password", |conn| {
+    let user = session.write("user set-password", |conn| {
         let before = users::get(conn, &who)?;
         let after = users::set_password(conn, before.id, &hash)?;
         let change = Change::update("user", after.id, &before, &after)
@@ -141,16 +142,17 @@ pub(super) fn set_password(who: &str, src: &crate::cli::PasswordSource, ctx: &Ct
 }
 
 pub(super) fn delete(who: &str, reassign_to: Option<&str>, yes: bool, ctx: &Ctx) -> Result<()> {
-    let (mut conn, layout) = ctx.open()?;
+    let mut session = ctx.open()?;
+    let layout = session.layout;
     if layout == Layout::Simple {
-        return crate::commands::simple::delete(who, yes, conn, ctx);
+        return crate::commands::simple::delete(who, yes, session, ctx);
     }
     let who = UserRef::parse(who);
-    let user = users::get(&mut conn, &who)?;
+    let user = users::get(&mut session, &who)?;
     let heir = match reassign_to {
         Some(r) => {
             let r = UserRef::parse(r);
-            let heir = users::find(&mut conn, &r)?.ok_or_else(|| {
+            let heir = users::find(&mut session, &r)?.ok_or_else(|| {
                 Error::not_found(format!("user '{r}' (to reassign the items to) not found"))
             })?;
             if heir.id == user.id {
@@ -162,7 +164,7 @@ pub(super) fn delete(who: &str, reassign_to: Option<&str>, yes: bool, ctx: &Ctx)
         }
         None => None,
     };
-    let (n_items, total) = users::items_summary(&mut conn, user.id)?;
+    let (n_items, total) = users::items_summary(&mut session, user.id)?;
     let fate = match &heir {
         Some(h) => format!(
             "its {n_items} item(s) (total price {total}) move to {} <{}>",
@@ -177,7 +179,7 @@ pub(super) fn delete(who: &str, reassign_to: Option<&str>, yes: bool, ctx: &Ctx)
         )?;
     }
     // Counted again inside the transaction: items may have changed since the prompt.
-    let done = ctx.write(&mut conn, "user delete", |conn| {
+    let done = session.write("user delete", |conn| {
         let (n_items, total) = users::items_summary(conn, user.id)?;
         let detail = match &heir {
             Some(h) => {

@@ -24,8 +24,10 @@ pub fn run(cmd: UserCmd, ctx: &Ctx) -> Result<()> {
     match cmd {
         UserCmd::Add(args) => add(args, ctx),
         UserCmd::Import(args) => match ctx.open()? {
-            (conn, Layout::Simple) => crate::commands::simple::import::users(&args, conn, ctx),
-            (conn, Layout::StackWizard) => crate::commands::import::users(args, conn, ctx),
+            session if session.layout == Layout::Simple => {
+                crate::commands::simple::import::users(&args, session, ctx)
+            }
+            session => crate::commands::import::users(args, session, ctx),
         },
         UserCmd::List(args) => list(args, ctx),
         UserCmd::Show { user } => show(&user, ctx),
@@ -118,21 +120,21 @@ pub(super) fn clash_error(clash: Clash, value: &str) -> Error {
 
 fn add(args: UserAdd, ctx: &Ctx) -> Result<()> {
     let email = Email::parse(&args.email)?;
-    let (mut conn, layout) = ctx.open()?;
+    let mut session = ctx.open()?;
+    let layout = session.layout;
     if layout == Layout::Simple {
-        return crate::commands::simple::add(&args, email, conn, ctx);
+        return crate::commands::simple::add(&args, email, session, ctx);
     }
     let username = Username::parse(args.username.as_deref().ok_or_else(|| {
-        Error::usage("the following required argument was not provided: --username <USERNAME>")
-            .with_hint(
-                "the stackwizard layout needs a username: stackctl user add --email E --username U",
-            )
+        // Optional to clap (the simple layout has no usernames), required by this layout.
+        Error::usage("--username is required on the stackwizard layout")
+            .with_hint("stackctl user add --email E --username U")
     })?)?;
     let full_name = args.full_name.as_deref().map(FullName::parse).transpose()?;
     let pw = password::obtain(&args.password)?;
     if args.if_not_exists {
         // Checked before hashing, so an existing user costs no bcrypt round.
-        if let Some(user) = existing_same(&mut conn, &email, &username)? {
+        if let Some(user) = existing_same(&mut session, &email, &username)? {
             ctx.info(format!(
                 "user {} ({}) already exists",
                 user.username, user.id
@@ -141,7 +143,7 @@ fn add(args: UserAdd, ctx: &Ctx) -> Result<()> {
         }
     }
     let hash = password::hash(&pw.text, ctx.global.bcrypt_cost)?;
-    let outcome = ctx.write(&mut conn, "user add", |conn| {
+    let outcome = session.write("user add", |conn| {
         db::lock_user_identities(conn)?;
         if args.if_not_exists {
             // Another run may have created it since the check above.
@@ -216,13 +218,14 @@ fn list(args: UserList, ctx: &Ctx) -> Result<()> {
         limit: i64::from(args.paging.limit),
         offset: i64::from(args.paging.offset),
     });
-    let (mut conn, layout) = ctx.open()?;
+    let mut session = ctx.open()?;
+    let layout = session.layout;
     if layout == Layout::Simple {
-        return crate::commands::simple::list(&args, conn, ctx);
+        return crate::commands::simple::list(&args, session, ctx);
     }
     let mut out = ListWriter::new(ctx.format(), User::COLUMNS, ctx.stdout()).flat();
     let progress = ctx.list_progress(args.paging.all);
-    users::for_each(&mut conn, &filter, sort, args.paging.desc, page, |u| {
+    users::for_each(&mut session, &filter, sort, args.paging.desc, page, |u| {
         progress.row();
         out.record(&u)
     })?;
@@ -230,12 +233,13 @@ fn list(args: UserList, ctx: &Ctx) -> Result<()> {
 }
 
 fn show(user: &str, ctx: &Ctx) -> Result<()> {
-    let (mut conn, layout) = ctx.open()?;
+    let mut session = ctx.open()?;
+    let layout = session.layout;
     if layout == Layout::Simple {
-        return crate::commands::simple::show(user, conn, ctx);
+        return crate::commands::simple::show(user, session, ctx);
     }
-    let user = users::get(&mut conn, &UserRef::parse(user))?;
-    let items = items::of_owner(&mut conn, user.id)?;
+    let user = users::get(&mut session, &UserRef::parse(user))?;
+    let items = items::of_owner(&mut session, user.id)?;
     let detail = UserDetail { user, items };
     let mut columns = User::COLUMNS.to_vec();
     columns.push("items");
