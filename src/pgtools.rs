@@ -16,6 +16,18 @@ pub struct Tools {
     pub psql: PathBuf,
     pub version: String,
     pub major: u32,
+    /// pg_restore's jobs when it restores into a database of its own (`--into`, a test
+    /// restore), which is dropped whole if anything fails; a restore in place is one
+    /// transaction, which pg_restore cannot split into jobs.
+    pub restore_jobs: u32,
+}
+
+/// The jobs a restore into a database of its own uses unless `--jobs` says: the client's
+/// cores, at most 8 (each job is a connection and a server backend).
+pub fn default_jobs() -> u32 {
+    std::thread::available_parallelism()
+        .map_or(1, |n| u32::try_from(n.get()).unwrap_or(1))
+        .min(8)
 }
 
 /// "pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)" -> ("15.18", 15)
@@ -48,6 +60,7 @@ fn probe(pg_dump: &Path) -> Option<Tools> {
         psql: sibling("psql"),
         version,
         major,
+        restore_jobs: 1,
     })
 }
 

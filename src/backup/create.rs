@@ -27,6 +27,8 @@ pub struct Request {
     pub rules: Rules,
     /// `--pg-dump`.
     pub pg_dump: Option<PathBuf>,
+    /// `--jobs` of the test restore.
+    pub restore_jobs: u32,
 }
 
 /// A backup written, verified and described.
@@ -55,10 +57,13 @@ pub fn create(
     progress: &dyn Fn(u64),
 ) -> Result<Created> {
     let server_version = db::server_version(&mut conn)?;
-    let tools = pgtools::find(
-        req.pg_dump.as_deref(),
-        db::snapshot::server_major(&mut conn)?,
-    )?;
+    let tools = pgtools::Tools {
+        restore_jobs: req.restore_jobs,
+        ..pgtools::find(
+            req.pg_dump.as_deref(),
+            db::snapshot::server_major(&mut conn)?,
+        )?
+    };
     let schema_version = db::applied_versions(&mut conn)?.into_iter().next_back();
     directory::ensure_dir(&req.dir)?;
     let lock = directory::lock(&req.dir, log)?;

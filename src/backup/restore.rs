@@ -29,8 +29,9 @@ pub fn check_schema_version(file: &Path, manifest: Option<&Manifest>, force: boo
     Ok(())
 }
 
-/// Restore a dump into the database at `url` in one transaction: a plain dump through
-/// psql, a custom one through pg_restore (`clean`: drop what the dump holds first).
+/// Restore a dump into the database at `url`: a plain dump through psql, in one
+/// transaction; a custom one through pg_restore, in place (`clean`: drop what the dump
+/// holds first) in one transaction, into a database of its own with `tools.restore_jobs`.
 pub fn restore_into(
     file: &Path,
     format: Format,
@@ -111,7 +112,13 @@ fn require_restricting_psql(psql: &Path) -> Result<()> {
 
 fn run_pg_restore(file: &Path, tools: &Tools, url: &PgUrl, clean: bool) -> Result<()> {
     let (mut c, safe_url, _secret_file) = pgtools::command(&tools.pg_restore, url)?;
-    c.arg("--single-transaction");
+    if clean || tools.restore_jobs <= 1 {
+        c.arg("--single-transaction");
+    } else {
+        // Into a database of its own, which is dropped whole if anything fails: jobs
+        // (pg_restore cannot run several in one transaction).
+        c.arg(format!("--jobs={}", tools.restore_jobs));
+    }
     if clean {
         c.args(["--clean", "--if-exists"]);
     }

@@ -115,9 +115,19 @@ pub fn restore_beside(
     };
     let scratch = ScratchDatabase::create(url, prefix)?;
     log.debug(format!(
-        "restoring {} into {}",
+        "restoring {} into {} ({})",
         file.display(),
-        scratch.name
+        scratch.name,
+        match format {
+            Format::Custom if tools.restore_jobs > 1 => {
+                format!(
+                    "pg_restore with {} jobs; --jobs to change",
+                    tools.restore_jobs
+                )
+            }
+            Format::Custom => "pg_restore with 1 job, in one transaction".to_string(),
+            Format::Plain => "a plain dump restores through psql, in one job".to_string(),
+        }
     ));
     let outcome = restore_and_compare(file, manifest, format, tools, &scratch.url);
     let name = scratch.name.clone();

@@ -179,6 +179,11 @@ pub struct PgTools {
     /// pg_dump to use (pg_restore and psql are taken from the same directory)
     #[arg(long, value_name = "PATH")]
     pub pg_dump: Option<PathBuf>,
+    /// pg_restore jobs for a custom-format restore into a database of its own (--into,
+    /// verify --restore, --verify-restore); default: the client's cores, at most 8. A
+    /// restore in place is one transaction, one job
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub jobs: Option<u32>,
 }
 
 #[derive(Debug, Args, Clone)]

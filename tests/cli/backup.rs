@@ -1212,3 +1212,168 @@ fn restore_into_admits_no_one_while_building_and_replace_keeps_the_old_database_
     );
     db.sql(&format!("DROP DATABASE {name} WITH (FORCE)"));
 }
+
+/// Client tools wrapped by scripts that append their command line to `log` and run the
+/// real ones; the returned pg_dump names the directory (`--pg-dump`).
+fn logging_tools(db: &TestDb, log: &Path) -> PathBuf {
+    let real = crate::support::find_bindir().expect("PostgreSQL binaries");
+    let tools = db.dir.path().join("logged-tools");
+    std::fs::create_dir_all(&tools).unwrap();
+    for tool in ["pg_dump", "pg_restore", "psql"] {
+        let script = tools.join(tool);
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' \"$0 $*\" >> '{}'\nexec '{}' \"$@\"\n",
+                log.display(),
+                real.join(tool).display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    tools.join("pg_dump")
+}
+
+/// A custom-format restore into a database of its own (`--into`, `verify --restore`) runs
+/// pg_restore with `--jobs` (said with -v); a restore in place stays one transaction, one
+/// job; a plain dump goes through psql in one job, and says so.
+#[test]
+fn restores_into_a_database_of_their_own_use_several_jobs() {
+    let db = seeded();
+    let dir = db.dir.path().join("b");
+    let log = db.dir.path().join("argv.log");
+    let pg_dump = logging_tools(&db, &log);
+    let pg_dump = pg_dump.to_str().unwrap();
+    let m = db.json(&["backup", "--dir", dir.to_str().unwrap()]);
+    let file = dir.join(m["file"].as_str().unwrap());
+    let f = file.to_str().unwrap();
+    let restores = || -> Vec<String> {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let _ = std::fs::remove_file(&log);
+        text.lines()
+            .filter(|l| {
+                l.contains("pg_restore") && !l.contains("--list") && !l.contains("--version")
+            })
+            .map(String::from)
+            .collect()
+    };
+
+    let name = format!("{}_jobs", db.name);
+    let r = db.ok(&[
+        "-v",
+        "backup",
+        "restore",
+        f,
+        "--into",
+        &name,
+        "--jobs",
+        "3",
+        "--pg-dump",
+        pg_dump,
+    ]);
+    assert!(r.stderr.contains("pg_restore with 3 jobs"), "{r:#?}");
+    let ran = restores();
+    assert_eq!(ran.len(), 1, "{ran:?}");
+    assert!(
+        ran[0].contains("--jobs=3") && !ran[0].contains("--single-transaction"),
+        "{ran:?}"
+    );
+    let copy = url_of(&db, &name);
+    assert_eq!(
+        crate::support::psql(&copy, "SELECT count(*) FROM items"),
+        db.sql("SELECT count(*) FROM items")
+    );
+    crate::support::psql(&db.url, &format!("DROP DATABASE {name} WITH (FORCE)"));
+
+    db.ok(&[
+        "backup",
+        "verify",
+        f,
+        "--restore",
+        "--jobs",
+        "2",
+        "--pg-dump",
+        pg_dump,
+    ]);
+    let ran = restores();
+    assert!(ran.iter().any(|l| l.contains("--jobs=2")), "{ran:?}");
+
+    // The default: the client's cores, at most 8 (one job where there is one core).
+    let r = db.ok(&[
+        "-v",
+        "backup",
+        "verify",
+        f,
+        "--restore",
+        "--pg-dump",
+        pg_dump,
+    ]);
+    let cores = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    let ran = restores();
+    if cores > 1 {
+        assert!(
+            r.stderr.contains(&format!("pg_restore with {cores} jobs")),
+            "{r:#?}"
+        );
+        assert!(
+            ran.iter().any(|l| l.contains(&format!("--jobs={cores}"))),
+            "{ran:?}"
+        );
+    } else {
+        assert!(
+            ran.iter().all(|l| l.contains("--single-transaction")),
+            "{ran:?}"
+        );
+    }
+
+    // In place: one transaction, whatever --jobs says.
+    db.ok(&[
+        "backup",
+        "restore",
+        f,
+        "--yes",
+        "--jobs",
+        "4",
+        "--pg-dump",
+        pg_dump,
+    ]);
+    let ran = restores();
+    assert!(
+        ran.iter()
+            .all(|l| l.contains("--single-transaction") && !l.contains("--jobs")),
+        "{ran:?}"
+    );
+
+    // A plain dump: psql, one job.
+    let m = db.json(&[
+        "backup",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--format",
+        "plain",
+    ]);
+    let plain = dir.join(m["file"].as_str().unwrap());
+    let name = format!("{}_plain", db.name);
+    let r = db.ok(&[
+        "-v",
+        "backup",
+        "restore",
+        plain.to_str().unwrap(),
+        "--into",
+        &name,
+        "--jobs",
+        "4",
+    ]);
+    assert!(
+        r.stderr
+            .contains("a plain dump restores through psql, in one job"),
+        "{r:#?}"
+    );
+    crate::support::psql(&db.url, &format!("DROP DATABASE {name} WITH (FORCE)"));
+    // --jobs out of range is a usage error.
+    db.run(&["backup", "verify", f, "--restore", "--jobs", "0"])
+        .fails(2);
+}

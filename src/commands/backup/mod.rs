@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::Ctx;
 use crate::backup::{catalog, create, directory, manifest, retention, verify, Format, Log};
-use crate::cli::{BackupArgs, BackupCmd, BackupCreate, BackupDir, DumpFormat, Retention};
+use crate::cli::{BackupArgs, BackupCmd, BackupCreate, BackupDir, DumpFormat, PgTools, Retention};
 use crate::db;
 use crate::error::{Error, Kind, Result};
 use crate::notify::Event;
@@ -37,7 +37,7 @@ pub fn run(args: BackupArgs, ctx: &Ctx) -> Result<()> {
             file,
             restore,
             tools,
-        }) => verify_cmd(&file, restore, tools.pg_dump.as_deref(), ctx),
+        }) => verify_cmd(&file, restore, &tools, ctx),
         Some(BackupCmd::Restore {
             file,
             force,
@@ -45,20 +45,17 @@ pub fn run(args: BackupArgs, ctx: &Ctx) -> Result<()> {
             replace,
             confirm,
             tools,
-        }) => {
-            let pg_dump = tools.pg_dump.as_deref();
-            match into {
-                None => restore::in_place(&file, force, confirm.yes, pg_dump, ctx),
-                Some(name) => {
-                    let into = restore::Into {
-                        name: &name,
-                        replace,
-                        yes: confirm.yes,
-                    };
-                    restore::beside(&file, force, &into, pg_dump, ctx)
-                }
+        }) => match into {
+            None => restore::in_place(&file, force, confirm.yes, &tools, ctx),
+            Some(name) => {
+                let into = restore::Into {
+                    name: &name,
+                    replace,
+                    yes: confirm.yes,
+                };
+                restore::beside(&file, force, &into, &tools, ctx)
             }
-        }
+        },
         Some(BackupCmd::Prune {
             dir,
             retention,
@@ -134,6 +131,7 @@ fn create_cmd(args: &BackupCreate, ctx: &Ctx, database_out: &mut Option<String>)
         verify_restore: args.verify_restore,
         rules: rules(&args.retention),
         pg_dump: args.tools.pg_dump.clone(),
+        restore_jobs: args.tools.jobs.unwrap_or_else(pgtools::default_jobs),
     };
     let bar = crate::progress::bytes(ctx.global.quiet, None);
     bar.set_message("pg_dump");
@@ -209,8 +207,13 @@ fn require_file(file: &Path) -> Result<()> {
 }
 
 /// Client tools matching the server the connection reaches.
-fn server_tools(conn: &mut diesel::PgConnection, pg_dump: Option<&Path>) -> Result<Tools> {
-    pgtools::find(pg_dump, db::snapshot::server_major(conn)?)
+/// The client tools matching the server, with `--jobs` (or its default) for restores into
+/// a database of their own.
+fn server_tools(conn: &mut diesel::PgConnection, args: &PgTools) -> Result<Tools> {
+    Ok(Tools {
+        restore_jobs: args.jobs.unwrap_or_else(pgtools::default_jobs),
+        ..pgtools::find(args.pg_dump.as_deref(), db::snapshot::server_major(conn)?)?
+    })
 }
 
 #[derive(Serialize)]
@@ -221,10 +224,10 @@ struct VerifyResult {
     detail: String,
 }
 
-fn verify_cmd(file: &Path, restore: bool, pg_dump: Option<&Path>, ctx: &Ctx) -> Result<()> {
+fn verify_cmd(file: &Path, restore: bool, args: &PgTools, ctx: &Ctx) -> Result<()> {
     require_file(file)?;
     // Client tools for a file-only check: no server to match, so the newest found.
-    let tools = pgtools::find(pg_dump, 0)?;
+    let tools = pgtools::find(args.pg_dump.as_deref(), 0)?;
     // A manifest that cannot be read or parsed makes the backup a failed one.
     let (manifest, has_manifest, mut result) = match manifest::read(file) {
         Ok(Some(m)) => (Some(m), true, Ok(())),
@@ -247,7 +250,7 @@ fn verify_cmd(file: &Path, restore: bool, pg_dump: Option<&Path>, ctx: &Ctx) -> 
                 file.display()
             )));
         };
-        result = test_restore(file, m, pg_dump, ctx)?;
+        result = test_restore(file, m, args, ctx)?;
     }
     let row = VerifyResult {
         file: file.display().to_string(),
@@ -280,13 +283,13 @@ fn verify_cmd(file: &Path, restore: bool, pg_dump: Option<&Path>, ctx: &Ctx) -> 
 fn test_restore(
     file: &Path,
     m: &manifest::Manifest,
-    pg_dump: Option<&Path>,
+    args: &PgTools,
     ctx: &Ctx,
 ) -> Result<Result<()>> {
     let target = ctx.direct_target()?;
     ctx.refuse_pooled_tools(&target, "the test restore")?;
     let (mut conn, target) = ctx.connect_target(target)?;
-    let tools = server_tools(&mut conn, pg_dump)?;
+    let tools = server_tools(&mut conn, args)?;
     drop(conn);
     let report = verify::test_restore(file, m, &tools, &target.url, ctx)?;
     Ok(if report.ok {

@@ -54,7 +54,7 @@ pub fn in_place(
     file: &Path,
     force: bool,
     yes: bool,
-    pg_dump: Option<&Path>,
+    tools_args: &crate::cli::PgTools,
     ctx: &Ctx,
 ) -> Result<()> {
     let (manifest, format) = checked_file(file, force)?;
@@ -63,7 +63,7 @@ pub fn in_place(
     let (mut conn, target) = ctx.connect_target(target)?;
     // pg_restore and psql would fail half-way on a standby: refuse before they start.
     db::server::ensure_writable(&mut conn)?;
-    let tools = server_tools(&mut conn, pg_dump)?;
+    let tools = server_tools(&mut conn, tools_args)?;
     checked_against_tools(file, manifest.as_ref(), &tools)?;
     let database = db::current_database(&mut conn)?;
     let current = db::snapshot::row_counts(&mut conn)?;
@@ -128,7 +128,7 @@ pub fn beside(
     file: &Path,
     force: bool,
     into: &Into,
-    pg_dump: Option<&Path>,
+    tools_args: &crate::cli::PgTools,
     ctx: &Ctx,
 ) -> Result<()> {
     let name = DatabaseName::parse(into.name)?;
@@ -154,7 +154,7 @@ pub fn beside(
             ),
         );
     }
-    let tools = server_tools(&mut conn, pg_dump)?;
+    let tools = server_tools(&mut conn, tools_args)?;
     checked_against_tools(file, manifest.as_ref(), &tools)?;
     let replaced = exists && into.replace;
     if replaced {
