@@ -139,6 +139,7 @@ fn in_locked_transaction<T>(
                  || coalesce(a.xact_start::text, '?') || ')' AS holder \
                  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
                  WHERE l.locktype = 'advisory' AND l.granted \
+                   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
                    AND l.classid = ($1 >> 32)::oid AND l.objid = ($1 & 4294967295)::oid",
             )
             .bind::<BigInt, _>(MIGRATION_LOCK_KEY)
