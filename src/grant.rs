@@ -53,7 +53,8 @@ pub const OPERATOR: &[(&str, &str, &str)] = &[
     ("SCHEMA", "stackctl", "USAGE"),
     ("TABLE", "stackctl.__diesel_schema_migrations", "SELECT"),
     ("TABLE", "stackctl.stackctl_migration_checksums", "SELECT"),
-    ("TABLE", "stackctl.stackctl_audit", "SELECT, INSERT"),
+    // UPDATE: `user erase` pseudonymises the rows about the person it erases.
+    ("TABLE", "stackctl.stackctl_audit", "SELECT, INSERT, UPDATE"),
     ("SEQUENCE", "stackctl.stackctl_audit_id_seq", "USAGE"),
 ];
 

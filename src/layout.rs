@@ -153,7 +153,11 @@ fn user_lacks(cmd: &UserCmd) -> Option<&'static str> {
             reassign_items_to: Some(_),
             ..
         } => Some("items table (--reassign-items-to)"),
-        UserCmd::Show { .. } | UserCmd::Delete { .. } | UserCmd::Import(_) => None,
+        UserCmd::Show { .. }
+        | UserCmd::Delete { .. }
+        | UserCmd::Import(_)
+        | UserCmd::Export { .. }
+        | UserCmd::Erase { .. } => None,
     }
 }
 

@@ -90,6 +90,21 @@ pub enum UserCmd {
     },
     /// Import users from a CSV or JSON file (- for stdin): all rows or none
     Import(ImportArgs),
+    /// Everything stackctl finds about one user, as one JSON document: the profile (every
+    /// column the application has, the password hash left out), the items and the audit
+    /// trail's rows about them
+    Export {
+        /// UUID, email or username
+        user: String,
+    },
+    /// Delete a user and the user's items, and replace what names them in the audit trail
+    /// with a stable pseudonym (the erasure itself is audited under it)
+    Erase {
+        /// UUID, email or username
+        user: String,
+        #[command(flatten)]
+        confirm: Confirmation,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -14,6 +14,7 @@ pub mod locks;
 pub mod migrations;
 pub mod models;
 pub mod own;
+pub mod personal;
 pub mod schema;
 pub mod schema_stackctl;
 pub mod server;

@@ -170,6 +170,12 @@ pub fn delete(conn: &mut PgConnection, id: Uuid) -> Result<usize> {
     Ok(diesel::delete(users::table.find(id)).execute(conn)?)
 }
 
+/// Delete every item of a user (the foreign key may have no `ON DELETE CASCADE`); how
+/// many went.
+pub fn delete_items_of(conn: &mut PgConnection, id: Uuid) -> Result<usize> {
+    Ok(diesel::delete(items::table.filter(items::owner_id.eq(id))).execute(conn)?)
+}
+
 /// How many items a user owns, and their total price (`0.00` for none).
 pub fn items_summary(conn: &mut PgConnection, id: Uuid) -> Result<(i64, String)> {
     use diesel::dsl::{count_star, sum};

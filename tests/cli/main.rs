@@ -39,6 +39,8 @@ mod local;
 mod migrate;
 /// status --check, test restores, retention, notify, lock modes, completions, man.
 mod ops;
+/// A person's data: user export and user erase, both layouts, pooled, least privilege.
+mod personal;
 /// The statements of single-row commands and first pages use indexes (auto_explain's plans
 /// on an analysed fixture): no sequential scan, no sort of a whole table.
 mod plans;

@@ -88,7 +88,7 @@ fn a_dml_only_role_gets_exit_7_and_the_grant_then_works_after_stackctl_grant() {
         "GRANT SELECT ON stackctl.__diesel_schema_migrations TO {app};"
     )));
     assert!(plan.stdout.contains(&format!(
-        "GRANT SELECT, INSERT ON stackctl.stackctl_audit TO {app};"
+        "GRANT SELECT, INSERT, UPDATE ON stackctl.stackctl_audit TO {app};"
     )));
     db.cmd_url(&url).args(&["user", "list"]).run().fails(7);
     let json = db.json(&["grant", &app]);

@@ -3,6 +3,7 @@
 //! `commands/simple/`.
 
 mod change;
+mod personal;
 
 use diesel::prelude::*;
 use serde::Serialize;
@@ -40,6 +41,8 @@ pub fn run(cmd: UserCmd, ctx: &Ctx) -> Result<()> {
             reassign_items_to,
             confirm,
         } => change::delete(&user, reassign_items_to.as_deref(), confirm.yes, ctx),
+        UserCmd::Export { user } => personal::export(&user, ctx),
+        UserCmd::Erase { user, confirm } => personal::erase(&user, confirm.yes, ctx),
     }
 }
 
