@@ -45,7 +45,8 @@ pub struct GlobalOpts {
     #[arg(long, global = true, env = "STACKCTL_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
-    /// Output format for data on stdout
+    /// Output format for data on stdout: on a terminal `table` fits its width (compact
+    /// columns, records where a row cannot fit), `wide` prints every column in full
     #[arg(short, long, global = true, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
 
@@ -89,6 +90,8 @@ pub struct GlobalOpts {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     Table,
+    /// Every column in full, as a table, at any width (what `table` is under a pipe).
+    Wide,
     Json,
     Csv,
 }

@@ -33,7 +33,14 @@ pub fn run(cmd: AuditCmd, ctx: &Ctx) -> Result<()> {
             limit: i64::from(limit),
         },
     )?;
-    let mut out = ListWriter::new(ctx.format(), Row::COLUMNS, ctx.stdout());
+    let mut out = ListWriter::new(ctx.format(), Row::COLUMNS, ctx.stdout()).compact(&[
+        "at",
+        "db_user",
+        "command",
+        "target_kind",
+        "target_id",
+        "summary",
+    ]);
     for r in &rows {
         out.row(r)?;
     }

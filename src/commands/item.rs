@@ -114,7 +114,9 @@ fn list(args: ItemList, ctx: &Ctx) -> Result<()> {
         max_price: max_price.map(|p| p.value().clone()),
         search,
     };
-    let mut out = ListWriter::new(ctx.format(), ItemView::COLUMNS, ctx.stdout()).flat();
+    let mut out = ListWriter::new(ctx.format(), ItemView::COLUMNS, ctx.stdout())
+        .flat()
+        .compact(crate::output::ITEM_COMPACT);
     let progress = ctx.list_progress(args.paging.all);
     items::for_each(&mut session, &filter, sort, args.paging.desc, page, |i| {
         progress.row();
@@ -124,14 +126,15 @@ fn list(args: ItemList, ctx: &Ctx) -> Result<()> {
 }
 
 fn show(id: &str, ctx: &Ctx) -> Result<()> {
-    let id = validate::uuid("item id", id)?;
+    let id = validate::id_arg("item id", id)?;
     let mut session = ctx.connect()?;
+    let id = items::resolve(&mut session, &id)?;
     let item = items::get(&mut session, id)?;
     print_item(ctx, &item)
 }
 
 fn update(args: ItemUpdate, ctx: &Ctx) -> Result<()> {
-    let id = validate::uuid("item id", &args.id)?;
+    let id = validate::id_arg("item id", &args.id)?;
     let title = args.title.as_deref().map(Title::parse).transpose()?;
     let description = args
         .description
@@ -152,6 +155,7 @@ fn update(args: ItemUpdate, ctx: &Ctx) -> Result<()> {
         ));
     }
     let mut session = ctx.connect()?;
+    let id = items::resolve(&mut session, &id)?;
     let item = session.write("item update", |conn| {
         let before = items::get(conn, id)?;
         let owner = args
@@ -186,8 +190,9 @@ fn update(args: ItemUpdate, ctx: &Ctx) -> Result<()> {
 }
 
 fn delete(id: &str, yes: bool, ctx: &Ctx) -> Result<()> {
-    let id = validate::uuid("item id", id)?;
+    let id = validate::id_arg("item id", id)?;
     let mut session = ctx.connect()?;
+    let id = items::resolve(&mut session, &id)?;
     let item = items::get(&mut session, id)?;
     if !ctx.global.dry_run {
         let price = item.price.as_ref().map_or("none".into(), format_price);

@@ -44,6 +44,7 @@ impl Ctx {
             }
             None => None,
         };
+        crate::output::fit::init(global.output == OutputFormat::Table);
         Ok(Ctx {
             global,
             auto_migrate,
@@ -52,8 +53,13 @@ impl Ctx {
         })
     }
 
+    /// The format data is rendered in: `wide` is a table (every column in full), and
+    /// whether a table fits the terminal is `output::fit`'s to say.
     pub fn format(&self) -> OutputFormat {
-        self.global.output
+        match self.global.output {
+            OutputFormat::Wide => OutputFormat::Table,
+            other => other,
+        }
     }
 
     /// Informational message on stderr, unless `-q`.

@@ -22,6 +22,24 @@ pub fn find(conn: &mut PgConnection, id: Uuid) -> Result<Option<ItemView>> {
     Ok(row.map(ItemView::from))
 }
 
+/// The one item an id argument names: a whole UUID as it is, a prefix by a range scan of
+/// the primary key (none: exit 3; several: exit 2 listing them).
+pub fn resolve(conn: &mut PgConnection, arg: &crate::validate::IdArg) -> Result<Uuid> {
+    use crate::validate::IdArg;
+    match arg {
+        IdArg::Full(id) => Ok(*id),
+        IdArg::Prefix(p) => {
+            let found: Vec<Uuid> = items::table
+                .filter(items::id.between(p.lo, p.hi))
+                .select(items::id)
+                .order(items::id)
+                .limit(6)
+                .load(conn)?;
+            super::users::one_of_prefix(found, &p.text, "item")
+        }
+    }
+}
+
 pub fn get(conn: &mut PgConnection, id: Uuid) -> Result<ItemView> {
     find(conn, id)?.ok_or_else(|| Error::not_found(format!("item {id} not found")))
 }

@@ -16,6 +16,8 @@ pub enum UserRef {
     Id(Uuid),
     Email(String),
     Username(String),
+    /// A username, or else a prefix of a user's id (a username that matches wins).
+    UsernameOrPrefix(String, crate::validate::IdPrefix),
 }
 
 impl UserRef {
@@ -24,6 +26,8 @@ impl UserRef {
             UserRef::Id(id)
         } else if raw.contains('@') {
             UserRef::Email(raw.to_string())
+        } else if let Some(prefix) = crate::validate::IdPrefix::parse(raw) {
+            UserRef::UsernameOrPrefix(raw.to_string(), prefix)
         } else {
             UserRef::Username(raw.to_string())
         }
@@ -34,7 +38,9 @@ impl std::fmt::Display for UserRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             UserRef::Id(id) => write!(f, "{id}"),
-            UserRef::Email(s) | UserRef::Username(s) => write!(f, "{s}"),
+            UserRef::Email(s) | UserRef::Username(s) | UserRef::UsernameOrPrefix(s, _) => {
+                write!(f, "{s}")
+            }
         }
     }
 }
@@ -62,8 +68,44 @@ pub fn find(conn: &mut PgConnection, r: &UserRef) -> Result<Option<User>> {
                 exact
             }
         }
+        UserRef::UsernameOrPrefix(u, prefix) => {
+            if let Some(user) = find(conn, &UserRef::Username(u.clone()))? {
+                return Ok(Some(user));
+            }
+            let ids: Vec<Uuid> = users::table
+                .filter(users::id.between(prefix.lo, prefix.hi))
+                .select(users::id)
+                .order(users::id)
+                .limit(6)
+                .load(conn)?;
+            if ids.is_empty() {
+                return Ok(None);
+            }
+            let id = one_of_prefix(ids, u, "user")?;
+            base.filter(users::id.eq(id)).load(conn)?
+        }
     };
     only_one(found, r, "UUID")
+}
+
+/// The one id a prefix matched: several are exit 2, listing them (at most five).
+pub fn one_of_prefix(found: Vec<Uuid>, prefix: &str, what: &str) -> Result<Uuid> {
+    match found.as_slice() {
+        [] => Err(Error::not_found(format!(
+            "no {what} id starts with '{prefix}'"
+        ))),
+        [one] => Ok(*one),
+        many => Err(Error::usage(format!(
+            "'{prefix}' is the start of more than one {what} id: {}{}",
+            many.iter()
+                .take(5)
+                .map(|u| u.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            if many.len() > 5 { ", ..." } else { "" }
+        ))
+        .with_hint("give more of the id")),
+    }
 }
 
 /// The one user a lookup found, if any: several that differ only in letter case are a

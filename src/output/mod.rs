@@ -2,6 +2,7 @@
 //! Rows are `Serialize` structs; lists stream row by row.
 
 mod fields;
+pub mod fit;
 pub mod json;
 mod table;
 
@@ -94,6 +95,8 @@ pub struct ListWriter<W: Write> {
     /// serialising them directly, without building a JSON value per row.
     flat: bool,
     fields: Fields,
+    /// The columns a table fitted to a terminal shows (`fit`), in order; all when `None`.
+    compact: Option<&'static [&'static str]>,
 }
 
 impl<W: Write> ListWriter<W> {
@@ -118,7 +121,15 @@ impl<W: Write> ListWriter<W> {
             table: Vec::new(),
             flat: false,
             fields: Fields::default(),
+            compact: None,
         }
+    }
+
+    /// The columns to show, in this order, when the table is fitted to a terminal (`-o
+    /// wide`, a pipe, JSON and CSV keep every column).
+    pub fn compact(mut self, columns: &'static [&'static str]) -> Self {
+        self.compact = Some(columns);
+        self
     }
 
     /// A row that knows its CSV text: its own fields are the CSV record and the table's
@@ -195,7 +206,10 @@ impl<W: Write> ListWriter<W> {
 
     fn flush_table(&mut self) -> Result<()> {
         if let Sink::Plain(out) = &mut self.sink {
-            table::write(out, self.columns, &self.table)?;
+            match fit::width() {
+                Some(width) => fit::write(out, self.columns, &self.table, self.compact, width)?,
+                None => table::write(out, self.columns, &self.table)?,
+            }
         }
         self.table.clear();
         Ok(())
@@ -224,6 +238,11 @@ impl<W: Write> ListWriter<W> {
     }
 }
 
+/// The columns of an item a fitted table shows.
+pub const ITEM_COMPACT: &[&str] = &["id", "title", "price", "is_available", "owner_email"];
+/// The columns of a user a fitted table shows.
+pub const USER_COMPACT: &[&str] = &["id", "email", "username", "full_name", "is_active"];
+
 /// Render one object (add, show, update).
 pub fn render_one<T: Serialize>(
     format: OutputFormat,
@@ -243,24 +262,31 @@ pub fn render_one<T: Serialize>(
             w.write_record(columns.iter().map(|c| cell(obj.get(*c))))?;
             w.flush()?;
         }
-        OutputFormat::Table => {
+        OutputFormat::Table | OutputFormat::Wide => {
             let obj = to_object(row)?;
             let mut t = Table::new();
             t.load_preset(UTF8_FULL_CONDENSED);
+            if let Some(width) = fit::width() {
+                // Long values wrap within the terminal's width.
+                t.set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
+                    .set_width(u16::try_from(width).unwrap_or(u16::MAX));
+            }
             let mut nested = Vec::new();
             for c in columns {
                 match obj.get(*c) {
                     Some(Value::Array(a)) => nested.push((*c, a)),
                     v => {
-                        t.add_row(vec![c.to_string(), table_cell(v)]);
+                        let cell = table_cell(v);
+                        let cell = match fit::width() {
+                            Some(_) => fit::for_reading(c, &cell),
+                            None => cell,
+                        };
+                        t.add_row(vec![c.to_string(), cell]);
                     }
                 }
             }
-            for (k, v) in &obj {
-                if k == "password" {
-                    t.add_row(vec![k.clone(), table_cell(Some(v))]);
-                }
-            }
+            // A generated password is not a row: its caller prints it once, on its own
+            // `password:` line.
             writeln!(out, "{t}")?;
             for (name, rows) in nested {
                 writeln!(out, "{name}: {}", rows.len())?;
@@ -270,6 +296,15 @@ pub fn render_one<T: Serialize>(
                     .map(|o| o.keys().cloned().collect())
                     .unwrap_or_default();
                 if cols.is_empty() {
+                    continue;
+                }
+                if let Some(width) = fit::width() {
+                    let header: Vec<&str> = cols.iter().map(String::as_str).collect();
+                    let cells: Vec<Vec<String>> = rows
+                        .iter()
+                        .map(|r| cols.iter().map(|c| table_cell(r.get(c))).collect())
+                        .collect();
+                    fit::write(out, &header, &cells, Some(ITEM_COMPACT), width)?;
                     continue;
                 }
                 let mut t = Table::new();

@@ -91,9 +91,84 @@ impl DatabaseName {
     }
 }
 
+/// An id given on the command line: a whole UUID, or a unique prefix of one (at least 4
+/// hex digits, hyphens allowed), as git and docker take a prefix of a hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdArg {
+    Full(uuid::Uuid),
+    Prefix(IdPrefix),
+}
+
+/// A prefix of a UUID: the range of UUIDs it stands for, which an index on the id scans.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdPrefix {
+    pub text: String,
+    pub lo: uuid::Uuid,
+    pub hi: uuid::Uuid,
+}
+
+impl IdPrefix {
+    /// `raw` as a prefix: 4 to 31 hex digits once hyphens are taken out.
+    pub fn parse(raw: &str) -> Option<IdPrefix> {
+        let hex: String = raw
+            .chars()
+            .filter(|c| *c != '-')
+            .collect::<String>()
+            .to_lowercase();
+        if !(4..32).contains(&hex.len()) || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            return None;
+        }
+        let bound = |fill: char| {
+            let full: String = hex
+                .chars()
+                .chain(std::iter::repeat(fill))
+                .take(32)
+                .collect();
+            u128::from_str_radix(&full, 16)
+                .ok()
+                .map(uuid::Uuid::from_u128)
+        };
+        Some(IdPrefix {
+            text: raw.to_string(),
+            lo: bound('0')?,
+            hi: bound('f')?,
+        })
+    }
+}
+
+/// An id argument (`item show ID`): a UUID or a prefix of one; anything else is exit 2.
+pub fn id_arg(field: &str, raw: &str) -> Result<IdArg> {
+    if let Ok(id) = uuid::Uuid::parse_str(raw) {
+        return Ok(IdArg::Full(id));
+    }
+    IdPrefix::parse(raw).map(IdArg::Prefix).ok_or_else(|| {
+        Error::invalid(
+            field,
+            format!("{raw:?} is not a UUID nor a prefix of one (at least 4 hex digits)"),
+        )
+    })
+}
+
 /// A UUID given on the command line (`item show ID`).
 pub fn uuid(field: &str, raw: &str) -> Result<uuid::Uuid> {
     uuid::Uuid::parse_str(raw).map_err(|_| Error::invalid(field, format!("{raw:?} is not a UUID")))
+}
+
+#[cfg(test)]
+mod prefix_tests {
+    use super::*;
+
+    #[test]
+    fn a_prefix_stands_for_the_range_of_uuids_it_begins() {
+        let p = IdPrefix::parse("6F1C-2a").unwrap();
+        assert_eq!(p.lo.to_string(), "6f1c2a00-0000-0000-0000-000000000000");
+        assert_eq!(p.hi.to_string(), "6f1c2aff-ffff-ffff-ffff-ffffffffffff");
+        assert!(IdPrefix::parse("6f1").is_none());
+        assert!(IdPrefix::parse("6f1z").is_none());
+        assert!(IdPrefix::parse("").is_none());
+        assert!(matches!(id_arg("id", "6f1c"), Ok(IdArg::Prefix(_))));
+        assert_eq!(id_arg("id", "x").unwrap_err().exit_code(), 2);
+    }
 }
 
 #[cfg(test)]

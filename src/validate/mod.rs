@@ -4,7 +4,7 @@
 
 mod args;
 
-pub use args::{duration, like_pattern, uuid, DatabaseName};
+pub use args::{duration, id_arg, like_pattern, uuid, DatabaseName, IdArg, IdPrefix};
 
 use bigdecimal::BigDecimal;
 

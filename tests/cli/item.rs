@@ -377,7 +377,9 @@ fn show_and_delete() {
     ]);
     let id = item["id"].as_str().unwrap();
     assert_eq!(db.json(&["item", "show", id]), item);
-    db.run(&["item", "show", "12345"]).fails(2);
+    // A prefix of no item's id is not found; three hex digits are no id at all.
+    db.run(&["item", "show", "12345"]).fails(3);
+    db.run(&["item", "show", "123"]).fails(2);
     db.run(&["item", "show", "00000000-0000-0000-0000-000000000000"])
         .fails(3);
     let r = db.run(&["item", "delete", id]).fails(2);
@@ -429,4 +431,40 @@ fn description_with_nul_is_refused() {
     assert_eq!(err.exit_code(), 2);
     db.run(&["item", "add", "--owner", "owner", "--title", "nul\u{1}"])
         .fails(2);
+}
+
+/// An item or user id may be a unique prefix of at least 4 hex digits: two matches are
+/// exit 2 listing them, none exit 3; a username that matches exactly wins over a prefix.
+#[test]
+fn ids_may_be_given_by_a_unique_prefix() {
+    let db = TestDb::new();
+    let owner = db.add_user_id("cafe@example.com", "cafe");
+    db.sql(&format!(
+        "INSERT INTO items (id, title, owner_id) VALUES \
+         ('6f1c0000-0000-4000-8000-000000000001', 'One', '{owner}'), \
+         ('6f1c0000-0000-4000-8000-000000000002', 'Two', '{owner}'), \
+         ('7a2b0000-0000-4000-8000-000000000003', 'Three', '{owner}')"
+    ));
+    let one = db.json(&["item", "show", "7a2b"]);
+    assert_eq!(one["title"], "Three");
+    let r = db.run(&["item", "show", "6f1c"]).fails(2);
+    assert!(
+        r.stderr.contains("6f1c0000-0000-4000-8000-000000000001")
+            && r.stderr.contains("6f1c0000-0000-4000-8000-000000000002"),
+        "{r:#?}"
+    );
+    assert_eq!(
+        db.json(&["item", "show", "6f1c0000-0000-4000-8000-000000000002"])["title"],
+        "Two"
+    );
+    db.run(&["item", "show", "0123"]).fails(3);
+    db.run(&["item", "show", "6f1"]).fails(2);
+    db.ok(&["item", "update", "7a2b", "--title", "Third"]);
+    assert_eq!(db.json(&["item", "show", "7a2b"])["title"], "Third");
+    db.ok(&["item", "delete", "7a2b", "--yes"]);
+    db.run(&["item", "show", "7a2b"]).fails(3);
+    // Users: a prefix of the id, unless a username matches exactly (`cafe` is both).
+    let shown = db.json(&["user", "show", &owner[..8]]);
+    assert_eq!(shown["username"], "cafe");
+    assert_eq!(db.json(&["user", "show", "cafe"])["id"], owner.as_str());
 }

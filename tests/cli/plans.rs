@@ -197,6 +197,11 @@ fn single_row_commands_and_first_pages_use_indexes() {
         f,
     );
     check(&db, &log, &["user", "show", "User5000"], None, f);
+    // Ids by a prefix: a range of the primary key, never a scan.
+    let item = db.sql("SELECT id FROM items ORDER BY id OFFSET 100 LIMIT 1");
+    check(&db, &log, &["item", "show", &item[..8]], None, f);
+    let user = db.sql("SELECT id FROM users ORDER BY id OFFSET 100 LIMIT 1");
+    check(&db, &log, &["user", "show", &user[..8]], None, f);
     // The uniqueness check of an add (rolled back: a dry run).
     check(
         &db,

@@ -84,6 +84,7 @@ fn random_password_is_printed_once_and_verifies() {
         .expect("password: line");
     let pw = line.trim_start_matches("password: ");
     assert!(bcrypt::verify(pw, &hash_of(&db, "t@example.com")).unwrap());
+    assert_eq!(r.stdout.matches(pw).count(), 1, "printed once: {r:#?}");
     assert!(!r.stderr.contains(pw), "the password goes to stdout only");
 
     let r = db.ok(&[

@@ -159,7 +159,12 @@ fn create_cmd(args: &BackupCreate, ctx: &Ctx, database_out: &mut Option<String>)
 
 fn list(dir: &BackupDir, ctx: &Ctx) -> Result<()> {
     let dir = catalog::existing_dir(dir.dir.as_deref())?;
-    let mut out = ListWriter::new(ctx.format(), catalog::ENTRY_COLUMNS, ctx.stdout());
+    let mut out = ListWriter::new(ctx.format(), catalog::ENTRY_COLUMNS, ctx.stdout()).compact(&[
+        "file",
+        "started_at",
+        "size",
+        "checksum_ok",
+    ]);
     catalog::list(&dir, |entry| out.row(&entry))?;
     out.finish()?;
     Ok(())

@@ -226,7 +226,9 @@ fn list(args: UserList, ctx: &Ctx) -> Result<()> {
     if layout == Layout::Simple {
         return crate::commands::simple::list(&args, session, ctx);
     }
-    let mut out = ListWriter::new(ctx.format(), User::COLUMNS, ctx.stdout()).flat();
+    let mut out = ListWriter::new(ctx.format(), User::COLUMNS, ctx.stdout())
+        .flat()
+        .compact(crate::output::USER_COMPACT);
     let progress = ctx.list_progress(args.paging.all);
     users::for_each(&mut session, &filter, sort, args.paging.desc, page, |u| {
         progress.row();
