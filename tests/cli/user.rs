@@ -617,3 +617,22 @@ fn closed_stdout_is_not_an_error() {
         "{stderr}"
     );
 }
+
+/// Where the foreign key from items to users has no ON DELETE CASCADE (the schema
+/// StackWizard's generator writes), user delete deletes the user's items itself, in the
+/// same transaction.
+#[test]
+fn delete_removes_the_items_where_the_foreign_key_does_not_cascade() {
+    let db = TestDb::new();
+    db.add_user("a@example.com", "alice");
+    db.ok(&["item", "add", "--owner", "alice", "--title", "x"]);
+    db.ok(&["item", "add", "--owner", "alice", "--title", "y"]);
+    db.sql(
+        "ALTER TABLE items DROP CONSTRAINT fk_items_owner; \
+         ALTER TABLE items ADD CONSTRAINT fk_items_owner FOREIGN KEY (owner_id) REFERENCES users (id)",
+    );
+    let r = db.ok(&["user", "delete", "alice", "--yes"]);
+    assert!(r.stderr.contains("2 item(s)"), "{r:#?}");
+    assert_eq!(db.sql("SELECT count(*) FROM users"), "0");
+    assert_eq!(db.sql("SELECT count(*) FROM items"), "0");
+}

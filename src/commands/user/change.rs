@@ -186,7 +186,12 @@ pub(super) fn delete(who: &str, reassign_to: Option<&str>, yes: bool, ctx: &Ctx)
                 users::reassign_items(conn, user.id, h.id)?;
                 serde_json::json!({"items_reassigned": n_items, "items_total_price": total, "reassigned_to": h.id})
             }
-            None => serde_json::json!({"items_deleted": n_items, "items_total_price": total}),
+            None => {
+                // Deleted here, not left to the foreign key: the schema StackWizard's
+                // generator writes has no ON DELETE CASCADE.
+                users::delete_items_of(conn, user.id)?;
+                serde_json::json!({"items_deleted": n_items, "items_total_price": total})
+            }
         };
         if users::delete(conn, user.id)? == 0 {
             return Err(Error::not_found(format!("user '{who}' not found")));
