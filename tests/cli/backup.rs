@@ -1215,7 +1215,7 @@ fn restore_into_admits_no_one_while_building_and_replace_keeps_the_old_database_
 
 /// Client tools wrapped by scripts that append their command line to `log` and run the
 /// real ones; the returned pg_dump names the directory (`--pg-dump`).
-fn logging_tools(db: &TestDb, log: &Path) -> PathBuf {
+pub(crate) fn logging_tools(db: &TestDb, log: &Path) -> PathBuf {
     let real = crate::support::find_bindir().expect("PostgreSQL binaries");
     let tools = db.dir.path().join("logged-tools");
     std::fs::create_dir_all(&tools).unwrap();

@@ -722,13 +722,10 @@ fn a_load_may_drop_stackctls_item_indexes_and_builds_them_again() {
     assert_ne!(again, rebuilt);
 }
 
-/// stackctl killed mid-load, after it dropped its indexes: the load is rolled back, the
-/// indexes are missing, and the next `migrate` builds them again, even with a migration
-/// pending.
-#[test]
-fn an_import_stopped_after_dropping_the_indexes_leaves_them_to_migrate() {
+/// `item import - --rebuild-indexes always` fed one row on stdin and left waiting for the
+/// rest, returned once it has dropped stackctl's indexes on items (stdout and stderr piped).
+fn import_waiting_after_the_drop(db: &TestDb) -> (std::process::Child, std::process::ChildStdin) {
     use std::io::Write;
-    let db = TestDb::new();
     let owner = db.add_user_id("a@example.com", "alice");
     let mut cmd = db.cmd().args(&[
         "item",
@@ -741,21 +738,31 @@ fn an_import_stopped_after_dropping_the_indexes_leaves_them_to_migrate() {
     ]);
     cmd.cmd
         .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     let mut child = cmd.cmd.spawn().expect("spawn stackctl");
     let mut input = child.stdin.take().unwrap();
     writeln!(input, "title,owner_id\nLamp,{owner}").unwrap();
-    let gone =
-        || db.sql("SELECT count(*) FROM pg_class WHERE relname LIKE 'stackctl\\_items\\_%'") == "0";
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !gone() {
+    while db.sql("SELECT count(*) FROM pg_class WHERE relname LIKE 'stackctl\\_items\\_%'") != "0" {
         assert!(
             std::time::Instant::now() < deadline,
             "the indexes were never dropped"
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    (child, input)
+}
+
+/// stackctl killed mid-load, after it dropped its indexes: the load is rolled back, the
+/// indexes are missing, and the next `migrate` builds them again, even with a migration
+/// pending.
+#[test]
+fn an_import_stopped_after_dropping_the_indexes_leaves_them_to_migrate() {
+    let db = TestDb::new();
+    let (mut child, input) = import_waiting_after_the_drop(&db);
+    let gone =
+        || db.sql("SELECT count(*) FROM pg_class WHERE relname LIKE 'stackctl\\_items\\_%'") == "0";
     child.kill().expect("kill stackctl");
     let _ = child.wait();
     drop(input);
@@ -793,35 +800,8 @@ fn an_import_stopped_after_dropping_the_indexes_leaves_them_to_migrate() {
 /// name is free.
 #[test]
 fn a_squatted_index_name_is_an_error_naming_it() {
-    use std::io::Write;
     let db = TestDb::new();
-    let owner = db.add_user_id("a@example.com", "alice");
-    let mut cmd = db.cmd().args(&[
-        "item",
-        "import",
-        "-",
-        "--format",
-        "csv",
-        "--rebuild-indexes",
-        "always",
-    ]);
-    cmd.cmd
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = cmd.cmd.spawn().expect("spawn stackctl");
-    let mut input = child.stdin.take().unwrap();
-    writeln!(input, "title,owner_id\nLamp,{owner}").unwrap();
-    let gone =
-        || db.sql("SELECT count(*) FROM pg_class WHERE relname LIKE 'stackctl\\_items\\_%'") == "0";
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !gone() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the indexes were never dropped"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let (child, input) = import_waiting_after_the_drop(&db);
     db.sql("CREATE TABLE stackctl_items_price_id (x int)");
     drop(input);
     let r = crate::support::Run::from(crate::support::wait_output(

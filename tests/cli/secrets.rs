@@ -199,23 +199,8 @@ fn listing_users_never_reads_the_hash_column() {
 fn a_password_in_any_url_form_reaches_no_output_and_no_child_argv() {
     let db = TestDb::new();
     db.add_user("owner@example.com", "owner");
-    let real = crate::support::find_bindir().expect("PostgreSQL binaries");
-    let tools = db.dir.path().join("tools");
-    std::fs::create_dir(&tools).unwrap();
     let log = db.dir.path().join("argv.log");
-    for tool in ["pg_dump", "pg_restore", "psql"] {
-        let script = tools.join(tool);
-        std::fs::write(
-            &script,
-            format!(
-                "#!/bin/sh\nprintf '%s\\n' \"$0 $*\" >> '{}'\nexec '{}' \"$@\"\n",
-                log.display(),
-                real.join(tool).display()
-            ),
-        )
-        .unwrap();
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    let pg_dump = crate::backup::logging_tools(&db, &log);
     let (base, rest) = db.url.split_once("postgres@").unwrap();
     let forms = [
         format!("{base}postgres:{URL_PW}@{rest}"),
@@ -236,7 +221,6 @@ fn a_password_in_any_url_form_reaches_no_output_and_no_child_argv() {
         "Url#Pw",
         "Sentinel-Key-Pass-4410",
     ];
-    let pg_dump = tools.join("pg_dump");
     for url in &forms {
         let dir = db.dir.path().join("b");
         let _ = std::fs::remove_dir_all(&dir);
