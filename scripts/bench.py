@@ -484,6 +484,17 @@ class Bench:
                                "Fresh.One@example.com", "--username", "fresh_one",
                                "--password-stdin"),
             runs, one, stdin=pw)
+        # An item named by a prefix of its id (12 hex digits, as a person copies a shortened
+        # id): a range scan of the primary key on either fixture.
+        prefixes = {}
+        for db in self.dbs.values():
+            out = subprocess.run(
+                self.psql_on(db, "-A", "-t", "-c",
+                             "SELECT left(id::text, 13) FROM items ORDER BY id OFFSET 7 LIMIT 1"),
+                check=True, env=self.env, capture_output=True, text=True)
+            prefixes[db] = out.stdout.strip()
+        self.side_by_side("item show PREFIX (12 hex digits of the id)",
+                          lambda db: self.on(db, "item", "show", prefixes[db]), runs, one)
         # Substring search: a trigram index where pg_trgm is (the embedded instance has it).
         self.side_by_side(f"user list --search user{n}@ --limit 50",
                           lambda db: self.on(db, "user", "list", "--search", f"user{n}@", "--limit", "50"),

@@ -65,6 +65,7 @@ fn benchmark_scale_smoke_run() {
         "user list --search user10@",
         "item list --sort price --desc --limit 50",
         "item list --owner",
+        "item show PREFIX",
         "status",
         "item list --all -o csv vs psql \\copy of the same query (large",
         "item import vs psql \\copy FROM (large",
