@@ -127,7 +127,11 @@ impl ScratchDatabase {
         // role inside it would make the final rename fail (`keep_as`). Its owner (this
         // role) keeps CONNECT; PUBLIC gets it back once it carries its final name.
         admin
-            .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE template0"))
+            // Created closed to every connection, so no one gets in between the CREATE and
+            // the REVOKE; opened to its owner once PUBLIC has lost CONNECT.
+            .batch_execute(&format!(
+                "CREATE DATABASE {name} TEMPLATE template0 ALLOW_CONNECTIONS false"
+            ))
             .map_err(|e| {
                 let e = Error::from(e);
                 // A read-only server says so (exit 7) with its own hint.
@@ -140,9 +144,14 @@ impl ScratchDatabase {
                 ))
                 .with_hint("a restore beside the live database needs the CREATEDB privilege")
             })?;
-        if let Err(e) = admin.batch_execute(&format!(
-            "REVOKE CONNECT, TEMPORARY ON DATABASE {name} FROM PUBLIC"
-        )) {
+        let closed = admin
+            .batch_execute(&format!(
+                "REVOKE CONNECT, TEMPORARY ON DATABASE {name} FROM PUBLIC"
+            ))
+            .and_then(|()| {
+                admin.batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
+            });
+        if let Err(e) = closed {
             let _ = drop_database(&mut admin, &name);
             return Err(e.into());
         }

@@ -1136,7 +1136,7 @@ fn restore_into_admits_no_one_while_building_and_replace_keeps_the_old_database_
     let mut watched = Vec::new();
     while !restore.is_finished() {
         let seen = db.sql(&format!(
-            "SELECT coalesce(string_agg(has_database_privilege('{intruder}', datname, 'CONNECT')::text, ','), '') \
+            "SELECT coalesce(string_agg((datallowconn AND has_database_privilege('{intruder}', datname, 'CONNECT'))::text, ','), '') \
              FROM pg_database WHERE datname LIKE 'stackctl\\_restore\\_%'"
         ));
         if !seen.is_empty() {
