@@ -163,6 +163,16 @@ pub struct Paging {
     pub all: bool,
 }
 
+/// A pair of opposite flags (`--active`/`--inactive`, clap makes them conflict) as the
+/// value they ask for: `None` when neither was given.
+pub fn either(on: bool, off: bool) -> Option<bool> {
+    match (on, off) {
+        (true, _) => Some(true),
+        (_, true) => Some(false),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

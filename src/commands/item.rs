@@ -103,13 +103,7 @@ fn list(args: ItemList, ctx: &Ctx) -> Result<()> {
         .transpose()?;
     let filter = Filter {
         owner,
-        available: if args.available {
-            Some(true)
-        } else if args.unavailable {
-            Some(false)
-        } else {
-            None
-        },
+        available: crate::cli::either(args.available, args.unavailable),
         min_price: min_price.map(|p| p.value().clone()),
         max_price: max_price.map(|p| p.value().clone()),
         search,
@@ -171,13 +165,7 @@ fn update(args: ItemUpdate, ctx: &Ctx) -> Result<()> {
                 description.as_ref().map(|d| Some(d.as_str()))
             },
             price: price.as_ref().map(Price::value),
-            is_available: if args.available {
-                Some(true)
-            } else if args.unavailable {
-                Some(false)
-            } else {
-                None
-            },
+            is_available: crate::cli::either(args.available, args.unavailable),
             owner_id: owner,
         };
         let after = items::update(conn, id, &changes)?;

@@ -4,5 +4,3 @@
 pub mod import;
 pub mod migrate;
 pub mod users;
-
-pub use users::{add, delete, list, show, update};

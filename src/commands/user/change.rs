@@ -4,55 +4,21 @@
 use uuid::Uuid;
 
 use crate::change::Change;
-use crate::cli::UserUpdate;
 use crate::commands::Ctx;
 use crate::db;
-use crate::db::models::{User, UserChanges};
+use crate::db::models::User;
 use crate::db::users::{self, Clash, UserRef};
 use crate::error::{Error, Result};
-use crate::layout::Layout;
 use crate::output::ListWriter;
 use crate::password;
 use crate::prompt;
-use crate::validate::{Email, FullName, Username};
+use crate::session::Session;
 
-use super::{clash_error, print_user};
+use super::{clash_error, print_user, Edit};
 
-pub(super) fn update(args: UserUpdate, ctx: &Ctx) -> Result<()> {
-    let email = args.email.as_deref().map(Email::parse).transpose()?;
-    let username = args.username.as_deref().map(Username::parse).transpose()?;
-    let full_name = args.full_name.as_deref().map(FullName::parse).transpose()?;
-    let changes = UserChanges {
-        email: email.as_ref().map(Email::as_str),
-        username: username.as_ref().map(Username::as_str),
-        full_name: if args.clear_full_name {
-            Some(None)
-        } else {
-            full_name.as_ref().map(|n| Some(n.as_str()))
-        },
-        is_superuser: if args.superuser {
-            Some(true)
-        } else if args.no_superuser {
-            Some(false)
-        } else {
-            None
-        },
-    };
-    if changes.email.is_none()
-        && changes.username.is_none()
-        && changes.full_name.is_none()
-        && changes.is_superuser.is_none()
-    {
-        return Err(Error::usage("nothing to update").with_hint(
-            "give --email, --username, --full-name, --clear-full-name, --superuser or --no-superuser",
-        ));
-    }
-    let mut session = ctx.open()?;
-    let layout = session.layout;
-    if layout == Layout::Simple {
-        return crate::commands::simple::update(&args, session, ctx);
-    }
-    let who = UserRef::parse(&args.user);
+pub(super) fn update(who: &str, edit: &Edit, mut session: Session, ctx: &Ctx) -> Result<()> {
+    let changes = edit.changes();
+    let who = UserRef::parse(who);
     let user = session.write("user update", |conn| {
         db::lock_user_identities(conn)?;
         let before = users::get(conn, &who)?;
@@ -74,8 +40,12 @@ pub(super) fn update(args: UserUpdate, ctx: &Ctx) -> Result<()> {
     print_user(ctx, &user, None)
 }
 
-pub(super) fn set_active(refs: &[String], active: bool, ctx: &Ctx) -> Result<()> {
-    let mut session = ctx.connect()?;
+pub(super) fn set_active(
+    refs: &[String],
+    active: bool,
+    mut session: Session,
+    ctx: &Ctx,
+) -> Result<()> {
     let (word, state) = if active {
         ("activated", "active")
     } else {
@@ -118,9 +88,13 @@ pub(super) fn set_active(refs: &[String], active: bool, ctx: &Ctx) -> Result<()>
     Ok(())
 }
 
-pub(super) fn set_password(who: &str, src: &crate::cli::PasswordSource, ctx: &Ctx) -> Result<()> {
-    // Connected first: the layout may refuse the command before a password is asked for.
-    let mut session = ctx.connect()?;
+/// Called connected: the layout may refuse the command before a password is asked for.
+pub(super) fn set_password(
+    who: &str,
+    src: &crate::cli::PasswordSource,
+    mut session: Session,
+    ctx: &Ctx,
+) -> Result<()> {
     let pw = password::obtain(src)?;
     let who = UserRef::parse(who);
     // Resolve first, so an unknown user costs no hashing.
@@ -141,12 +115,13 @@ pub(super) fn set_password(who: &str, src: &crate::cli::PasswordSource, ctx: &Ct
     print_user(ctx, &user, pw.generated.then_some(pw.text.as_str()))
 }
 
-pub(super) fn delete(who: &str, reassign_to: Option<&str>, yes: bool, ctx: &Ctx) -> Result<()> {
-    let mut session = ctx.open()?;
-    let layout = session.layout;
-    if layout == Layout::Simple {
-        return crate::commands::simple::delete(who, yes, session, ctx);
-    }
+pub(super) fn delete(
+    who: &str,
+    reassign_to: Option<&str>,
+    yes: bool,
+    mut session: Session,
+    ctx: &Ctx,
+) -> Result<()> {
     let who = UserRef::parse(who);
     let user = users::get(&mut session, &who)?;
     let heir = match reassign_to {

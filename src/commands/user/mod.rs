@@ -1,48 +1,157 @@
-//! `stackctl user ...`: the dispatch, output and the commands that add and read users
-//! here; those that change existing users in `change.rs`; on the Simple DB layout,
-//! `commands/simple/`.
+//! `stackctl user ...`: the command line checked into an `Op`, the layout decided once,
+//! the output, and the StackWizard commands that add and read users here; those that
+//! change existing users in `change.rs`; the Simple DB layout's in `commands/simple/`.
 
 mod change;
-mod personal;
+pub(crate) mod personal;
 
 use diesel::prelude::*;
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::change::Change;
-use crate::cli::{OutputFormat, UserAdd, UserCmd, UserList, UserSort};
+use crate::cli::{
+    ImportArgs, OutputFormat, PasswordSource, UserAdd, UserCmd, UserList, UserSort, UserUpdate,
+};
 use crate::commands::Ctx;
-use crate::db::models::{NewUser, User, UserDetail};
+use crate::db::models::{NewUser, User, UserChanges, UserDetail};
 use crate::db::users::{self, Clash, Filter, Page, Sort, UserRef};
 use crate::db::{self, items};
 use crate::error::{Error, Result};
 use crate::layout::Layout;
 use crate::output::{render_one, ListWriter};
 use crate::password;
+use crate::session::Session;
 use crate::validate::{like_pattern, Email, FullName, Username};
 
 pub fn run(cmd: UserCmd, ctx: &Ctx) -> Result<()> {
-    match cmd {
-        UserCmd::Add(args) => add(args, ctx),
-        UserCmd::Import(args) => match ctx.open()? {
-            session if session.layout == Layout::Simple => {
-                crate::commands::simple::import::users(&args, session, ctx)
+    // Input that needs no database is checked before connecting.
+    let op = Op::check(cmd)?;
+    let session = ctx.open()?;
+    match session.layout {
+        Layout::StackWizard => stackwizard(op, session, ctx),
+        Layout::Simple => crate::commands::simple::users::run(op, session, ctx),
+    }
+}
+
+/// A `user` command line, its input checked: what each layout's commands receive. The
+/// layout is decided once, in `run`; the Simple DB layout's commands are in
+/// `commands/simple/users.rs`.
+pub(crate) enum Op {
+    Add(UserAdd, Email),
+    Import(ImportArgs),
+    List(UserList),
+    Show(String),
+    Update(String, Edit),
+    SetActive(Vec<String>, bool),
+    SetPassword(String, PasswordSource),
+    Delete {
+        user: String,
+        reassign_to: Option<String>,
+        yes: bool,
+    },
+    Export(String),
+    Erase(String, bool),
+}
+
+/// What `user update` changes, parsed: `None` leaves a field as it is.
+pub(crate) struct Edit {
+    pub email: Option<Email>,
+    pub username: Option<Username>,
+    /// `Some(None)` clears the full name.
+    pub full_name: Option<Option<FullName>>,
+    pub superuser: Option<bool>,
+}
+
+impl Edit {
+    fn parse(args: &UserUpdate) -> Result<Edit> {
+        let edit = Edit {
+            email: args.email.as_deref().map(Email::parse).transpose()?,
+            username: args.username.as_deref().map(Username::parse).transpose()?,
+            full_name: if args.clear_full_name {
+                Some(None)
+            } else {
+                args.full_name
+                    .as_deref()
+                    .map(|n| FullName::parse(n).map(Some))
+                    .transpose()?
+            },
+            superuser: crate::cli::either(args.superuser, args.no_superuser),
+        };
+        if edit.email.is_none()
+            && edit.username.is_none()
+            && edit.full_name.is_none()
+            && edit.superuser.is_none()
+        {
+            return Err(Error::usage("nothing to update").with_hint(
+                "give --email, --username, --full-name, --clear-full-name, --superuser or --no-superuser (the simple layout: --email, --full-name)",
+            ));
+        }
+        Ok(edit)
+    }
+
+    fn changes(&self) -> UserChanges<'_> {
+        UserChanges {
+            email: self.email.as_ref().map(Email::as_str),
+            username: self.username.as_ref().map(Username::as_str),
+            full_name: self
+                .full_name
+                .as_ref()
+                .map(|n| n.as_ref().map(FullName::as_str)),
+            is_superuser: self.superuser,
+        }
+    }
+}
+
+impl Op {
+    fn check(cmd: UserCmd) -> Result<Op> {
+        Ok(match cmd {
+            UserCmd::Add(args) => {
+                let email = Email::parse(&args.email)?;
+                Op::Add(args, email)
             }
-            session => crate::commands::import::users(args, session, ctx),
-        },
-        UserCmd::List(args) => list(args, ctx),
-        UserCmd::Show { user } => show(&user, ctx),
-        UserCmd::Update(args) => change::update(args, ctx),
-        UserCmd::Deactivate { users } => change::set_active(&users, false, ctx),
-        UserCmd::Activate { users } => change::set_active(&users, true, ctx),
-        UserCmd::SetPassword { user, password } => change::set_password(&user, &password, ctx),
-        UserCmd::Delete {
+            UserCmd::Import(args) => Op::Import(args),
+            UserCmd::List(args) => Op::List(args),
+            UserCmd::Show { user } => Op::Show(user),
+            UserCmd::Update(args) => {
+                let edit = Edit::parse(&args)?;
+                Op::Update(args.user, edit)
+            }
+            UserCmd::Deactivate { users } => Op::SetActive(users, false),
+            UserCmd::Activate { users } => Op::SetActive(users, true),
+            UserCmd::SetPassword { user, password } => Op::SetPassword(user, password),
+            UserCmd::Delete {
+                user,
+                reassign_items_to,
+                confirm,
+            } => Op::Delete {
+                user,
+                reassign_to: reassign_items_to,
+                yes: confirm.yes,
+            },
+            UserCmd::Export { user } => Op::Export(user),
+            UserCmd::Erase { user, confirm } => Op::Erase(user, confirm.yes),
+        })
+    }
+}
+
+/// The StackWizard layout's user commands.
+fn stackwizard(op: Op, session: Session, ctx: &Ctx) -> Result<()> {
+    match op {
+        Op::Add(args, email) => add(args, email, session, ctx),
+        Op::Import(args) => crate::commands::import::users(args, session, ctx),
+        Op::List(args) => list(args, session, ctx),
+        Op::Show(user) => show(&user, session, ctx),
+        Op::Update(user, edit) => change::update(&user, &edit, session, ctx),
+        Op::SetActive(users, active) => change::set_active(&users, active, session, ctx),
+        Op::SetPassword(user, password) => change::set_password(&user, &password, session, ctx),
+        Op::Delete {
             user,
-            reassign_items_to,
-            confirm,
-        } => change::delete(&user, reassign_items_to.as_deref(), confirm.yes, ctx),
-        UserCmd::Export { user } => personal::export(&user, ctx),
-        UserCmd::Erase { user, confirm } => personal::erase(&user, confirm.yes, ctx),
+            reassign_to,
+            yes,
+        } => change::delete(&user, reassign_to.as_deref(), yes, session, ctx),
+        Op::Export(user) => personal::export(&user, session, ctx),
+        Op::Erase(user, yes) => personal::erase(&user, yes, session, ctx),
     }
 }
 
@@ -121,13 +230,7 @@ pub(super) fn clash_error(clash: Clash, value: &str) -> Error {
         .with_hint(format!("{field}s are unique regardless of letter case"))
 }
 
-fn add(args: UserAdd, ctx: &Ctx) -> Result<()> {
-    let email = Email::parse(&args.email)?;
-    let mut session = ctx.open()?;
-    let layout = session.layout;
-    if layout == Layout::Simple {
-        return crate::commands::simple::add(&args, email, session, ctx);
-    }
+fn add(args: UserAdd, email: Email, mut session: Session, ctx: &Ctx) -> Result<()> {
     let username = Username::parse(args.username.as_deref().ok_or_else(|| {
         // Optional to clap (the simple layout has no usernames), required by this layout.
         Error::usage("--username is required on the stackwizard layout")
@@ -200,15 +303,9 @@ fn add(args: UserAdd, ctx: &Ctx) -> Result<()> {
     }
 }
 
-fn list(args: UserList, ctx: &Ctx) -> Result<()> {
+fn list(args: UserList, mut session: Session, ctx: &Ctx) -> Result<()> {
     let filter = Filter {
-        active: if args.active {
-            Some(true)
-        } else if args.inactive {
-            Some(false)
-        } else {
-            None
-        },
+        active: crate::cli::either(args.active, args.inactive),
         superuser_only: args.superuser,
         search: args.search.as_deref().map(like_pattern).transpose()?,
     };
@@ -221,11 +318,6 @@ fn list(args: UserList, ctx: &Ctx) -> Result<()> {
         limit: i64::from(args.paging.limit),
         offset: i64::from(args.paging.offset),
     });
-    let mut session = ctx.open()?;
-    let layout = session.layout;
-    if layout == Layout::Simple {
-        return crate::commands::simple::list(&args, session, ctx);
-    }
     let mut out = ListWriter::new(ctx.format(), User::COLUMNS, ctx.stdout())
         .flat()
         .compact(crate::output::USER_COMPACT);
@@ -237,12 +329,7 @@ fn list(args: UserList, ctx: &Ctx) -> Result<()> {
     progress.done(out.finish()?, "user")
 }
 
-fn show(user: &str, ctx: &Ctx) -> Result<()> {
-    let mut session = ctx.open()?;
-    let layout = session.layout;
-    if layout == Layout::Simple {
-        return crate::commands::simple::show(user, session, ctx);
-    }
+fn show(user: &str, mut session: Session, ctx: &Ctx) -> Result<()> {
     let user = users::get(&mut session, &UserRef::parse(user))?;
     let items = items::of_owner(&mut session, user.id)?;
     let detail = UserDetail { user, items };

@@ -87,8 +87,7 @@ fn current(session: &mut Session<'_>, who: &str) -> Result<Person> {
 
 /// `user export USER`: `{"user": ..., "items": [...], "audit": [...]}` on stdout, whatever
 /// `-o` says (it is one document); `items` only where the layout has items.
-pub fn export(who: &str, ctx: &Ctx) -> Result<()> {
-    let mut session = ctx.open()?;
+pub(crate) fn export(who: &str, mut session: Session, ctx: &Ctx) -> Result<()> {
     let p = person(&mut session, who)?;
     let mut doc = serde_json::Map::new();
     doc.insert("user".into(), personal::user(&mut session, &p.id)?);
@@ -116,8 +115,7 @@ struct Erased {
 
 /// `user erase USER`: in one transaction, the user's items and the user deleted, and the
 /// audit rows about them pseudonymised; the erasure is audited under the pseudonym.
-pub fn erase(who: &str, yes: bool, ctx: &Ctx) -> Result<()> {
-    let mut session = ctx.open()?;
+pub(crate) fn erase(who: &str, yes: bool, mut session: Session, ctx: &Ctx) -> Result<()> {
     let p = person(&mut session, who)?;
     let pseudonym = personal::pseudonym(&p.id);
     if !ctx.global.dry_run {
