@@ -17,8 +17,10 @@ Timings are printed, never asserted: the exit code only says whether every comma
 
 import argparse
 import csv
+import json
 import os
 import platform
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -535,6 +537,47 @@ class Bench:
             self.sql_on("stackctl", "DELETE FROM users WHERE email LIKE 'imported%@example.org'")
             os.remove(users_csv)
             self.versus_rows.append((name, "small", [secs], None, ("<=", "64 MiB"), rss, 0))
+        self.jobs_rows()
+
+    def jobs_rows(self):
+        """Backups and restores with jobs, against pg_dump -Fd and pg_restore with the same
+        number of jobs: the number stackctl chooses by default (the client's cores, at
+        most 8), so the rows also show the default."""
+        a = self.args
+        jobs = str(min(os.cpu_count() or 1, 8))
+        pg_restore = os.path.join(os.path.dirname(self.pg_dump), "pg_restore")
+        conn = ["-h", self.socket, "-U", "stackctl"]
+        for which, db in self.dbs.items():
+            bdir = os.path.join(self.tmp, f"backups-{which}")
+            ref_dir = os.path.join(self.tmp, f"reference-{which}.dir")
+
+            def clean(bdir=bdir, ref_dir=ref_dir):
+                shutil.rmtree(bdir, ignore_errors=True)
+                shutil.rmtree(ref_dir, ignore_errors=True)
+
+            self.versus(f"backup --format directory ({jobs} jobs by default) vs pg_dump -Fd -j {jobs} ({which})",
+                        which, self.on(db, "backup", "--dir", bdir, "--format", "directory"),
+                        [self.pg_dump, "-Fd", "-j", jobs, *conn, "-d", db, "-f", ref_dir],
+                        a.bulk_runs, ("<=", 1.1), before=clean)
+            clean()
+            for fmt in ("custom", "directory"):
+                name = (f"backup restore --into, {fmt} ({jobs} jobs by default) vs pg_restore -j {jobs} "
+                        f"into a new database ({which})")
+                if not self.wanted(name):
+                    continue
+                made = subprocess.run(self.on(db, "-o", "json", "backup", "--dir", bdir, "--format", fmt),
+                                      env=self.env, check=True, capture_output=True, text=True)
+                dump = os.path.join(bdir, json.loads(made.stdout)["file"])
+                target = "bench_restore"
+                drop = lambda: self.sql_on("stackctl", f"DROP DATABASE IF EXISTS {target} WITH (FORCE)")
+                create = " ".join(shlex.quote(x) for x in self.psql_on("stackctl", "-c", f"CREATE DATABASE {target}"))
+                restore = " ".join(shlex.quote(x) for x in [
+                    pg_restore, "-j", jobs, "--no-owner", "--no-privileges", "--exit-on-error",
+                    *conn, "-d", target, dump])
+                self.versus(name, which, self.on(db, "backup", "restore", dump, "--into", target),
+                            ["sh", "-c", f"{create} && {restore}"],
+                            a.bulk_runs, ("<=", 1.05), before=drop, after=drop)
+                clean()
 
     def scale_report(self):
         def ms(t):

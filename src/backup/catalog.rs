@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::files;
-use super::manifest::{self, Manifest};
+use super::manifest::{self, Format, Manifest};
 use crate::error::{Error, Result};
 
 /// `--dir`/`--backup-dir`, else STACKCTL_BACKUP_DIR: `None` when neither is set.
@@ -68,11 +68,13 @@ fn name_time(name: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.and_utc())
 }
 
-/// `<file_stem(database)>-<yyyymmddTHHMMSSZ>.dump|.sql`: only such files are ever deleted.
+/// `<file_stem(database)>-<yyyymmddTHHMMSSZ>.dump|.sql|.dir`: only such backups are ever
+/// deleted.
 pub fn is_backup_name(name: &str, database: Option<&str>) -> bool {
     let Some(stem) = name
         .strip_suffix(".dump")
         .or_else(|| name.strip_suffix(".sql"))
+        .or_else(|| name.strip_suffix(".dir"))
     else {
         return false;
     };
@@ -111,18 +113,20 @@ pub enum Standing {
     Failed(String),
 }
 
-/// Check one backup file against its manifest (size first, then sha256, streamed).
+/// Check one backup against its manifest (size first, then sha256, streamed).
 pub fn standing(path: &Path) -> Result<Standing> {
     let m = match manifest::read(path) {
         Ok(Some(m)) => m,
         Ok(None) => return Ok(Standing::NoManifest),
         Err(e) => return Ok(Standing::Failed(e.message)),
     };
-    let size = fs::metadata(path)?.len();
-    if size == m.size {
-        let (sha, size) = files::sha256_file(path)?;
-        if sha == m.sha256 && size == m.size {
-            return Ok(Standing::Verified(Box::new(m)));
+    if files::size(path) == m.size {
+        match files::digest(path) {
+            Ok(d) if d.sha256 == m.sha256 && d.size == m.size => {
+                return Ok(Standing::Verified(Box::new(m)))
+            }
+            Ok(_) => {}
+            Err(e) => return Ok(Standing::Failed(e.message)),
         }
     }
     Ok(Standing::Failed(
@@ -178,6 +182,7 @@ pub fn newest_backup(dir: &Path, database: &str) -> Newest {
 #[derive(Serialize)]
 pub struct Entry {
     pub file: String,
+    pub format: Format,
     pub started_at: Option<DateTime<Utc>>,
     pub size: u64,
     pub database: Option<String>,
@@ -188,6 +193,7 @@ pub struct Entry {
 
 pub const ENTRY_COLUMNS: &[&str] = &[
     "file",
+    "format",
     "started_at",
     "size",
     "database",
@@ -206,8 +212,13 @@ pub fn list(dir: &Path, mut each: impl FnMut(Entry) -> Result<()>) -> Result<()>
             Ok(m) => (m, false),
             Err(_) => (None, true),
         };
-        let (sha, size) = files::sha256_file(&path)?;
+        // A directory dump holding something other than files fails its checksum.
+        let digest = files::digest(&path).ok();
+        let (sha, size) = digest.map_or((None, files::size(&path)), |d| (Some(d.sha256), d.size));
         each(Entry {
+            format: m
+                .as_ref()
+                .map_or_else(|| Format::guess(&path), |m| m.format),
             file: name,
             started_at: m.as_ref().map(|m| m.started_at),
             size,
@@ -215,7 +226,7 @@ pub fn list(dir: &Path, mut each: impl FnMut(Entry) -> Result<()>) -> Result<()>
             users: m.as_ref().and_then(|m| m.row_counts.users),
             items: m.as_ref().and_then(|m| m.row_counts.items),
             checksum_ok: match &m {
-                Some(m) => Some(m.sha256 == sha && m.size == size),
+                Some(m) => Some(sha.as_ref() == Some(&m.sha256) && m.size == size),
                 None => invalid.then_some(false),
             },
         })?;

@@ -27,8 +27,38 @@ pub struct Request {
     pub rules: Rules,
     /// `--pg-dump`.
     pub pg_dump: Option<PathBuf>,
-    /// `--jobs` of the test restore.
-    pub restore_jobs: u32,
+    /// `--jobs`: pg_dump's for a directory dump, pg_restore's for the test restore.
+    pub jobs: u32,
+}
+
+/// The new backup while it is written and checked, under a private temporary name.
+enum Partial {
+    File(tempfile::NamedTempFile),
+    Dir(tempfile::TempDir),
+}
+
+impl Partial {
+    fn new(dir: &Path, name: &str, format: Format) -> Result<Partial> {
+        Ok(match format {
+            Format::Directory => Partial::Dir(files::private_temp_dir(dir, name)?),
+            Format::Custom | Format::Plain => Partial::File(files::private_temp(dir, name)?),
+        })
+    }
+
+    fn path(&self) -> &Path {
+        match self {
+            Partial::File(f) => f.path(),
+            Partial::Dir(d) => d.path(),
+        }
+    }
+
+    /// Its final name, never replacing anything there.
+    fn persist(self, path: &Path) -> Result<()> {
+        match self {
+            Partial::File(f) => files::persist(f, path).map(drop),
+            Partial::Dir(d) => files::persist_dir(d, path),
+        }
+    }
 }
 
 /// A backup written, verified and described.
@@ -58,7 +88,7 @@ pub fn create(
 ) -> Result<Created> {
     let server_version = db::server_version(&mut conn)?;
     let tools = pgtools::Tools {
-        restore_jobs: req.restore_jobs,
+        restore_jobs: req.jobs,
         ..pgtools::find(
             req.pg_dump.as_deref(),
             db::snapshot::server_major(&mut conn)?,
@@ -70,24 +100,27 @@ pub fn create(
     directory::remove_leftovers(&req.dir, &lock, log)?;
     let (started_at, final_path) = reserve_name(&req.dir, database, req.format);
     let file_name = file_name(&final_path);
-    let tmp = files::private_temp(&req.dir, &file_name)?;
+    let tmp = Partial::new(&req.dir, &file_name, req.format)?;
+    if req.format == Format::Directory {
+        log.debug(format!(
+            "pg_dump writes the directory with {} job(s); --jobs to change",
+            req.jobs
+        ));
+    }
 
     let snapshot = take_snapshot(&mut conn, req.verify_restore)?;
     let clock = Instant::now();
-    let dumped = dump(
-        &tools,
-        url,
-        req.format,
-        &snapshot.id,
-        tmp.as_file(),
-        progress,
-    );
+    let dumped = dump(&tools, url, req, &snapshot.id, &tmp, progress);
     db::snapshot::release(&mut conn);
     drop(conn);
     dumped?;
     let duration_ms = clock.elapsed().as_millis() as u64;
 
-    let (sha256, size) = files::sha256_file(tmp.path())?;
+    let files::Digest {
+        sha256,
+        size,
+        files,
+    } = files::digest(tmp.path())?;
     let manifest = Manifest {
         file: file_name,
         database: database.to_string(),
@@ -102,6 +135,7 @@ pub fn create(
         stackctl_version: env!("CARGO_PKG_VERSION").to_string(),
         schema_version,
         table_checksums: snapshot.checksums,
+        files,
     };
     let checked = Checked {
         tmp: tmp.path(),
@@ -113,7 +147,7 @@ pub fn create(
         &manifest::path_for(&final_path),
         &serde_json::to_vec_pretty(&manifest)?,
     )?;
-    files::persist(tmp, &final_path)?;
+    tmp.persist(&final_path)?;
     directory::sync_dir(&req.dir)?;
     if req.rules.any() {
         retention::apply(&req.dir, &lock, database, &req.rules, false, log)?;
@@ -166,17 +200,17 @@ fn take_snapshot(conn: &mut PgConnection, checksums: bool) -> Result<Snapshot> {
     })
 }
 
-/// Run pg_dump into `out` and fsync it.
+/// Run pg_dump into the partial file or directory and fsync what it wrote.
 fn dump(
     tools: &Tools,
     url: &PgUrl,
-    format: Format,
+    req: &Request,
     snapshot: &str,
-    out: &File,
+    out: &Partial,
     progress: &dyn Fn(u64),
 ) -> Result<()> {
     let (mut cmd, safe_url, _secret_file) = pgtools::command(&tools.pg_dump, url)?;
-    match format {
+    match req.format {
         Format::Custom => {
             cmd.arg("--format=custom");
         }
@@ -189,15 +223,31 @@ fn dump(
                 "--no-privileges",
             ]);
         }
+        Format::Directory => {
+            // pg_dump fills the empty private directory; every job shares the snapshot.
+            cmd.arg("--format=directory")
+                .arg(format!("--jobs={}", req.jobs))
+                .arg("--file")
+                .arg(out.path());
+        }
     }
     cmd.arg(format!("--snapshot={snapshot}"))
         .arg(format!("--dbname={safe_url}"))
-        .stdout(out.try_clone()?)
         .stdin(std::process::Stdio::null());
-    pgtools::run_watching(cmd, "pg_dump", |_| {
-        progress(out.metadata().map(|m| m.len()).unwrap_or(0))
-    })?;
-    out.sync_all()?;
+    match out {
+        Partial::File(f) => cmd.stdout(f.as_file().try_clone()?),
+        Partial::Dir(_) => cmd.stdout(std::process::Stdio::null()),
+    };
+    pgtools::run_watching(cmd, "pg_dump", |_| progress(files::size(out.path())))?;
+    match out {
+        Partial::File(f) => f.as_file().sync_all()?,
+        Partial::Dir(d) => {
+            for entry in std::fs::read_dir(d.path())?.flatten() {
+                File::open(entry.path())?.sync_all()?;
+            }
+            directory::sync_dir(d.path())?;
+        }
+    }
     Ok(())
 }
 

@@ -137,11 +137,18 @@ pub fn remove_leftovers(dir: &Path, lock: &DirLock, log: &dyn Log) -> Result<()>
             continue;
         };
         let stale = meta.modified().is_ok_and(|t| t < lock.taken_at);
-        if meta.is_dir() || !stale {
+        if !stale {
             continue;
         }
         log.debug(format!("removing leftover {name}"));
-        fs::remove_file(e.path())?;
+        if meta.is_dir() {
+            // A killed run's partial directory dump (links inside are not followed).
+            if name.starts_with('.') && name.ends_with(PARTIAL_SUFFIX) {
+                fs::remove_dir_all(e.path())?;
+            }
+        } else {
+            fs::remove_file(e.path())?;
+        }
     }
     Ok(())
 }

@@ -20,6 +20,8 @@ pub enum Format {
     Custom,
     /// `pg_dump --format=plain`: SQL, restored by psql.
     Plain,
+    /// `pg_dump --format=directory`: a directory of files, dumped and restored with jobs.
+    Directory,
 }
 
 impl Format {
@@ -28,16 +30,25 @@ impl Format {
         match self {
             Format::Custom => "dump",
             Format::Plain => "sql",
+            Format::Directory => "dir",
         }
     }
 
-    /// What a file without a manifest is taken for: `.sql` is plain.
+    /// What a backup without a manifest is taken for: a directory is a directory dump,
+    /// `.sql` is plain.
     pub fn guess(file: &Path) -> Format {
-        if file.extension().is_some_and(|e| e == "sql") {
+        if file.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+            Format::Directory
+        } else if file.extension().is_some_and(|e| e == "sql") {
             Format::Plain
         } else {
             Format::Custom
         }
+    }
+
+    /// Whether pg_restore reads it (with jobs, into a database of its own).
+    pub fn is_archive(self) -> bool {
+        matches!(self, Format::Custom | Format::Directory)
     }
 }
 
@@ -48,7 +59,10 @@ pub struct Manifest {
     pub server_version: String,
     pub pg_dump_version: String,
     pub format: Format,
+    /// Bytes: the file's, or the sum of a directory dump's files.
     pub size: u64,
+    /// The file's sha256; for a directory dump, the sha256 of its `files` listing
+    /// (`files::digest`).
     pub sha256: String,
     pub started_at: DateTime<Utc>,
     pub duration_ms: u64,
@@ -61,6 +75,16 @@ pub struct Manifest {
     /// dump's own snapshot; recorded by `backup --verify-restore`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub table_checksums: Option<BTreeMap<String, String>>,
+    /// A directory dump's files, each with its size and sha256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<BTreeMap<String, FileSum>>,
+}
+
+/// One file of a directory dump.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileSum {
+    pub size: u64,
+    pub sha256: String,
 }
 
 /// The columns a manifest is shown with.

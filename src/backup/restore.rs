@@ -30,7 +30,7 @@ pub fn check_schema_version(file: &Path, manifest: Option<&Manifest>, force: boo
 }
 
 /// Restore a dump into the database at `url`: a plain dump through psql, in one
-/// transaction; a custom one through pg_restore, in place (`clean`: drop what the dump
+/// transaction; a custom or directory one through pg_restore, in place (`clean`: drop what the dump
 /// holds first) in one transaction, into a database of its own with `tools.restore_jobs`.
 pub fn restore_into(
     file: &Path,
@@ -41,7 +41,7 @@ pub fn restore_into(
 ) -> Result<()> {
     match format {
         Format::Plain => run_psql(file, tools, url, clean),
-        Format::Custom => run_pg_restore(file, tools, url, clean),
+        Format::Custom | Format::Directory => run_pg_restore(file, tools, url, clean),
     }
 }
 

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::catalog::{self, Standing};
 use super::directory::{self, DirLock};
-use super::{manifest, Log};
+use super::{files, manifest, Log};
 use crate::error::Result;
 
 /// The retention rules; a backup any rule keeps is kept.
@@ -125,7 +125,7 @@ pub fn apply(
         let keep = reason.is_some();
         if !keep && !dry_run {
             let p = dir.join(&name);
-            fs::remove_file(&p)?;
+            files::remove_backup(&p)?;
             fs::remove_file(manifest::path_for(&p))?;
             log.info(format!("removed old backup {}", p.display()));
         }

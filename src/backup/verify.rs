@@ -27,7 +27,11 @@ pub fn check(file: &Path, manifest: Option<&Manifest>, tools: &Tools) -> Result<
             check_plain_complete(file)?;
             restore::check_plain_script(file)
         }
-        Format::Custom => {
+        Format::Custom | Format::Directory => {
+            if manifest.is_none() {
+                // Nothing to compare with, but what pg_restore would follow is refused.
+                files::digest(file)?;
+            }
             let mut c = std::process::Command::new(&tools.pg_restore);
             c.arg("--list").arg(file);
             pgtools::run(c, "pg_restore --list").map(|_| ())
@@ -36,11 +40,27 @@ pub fn check(file: &Path, manifest: Option<&Manifest>, tools: &Tools) -> Result<
 }
 
 fn check_checksum(file: &Path, m: &Manifest) -> Result<()> {
-    let (sha, size) = files::sha256_file(file)?;
-    if sha != m.sha256 || size != m.size {
+    let d = files::digest(file)?;
+    if let (Some(want), Some(have)) = (&m.files, &d.files) {
+        // A directory dump: name the files that differ.
+        let mut wrong: Vec<String> = want
+            .iter()
+            .filter(|(name, sum)| have.get(*name) != Some(*sum))
+            .map(|(name, _)| name.clone())
+            .collect();
+        wrong.extend(have.keys().filter(|n| !want.contains_key(*n)).cloned());
+        if !wrong.is_empty() {
+            return Err(Error::failure(format!(
+                "checksum mismatch: {} in {} differ(s) from the manifest",
+                wrong.join(", "),
+                file.display()
+            )));
+        }
+    }
+    if d.sha256 != m.sha256 || d.size != m.size {
         return Err(Error::failure(format!(
-            "checksum mismatch: the manifest says sha256 {} ({} bytes), the file has {sha} ({size} bytes)",
-            m.sha256, m.size
+            "checksum mismatch: the manifest says sha256 {} ({} bytes), the backup has {} ({} bytes)",
+            m.sha256, m.size, d.sha256, d.size
         )));
     }
     Ok(())
@@ -119,13 +139,15 @@ pub fn restore_beside(
         file.display(),
         scratch.name,
         match format {
-            Format::Custom if tools.restore_jobs > 1 => {
+            f if f.is_archive() && tools.restore_jobs > 1 => {
                 format!(
                     "pg_restore with {} jobs; --jobs to change",
                     tools.restore_jobs
                 )
             }
-            Format::Custom => "pg_restore with 1 job, in one transaction".to_string(),
+            Format::Custom | Format::Directory => {
+                "pg_restore with 1 job, in one transaction".to_string()
+            }
             Format::Plain => "a plain dump restores through psql, in one job".to_string(),
         }
     ));

@@ -179,9 +179,10 @@ pub struct PgTools {
     /// pg_dump to use (pg_restore and psql are taken from the same directory)
     #[arg(long, value_name = "PATH")]
     pub pg_dump: Option<PathBuf>,
-    /// pg_restore jobs for a custom-format restore into a database of its own (--into,
-    /// verify --restore, --verify-restore); default: the client's cores, at most 8. A
-    /// restore in place is one transaction, one job
+    /// Jobs: pg_dump's for --format directory, pg_restore's for a custom or directory
+    /// restore into a database of its own (--into, verify --restore, --verify-restore);
+    /// default: the client's cores, at most 8. A restore in place is one transaction, one
+    /// job; a plain dump is one job
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
     pub jobs: Option<u32>,
 }
@@ -209,6 +210,8 @@ pub struct BackupCreate {
 pub enum DumpFormat {
     Custom,
     Plain,
+    /// A directory of files, dumped with --jobs
+    Directory,
 }
 
 #[derive(Debug, Args)]

@@ -443,11 +443,24 @@ fn leftovers_of_killed_runs_are_removed_under_the_lock() {
         std::fs::write(dir.join(l), "half").unwrap();
     }
     std::fs::write(dir.join("operator.partial"), "not ours").unwrap();
+    // A killed directory dump's half-written directory, with a link in it that removing
+    // it must not follow; and an operator's directory that merely ends the same way.
+    let half_dir = dir.join(format!(".{}-20200101T000000Z.dir.Qw56Er.partial", db.name));
+    std::fs::create_dir(&half_dir).unwrap();
+    std::fs::write(half_dir.join("toc.dat"), "half").unwrap();
+    let outside = db.dir.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::write(outside.join("keep.txt"), "keep").unwrap();
+    std::os::unix::fs::symlink(&outside, half_dir.join("3001.dat.gz")).unwrap();
+    std::fs::create_dir(dir.join("operator-dir.partial")).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(50));
     db.ok(&["backup", "--dir", d]);
     for l in &leftovers {
         assert!(!dir.join(l).exists(), "{l} is left");
     }
+    assert!(!half_dir.exists(), "the partial directory dump is left");
+    assert!(outside.join("keep.txt").exists());
+    assert!(dir.join("operator-dir.partial").exists());
     assert!(dir.join("operator.partial").exists());
     assert_eq!(backups(&dir).len(), 2);
 }
@@ -1376,4 +1389,144 @@ fn restores_into_a_database_of_their_own_use_several_jobs() {
     // --jobs out of range is a usage error.
     db.run(&["backup", "verify", f, "--restore", "--jobs", "0"])
         .fails(2);
+}
+
+/// A directory dump through its whole life: taken with jobs, listed with its format,
+/// verified, test-restored, restored in place and into a database of its own, retained and
+/// pruned; a changed, added or planted file inside it is caught.
+#[test]
+fn a_directory_backup_through_its_whole_life() {
+    let db = seeded();
+    let dir = db.dir.path().join("b");
+    let d = dir.to_str().unwrap();
+    let log = db.dir.path().join("argv.log");
+    let pg_dump = logging_tools(&db, &log);
+    let pg_dump = pg_dump.to_str().unwrap();
+    let before = db.checksum();
+
+    let r = db.ok(&[
+        "-v",
+        "-o",
+        "json",
+        "backup",
+        "--dir",
+        d,
+        "--format",
+        "directory",
+        "--jobs",
+        "2",
+        "--pg-dump",
+        pg_dump,
+    ]);
+    assert!(r.stderr.contains("with 2 job(s)"), "{r:#?}");
+    let m: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(m["format"], "directory");
+    let ran = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        ran.lines().any(|l| l.contains("pg_dump")
+            && l.contains("--format=directory")
+            && l.contains("--jobs=2")),
+        "{ran}"
+    );
+    let name = m["file"].as_str().unwrap();
+    assert!(name.ends_with("Z.dir"), "{name}");
+    let path = dir.join(name);
+    assert!(path.is_dir());
+    assert_eq!(mode(&path), 0o700);
+    let files = m["files"].as_object().unwrap();
+    assert!(files.contains_key("toc.dat"), "{files:?}");
+    let total: u64 = files.values().map(|f| f["size"].as_u64().unwrap()).sum();
+    assert_eq!(m["size"], total);
+    assert_eq!(m["row_counts"]["items"], 40);
+    // Only the backup, its manifest and the lock: no partial directory is left.
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 3);
+
+    let list = db.json(&["backup", "list", "--dir", d]);
+    assert_eq!(list[0]["format"], "directory", "{list}");
+    assert_eq!(list[0]["checksum_ok"], true, "{list}");
+    let f = path.to_str().unwrap();
+    assert_eq!(db.json(&["backup", "verify", f])["ok"], true);
+    assert_eq!(
+        db.json(&["backup", "verify", f, "--restore", "--jobs", "2"])["ok"],
+        true
+    );
+
+    // Restored into a database of its own, with jobs.
+    let copy = format!("{}_dir", db.name);
+    let _ = std::fs::remove_file(&log);
+    db.ok(&[
+        "backup",
+        "restore",
+        f,
+        "--into",
+        &copy,
+        "--jobs",
+        "2",
+        "--pg-dump",
+        pg_dump,
+    ]);
+    let ran = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        ran.lines()
+            .any(|l| l.contains("pg_restore") && l.contains("--jobs=2") && l.contains(name)),
+        "{ran}"
+    );
+    assert_eq!(
+        crate::support::psql(&url_of(&db, &copy), "SELECT count(*) FROM items"),
+        "40"
+    );
+    crate::support::psql(&db.url, &format!("DROP DATABASE {copy} WITH (FORCE)"));
+
+    // In place, in one transaction.
+    db.sql("DELETE FROM items WHERE price > 10");
+    assert_ne!(db.checksum(), before);
+    db.ok(&["backup", "restore", f, "--yes"]);
+    assert_eq!(db.checksum(), before);
+
+    // A file inside changed: verify names it, list marks it, restore refuses.
+    let data = files
+        .keys()
+        .find(|n| n.as_str() != "toc.dat")
+        .expect("a data file");
+    let data_path = path.join(data);
+    let original = std::fs::read(&data_path).unwrap();
+    let mut bytes = original.clone();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&data_path, &bytes).unwrap();
+    let r = db.run(&["backup", "verify", f]).fails(1);
+    assert!(
+        r.stderr.contains("checksum") && r.stderr.contains(data.as_str()),
+        "{r:#?}"
+    );
+    assert_eq!(
+        db.json(&["backup", "list", "--dir", d])[0]["checksum_ok"],
+        false
+    );
+    db.run(&["backup", "restore", f, "--yes"]).fails(1);
+    std::fs::write(&data_path, &original).unwrap();
+    // A file added, then a link planted in its place: neither is ever read as part of it.
+    let extra = path.join("9999.dat.gz");
+    std::fs::write(&extra, b"x").unwrap();
+    let r = db.run(&["backup", "verify", f]).fails(1);
+    assert!(r.stderr.contains("9999.dat.gz"), "{r:#?}");
+    std::fs::remove_file(&extra).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", &extra).unwrap();
+    let r = db.run(&["backup", "verify", f]).fails(1);
+    assert!(r.stderr.contains("not a regular file"), "{r:#?}");
+    std::fs::remove_file(&extra).unwrap();
+    assert_eq!(db.json(&["backup", "verify", f])["ok"], true);
+
+    // Retention counts it like any backup and deletes it whole.
+    age_backup(&path, 48);
+    db.ok(&["backup", "--dir", d, "--format", "directory", "--keep", "1"]);
+    assert!(!path.exists(), "the older directory backup was kept");
+    assert!(!manifest_path(&path).exists());
+    let left: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".dir"))
+        .collect();
+    assert_eq!(left.len(), 1, "{left:?}");
 }

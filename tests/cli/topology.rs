@@ -384,6 +384,26 @@ fn transaction_pooler_backup_and_restore_with_a_direct_url() {
     );
     assert_eq!(out["users"], 1, "{out}");
     db.sql(&format!("DROP DATABASE {name} WITH (FORCE)"));
+    // A directory dump, taken with jobs and restored with jobs, each a direct connection;
+    // without the direct URL its restore is refused like any other.
+    let m = json(
+        db.cmd_via(b).env("DIRECT_DATABASE_URL", &db.url),
+        &["backup", "--dir", d, "--format", "directory", "--jobs", "2"],
+    );
+    let dumped = dir.join(m["file"].as_str().expect("a file name"));
+    let dumped = dumped.to_str().expect("utf-8 path");
+    let out = json(
+        db.cmd_via(b).env("DIRECT_DATABASE_URL", &db.url),
+        &["backup", "restore", dumped, "--into", &name, "--jobs", "2"],
+    );
+    assert_eq!(out["users"], 1, "{out}");
+    db.sql(&format!("DROP DATABASE {name} WITH (FORCE)"));
+    let r = db
+        .cmd_via(b)
+        .args(&["backup", "restore", dumped, "--into", &name])
+        .run()
+        .fails(2);
+    assert!(r.stderr.contains("DIRECT_DATABASE_URL"), "{r:#?}");
 }
 
 /// A backup checked by a test restore, through the pooler with a direct URL, of a database

@@ -77,6 +77,7 @@ fn format(f: DumpFormat) -> Format {
     match f {
         DumpFormat::Custom => Format::Custom,
         DumpFormat::Plain => Format::Plain,
+        DumpFormat::Directory => Format::Directory,
     }
 }
 
@@ -131,7 +132,7 @@ fn create_cmd(args: &BackupCreate, ctx: &Ctx, database_out: &mut Option<String>)
         verify_restore: args.verify_restore,
         rules: rules(&args.retention),
         pg_dump: args.tools.pg_dump.clone(),
-        restore_jobs: args.tools.jobs.unwrap_or_else(pgtools::default_jobs),
+        jobs: args.tools.jobs.unwrap_or_else(pgtools::default_jobs),
     };
     let bar = crate::progress::bytes(ctx.global.quiet, None);
     bar.set_message("pg_dump");
@@ -201,8 +202,9 @@ fn prune_cmd(dir: &BackupDir, r: &Retention, database: Option<String>, ctx: &Ctx
     Ok(())
 }
 
+/// A backup file, or a directory dump (a directory; what is in it is checked later).
 fn require_file(file: &Path) -> Result<()> {
-    if !file.is_file() {
+    if !file.is_file() && !file.is_dir() {
         return Err(Error::not_found(format!(
             "backup file {} not found",
             file.display()
