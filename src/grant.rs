@@ -25,6 +25,11 @@ pub struct Present {
     /// The Simple DB layout: no items table and no password column in users, whose ids
     /// come from this sequence (`user add` takes the next value).
     pub simple_users_seq: Option<String>,
+    /// The generated backend's integer item ids come from this sequence (`item add`).
+    pub items_seq: Option<String>,
+    /// `stackctl_column_defaults` (migration 000006): what `schema default` declared, read
+    /// by every insert into `users`.
+    pub column_defaults: bool,
     /// Where stackctl's own tables are: `stackctl`, or `public` where a role that could
     /// not create that schema left them (`db::own`).
     pub own_schema: &'static str,
@@ -53,6 +58,8 @@ pub const OPERATOR: &[(&str, &str, &str)] = &[
     ("SCHEMA", "stackctl", "USAGE"),
     ("TABLE", "stackctl.__diesel_schema_migrations", "SELECT"),
     ("TABLE", "stackctl.stackctl_migration_checksums", "SELECT"),
+    // Read by inserts; declaring (`schema default`) is the owner's, like `migrate`.
+    ("TABLE", "stackctl.stackctl_column_defaults", "SELECT"),
     // UPDATE: `user erase` pseudonymises the rows about the person it erases.
     ("TABLE", "stackctl.stackctl_audit", "SELECT, INSERT, UPDATE"),
     ("SEQUENCE", "stackctl.stackctl_audit_id_seq", "USAGE"),
@@ -88,6 +95,7 @@ pub fn plan(role: &str, database: &str, read_only: bool, present: Present) -> Ve
             "stackctl" => present.migrations || present.checksums || present.audit,
             "stackctl.__diesel_schema_migrations" => present.migrations,
             "stackctl.stackctl_migration_checksums" => present.checksums,
+            "stackctl.stackctl_column_defaults" => present.column_defaults,
             "stackctl.stackctl_audit" | "stackctl.stackctl_audit_id_seq" => present.audit,
             _ => true,
         };
@@ -110,6 +118,9 @@ pub fn plan(role: &str, database: &str, read_only: bool, present: Present) -> Ve
             privileges
         };
         out.push(grant(kind, here, privileges, &role));
+        if let (false, "items", Some(seq)) = (read_only, *name, &present.items_seq) {
+            out.push(grant("SEQUENCE", &ident(seq), "USAGE", &role));
+        }
         if let (false, "users", Some(seq)) = (read_only, *name, &present.simple_users_seq) {
             // nextval for adds; SELECT and UPDATE for an import's setval past explicit ids.
             out.push(grant(
@@ -165,8 +176,9 @@ mod tests {
             migrations: true,
             audit: true,
             checksums: true,
-            simple_users_seq: None,
+            column_defaults: true,
             own_schema: "stackctl",
+            ..Present::default()
         };
         let ro = plan("Reader", "app", true, all.clone());
         let text: Vec<&str> = ro.iter().map(|g| g.statement.as_str()).collect();
@@ -177,6 +189,29 @@ mod tests {
         let op = plan("app_rw", "app", false, Present::default());
         assert!(op.iter().all(|g| !g.statement.contains("stackctl_audit")));
         assert_eq!(op[0].statement, "GRANT CONNECT ON DATABASE app TO app_rw;");
+    }
+
+    #[test]
+    fn the_generated_backends_item_ids_need_their_sequence() {
+        let generated = Present {
+            items_seq: Some("items_id_seq".into()),
+            column_defaults: true,
+            own_schema: "stackctl",
+            ..Present::default()
+        };
+        let op: Vec<String> = plan("app", "db", false, generated.clone())
+            .into_iter()
+            .map(|g| g.statement)
+            .collect();
+        assert!(op.contains(&"GRANT USAGE ON SEQUENCE items_id_seq TO app;".to_string()));
+        assert!(
+            op.contains(&"GRANT SELECT ON stackctl.stackctl_column_defaults TO app;".to_string())
+        );
+        let ro: Vec<String> = plan("app", "db", true, generated)
+            .into_iter()
+            .map(|g| g.statement)
+            .collect();
+        assert!(ro.iter().all(|s| !s.contains("SEQUENCE")), "{ro:?}");
     }
 
     #[test]

@@ -34,6 +34,9 @@ pub struct Session<'c> {
     /// made it), on the Simple DB layout where `migrate` added it.
     pub audit: bool,
     pub reads: Reads,
+    /// The StackWizard tables' column types and the application's unfilled columns, as
+    /// the catalog has them (the design document's on the Simple DB layout).
+    pub shape: db::shape::Shape,
 }
 
 impl std::ops::Deref for Session<'_> {
@@ -307,12 +310,17 @@ impl Ctx {
                 return Err(crate::layout::refusal(lacks));
             }
         }
+        let shape = match layout {
+            Layout::StackWizard => db::shape::read(&mut conn)?,
+            Layout::Simple => db::shape::Shape::default(),
+        };
         let mut session = Session {
             ctx: self,
             conn,
             layout,
             audit,
             reads: Reads::OneStatementEach,
+            shape,
         };
         session.begin_reads()?;
         Ok(session)

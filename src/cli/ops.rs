@@ -12,6 +12,23 @@ pub enum SchemaCmd {
     /// Every difference (object, kind, expected, actual, severity) and the SQL that would
     /// undo it, which is printed and never run; exit 0 without drift, 6 with
     Diff,
+    /// What stackctl writes into a column of the application's it does not know and
+    /// cannot leave empty (NOT NULL, no server default), declared once per database; no
+    /// argument lists those columns and what was declared
+    Default(SchemaDefault),
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaDefault {
+    /// The column, as users.COLUMN or items.COLUMN
+    #[arg(value_name = "TABLE.COLUMN")]
+    pub column: Option<String>,
+    /// The value stackctl writes there, checked against the column's type
+    #[arg(value_name = "VALUE", allow_hyphen_values = true)]
+    pub value: Option<String>,
+    /// Forget what was declared for the column
+    #[arg(long, requires = "column", conflicts_with = "value")]
+    pub unset: bool,
 }
 
 #[derive(Debug, Args)]

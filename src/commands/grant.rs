@@ -37,10 +37,15 @@ pub fn run(args: GrantArgs, ctx: &Ctx) -> Result<()> {
         migrations: db::own::find(&mut conn, "__diesel_schema_migrations")?.is_some(),
         audit: db::own::find(&mut conn, "stackctl_audit")?.is_some(),
         checksums: db::own::find(&mut conn, "stackctl_migration_checksums")?.is_some(),
+        column_defaults: db::own::find(&mut conn, "stackctl_column_defaults")?.is_some(),
         own_schema: db::own::schema_in_use(&mut conn)?,
         simple_users_seq: match layout {
             crate::layout::Layout::Simple => db::simple::id_sequence(&mut conn)?,
             crate::layout::Layout::StackWizard => None,
+        },
+        items_seq: match layout {
+            crate::layout::Layout::StackWizard => db::shape::item_id_sequence(&mut conn)?,
+            crate::layout::Layout::Simple => None,
         },
     };
     if !db::table_exists(&mut conn, "public.users")? {

@@ -63,9 +63,11 @@ pub(crate) fn change(table: &'static str, file: &str, done: Imported) -> Vec<Cha
 pub fn users(args: ImportArgs, mut session: Session, ctx: &Ctx) -> Result<()> {
     let started = Instant::now();
     let (records, name, size) = open::<UserRow>(&args)?;
+    let shape = session.shape.clone();
     let pb = crate::progress::bytes(ctx.global.quiet, size);
     let settings = users::Settings {
         on_conflict: on_conflict(&args),
+        fill: shape.fill("users", "user import")?,
         dry_run: ctx.global.dry_run,
         bcrypt_cost: ctx.global.bcrypt_cost,
         quiet: ctx.global.quiet,
@@ -89,6 +91,12 @@ pub fn items(args: ItemImportArgs, ctx: &Ctx) -> Result<()> {
     } = args;
     let (records, name, size) = open::<ItemRow>(&args)?;
     let mut session = ctx.connect()?;
+    if session.shape.item_ids == crate::db::shape::ItemIds::Integer {
+        return Err(crate::error::Error::schema(
+            "item import does not load integer item ids (the generated StackWizard backend's) yet: nothing was written",
+        )
+        .with_hint("add items with stackctl item add, or through the application's API"));
+    }
     // Everything that can fail before the load is done before the indexes are dropped.
     let connect = ctx.connector()?;
     let taken = take_down_for_load(ctx, &mut session, rebuild_indexes, size)?;

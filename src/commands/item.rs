@@ -25,6 +25,15 @@ pub fn run(cmd: ItemCmd, ctx: &Ctx) -> Result<()> {
     }
 }
 
+/// An item id argument, checked before connecting: a UUID, a prefix of one, or an integer
+/// (which of them the database's ids are is known once connected: `items::resolve`).
+fn checked_id(raw: &str) -> Result<&str> {
+    if raw.trim().parse::<i32>().is_ok() {
+        return Ok(raw);
+    }
+    validate::id_arg("item id", raw).map(|_| raw)
+}
+
 fn print_item(ctx: &Ctx, item: &ItemView) -> Result<()> {
     let mut out = ctx.stdout();
     render_one(ctx.format(), ItemView::COLUMNS, item, &mut out)?;
@@ -53,10 +62,17 @@ fn add(args: ItemAdd, ctx: &Ctx) -> Result<()> {
         .transpose()?
         .unwrap_or_else(Price::zero);
     let mut session = ctx.connect()?;
+    let ids = session.shape.item_ids;
+    if !session.shape.fill("items", "item add")?.is_empty() {
+        return Err(Error::schema(
+            "item add does not write the application's own columns of items yet",
+        ));
+    }
     let item = session.write("item add", |conn| {
         let owner = owner_id(conn, &args.owner)?;
         let item = items::insert(
             conn,
+            ids,
             &NewItem {
                 id: Uuid::new_v4(),
                 title: title.as_str(),
@@ -112,23 +128,35 @@ fn list(args: ItemList, ctx: &Ctx) -> Result<()> {
         .flat()
         .compact(crate::output::ITEM_COMPACT);
     let progress = ctx.list_progress(args.paging.all);
-    items::for_each(&mut session, &filter, sort, args.paging.desc, page, |i| {
-        progress.row();
-        out.record(&i)
-    })?;
+    let ids = session.shape.item_ids;
+    items::for_each(
+        &mut session,
+        ids,
+        &filter,
+        sort,
+        args.paging.desc,
+        page,
+        |i| {
+            progress.row();
+            out.record(&i)
+        },
+    )?;
     progress.done(out.finish()?, "item")
 }
 
 fn show(id: &str, ctx: &Ctx) -> Result<()> {
-    let id = validate::id_arg("item id", id)?;
+    let id = checked_id(id)?;
     let mut session = ctx.connect()?;
-    let id = items::resolve(&mut session, &id)?;
+    let id = {
+        let ids = session.shape.item_ids;
+        items::resolve(&mut session, ids, id)?
+    };
     let item = items::get(&mut session, id)?;
     print_item(ctx, &item)
 }
 
 fn update(args: ItemUpdate, ctx: &Ctx) -> Result<()> {
-    let id = validate::id_arg("item id", &args.id)?;
+    let id = checked_id(&args.id)?;
     let title = args.title.as_deref().map(Title::parse).transpose()?;
     let description = args
         .description
@@ -149,7 +177,10 @@ fn update(args: ItemUpdate, ctx: &Ctx) -> Result<()> {
         ));
     }
     let mut session = ctx.connect()?;
-    let id = items::resolve(&mut session, &id)?;
+    let id = {
+        let ids = session.shape.item_ids;
+        items::resolve(&mut session, ids, id)?
+    };
     let item = session.write("item update", |conn| {
         let before = items::get(conn, id)?;
         let owner = args
@@ -178,9 +209,12 @@ fn update(args: ItemUpdate, ctx: &Ctx) -> Result<()> {
 }
 
 fn delete(id: &str, yes: bool, ctx: &Ctx) -> Result<()> {
-    let id = validate::id_arg("item id", id)?;
+    let id = checked_id(id)?;
     let mut session = ctx.connect()?;
-    let id = items::resolve(&mut session, &id)?;
+    let id = {
+        let ids = session.shape.item_ids;
+        items::resolve(&mut session, ids, id)?
+    };
     let item = items::get(&mut session, id)?;
     if !ctx.global.dry_run {
         let price = item.price.as_ref().map_or("none".into(), format_price);

@@ -264,7 +264,8 @@ fn status(ctx: &Ctx) -> Result<()> {
         ),
         None => format!("schema drift: {}", report.summary()),
     };
-    ctx.info(format!("{drift}; layout: stackwizard"));
+    let shape = db::shape::read(&mut conn)?.describe();
+    ctx.info(format!("{drift}; layout: stackwizard, {shape}"));
     Ok(())
 }
 

@@ -17,6 +17,9 @@ struct Status {
     role: &'static str,
     /// `stackwizard` or `simple` (docs/layouts.md).
     layout: &'static str,
+    /// Which StackWizard schema the tables have (`db::shape`); `null` without them or on
+    /// the Simple DB layout.
+    shape: Option<&'static str>,
     schema: String,
     applied_migrations: usize,
     pending_migrations: usize,
@@ -37,6 +40,7 @@ const COLUMNS: &[&str] = &[
     "server_version",
     "role",
     "layout",
+    "shape",
     "schema",
     "applied_migrations",
     "pending_migrations",
@@ -52,6 +56,12 @@ pub fn run(ctx: &Ctx, exact: bool) -> Result<()> {
     ctx.begin_reads(&mut conn)?;
     let (layout, state) = SchemaState::read_layout(&mut conn, ctx.global.layout)?;
     let (users, items) = db::counts::users_and_items(&mut conn, exact)?;
+    let shape = match layout {
+        crate::layout::Layout::StackWizard if users.is_some() && items.is_some() => {
+            Some(db::shape::read(&mut conn)?.describe())
+        }
+        _ => None,
+    };
     let status = Status {
         target: target.display.clone(),
         source: target.source.to_string(),
@@ -59,6 +69,7 @@ pub fn run(ctx: &Ctx, exact: bool) -> Result<()> {
         server_version: db::server_version(&mut conn)?,
         role: db::server::role(&mut conn)?.as_str(),
         layout: layout.as_str(),
+        shape,
         schema: state.describe(),
         applied_migrations: state.applied.len() - state.unknown().len(),
         pending_migrations: state.pending().len(),

@@ -14,21 +14,6 @@ use crate::drift::expected;
 use crate::error::{Error, Result};
 
 #[derive(QueryableByName, Debug)]
-struct ColumnRow {
-    #[diesel(sql_type = Text)]
-    table_name: String,
-    #[diesel(sql_type = Text)]
-    column_name: String,
-    #[diesel(sql_type = Text)]
-    column_type: String,
-    #[diesel(sql_type = Text)]
-    nullable: String,
-    /// A default, an identity or a generated column: the server fills it.
-    #[diesel(sql_type = diesel::sql_types::Bool)]
-    filled: bool,
-}
-
-#[derive(QueryableByName, Debug)]
 struct Flag {
     #[diesel(sql_type = Nullable<Integer>)]
     n: Option<i32>,
@@ -59,19 +44,19 @@ pub fn inspect(conn: &mut PgConnection) -> Result<Verdict> {
     if !items {
         diffs.push("table items is missing".to_string());
     }
-    let rows: Vec<ColumnRow> = diesel::sql_query(
-        "SELECT c.relname::text AS table_name, a.attname::text AS column_name, \
-                format_type(a.atttypid, a.atttypmod) AS column_type, \
-                CASE WHEN a.attnotnull THEN 'NO' ELSE 'YES' END AS nullable, \
-                (a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '') AS filled \
-         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
-         JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE n.nspname = 'public' AND c.relname IN ('users', 'items') \
-           AND a.attnum > 0 AND NOT a.attisdropped \
-         ORDER BY c.relname, a.attnum",
-    )
-    .load(conn)?;
-    for spec in expected::COLUMNS {
+    let rows = super::shape::columns(conn)?;
+    // The generated backend's shape is told by its integer item ids; its columns are then
+    // held to its own types (`drift::expected::GENERATED_COLUMNS`).
+    let generated = rows
+        .iter()
+        .any(|r| r.table_name == "items" && r.column_name == "id" && r.column_type == "integer");
+    let origin = if generated {
+        additions.push("the schema of StackWizard's generated backend (integer item ids, double precision prices)".into());
+        expected::Origin::Generated
+    } else {
+        expected::Origin::Adopted
+    };
+    for spec in origin.columns() {
         let (table, column, ty, nullable) = (spec.table, spec.name, spec.ty, !spec.not_null);
         match rows
             .iter()
@@ -89,7 +74,7 @@ pub fn inspect(conn: &mut PgConnection) -> Result<Verdict> {
                         r.column_type
                     ));
                 }
-                let is_nullable = r.nullable == "YES";
+                let is_nullable = !r.not_null;
                 if is_nullable && !nullable {
                     // stackctl reads this column as never empty.
                     diffs.push(format!(
@@ -104,14 +89,15 @@ pub fn inspect(conn: &mut PgConnection) -> Result<Verdict> {
         }
     }
     for r in &rows {
-        if !expected::COLUMNS
+        if !origin
+            .columns()
             .iter()
             .any(|c| c.table == r.table_name && c.name == r.column_name)
         {
-            additions.push(if r.nullable == "NO" && !r.filled {
+            additions.push(if r.not_null && !r.filled {
                 format!(
-                    "column {}.{} ({}, NOT NULL without a default: stackctl cannot fill it, so its inserts into {} are refused until the column has a default)",
-                    r.table_name, r.column_name, r.column_type, r.table_name
+                    "column {}.{} ({}, NOT NULL without a default: stackctl's inserts into {} are refused until you declare what to write there: stackctl schema default {}.{} VALUE)",
+                    r.table_name, r.column_name, r.column_type, r.table_name, r.table_name, r.column_name
                 )
             } else {
                 format!("column {}.{} ({})", r.table_name, r.column_name, r.column_type)
@@ -119,14 +105,20 @@ pub fn inspect(conn: &mut PgConnection) -> Result<Verdict> {
         }
     }
     if users && items {
+        // 'c': ON DELETE CASCADE; the generated backend's key has none (`user delete`
+        // deletes the items itself).
         let fk: Flag = diesel::sql_query(
-            "SELECT count(*)::int AS n FROM pg_constraint \
+            "SELECT max(CASE confdeltype WHEN 'c' THEN 2 ELSE 1 END)::int AS n FROM pg_constraint \
              WHERE contype = 'f' AND conrelid = 'public.items'::regclass \
-               AND confrelid = 'public.users'::regclass AND confdeltype = 'c'",
+               AND confrelid = 'public.users'::regclass",
         )
         .get_result(conn)?;
-        if fk.n.unwrap_or(0) == 0 {
-            diffs.push("items.owner_id has no foreign key to users(id) ON DELETE CASCADE".into());
+        match (fk.n, origin) {
+            (Some(2), _) | (Some(_), expected::Origin::Generated) => {}
+            (Some(_), _) => additions.push(
+                "foreign key items.owner_id without ON DELETE CASCADE (user delete deletes the items itself)".into(),
+            ),
+            (None, _) => diffs.push("items.owner_id has no foreign key to users(id)".into()),
         }
         for (table, column) in [("users", "email"), ("users", "username")] {
             let uq: Flag = diesel::sql_query(format!(
@@ -170,7 +162,7 @@ fn other_tables(conn: &mut PgConnection) -> Result<Vec<String>> {
          WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') \
            AND c.relname NOT IN ('users', 'items', 'alembic_version', \
                                  '__diesel_schema_migrations', 'stackctl_audit', \
-                                 'stackctl_migration_checksums') \
+                                 'stackctl_migration_checksums', 'stackctl_column_defaults') \
          ORDER BY 1",
     )
     .load(conn)?;

@@ -85,7 +85,7 @@ SELECT 'o', c.relname::text, NULL, NULL, NULL, false
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
   AND c.relname NOT IN ('users', 'items', '__diesel_schema_migrations', 'stackctl_audit', 'stackctl_lock',
-                        'stackctl_migration_checksums')";
+                        'stackctl_migration_checksums', 'stackctl_column_defaults')";
 
 #[derive(QueryableByName)]
 struct Fact {

@@ -266,15 +266,24 @@ pub fn set_staged_hashes(conn: &mut PgConnection, hashes: &[(i64, String)]) -> R
 }
 
 /// Move the staged rows into `users`, in file order; returns how many.
-pub fn insert_staged(conn: &mut PgConnection) -> Result<usize> {
-    Ok(diesel::sql_query(
+/// `fill`: the application's own columns, each written with its declared value.
+pub fn insert_staged(
+    conn: &mut PgConnection,
+    fill: &[&crate::db::shape::AppColumn],
+) -> Result<usize> {
+    let (columns, values) = crate::db::shape::fill_sql(fill, 1)?;
+    let mut q = diesel::sql_query(format!(
         "INSERT INTO users (id, email, username, hashed_password, full_name, is_active, \
-                            is_superuser, created_at, updated_at) \
+                            is_superuser, created_at, updated_at{columns}) \
          SELECT id, email, username, hashed_password, full_name, is_active, is_superuser, \
-                created_at, updated_at \
-         FROM stackctl_user_import ORDER BY line",
-    )
-    .execute(conn)?)
+                created_at, updated_at{values} \
+         FROM stackctl_user_import ORDER BY line"
+    ))
+    .into_boxed();
+    for c in fill {
+        q = q.bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(c.value.clone());
+    }
+    Ok(q.execute(conn)?)
 }
 
 /// Why the server refused an item COPY, when it names a row of the file.

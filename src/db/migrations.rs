@@ -185,6 +185,10 @@ const MIGRATION_SQL: &[(&str, &str)] = &[
         "20261204000005",
         include_str!("../../migrations/2026-12-04-000005_own_schema/up.sql"),
     ),
+    (
+        "20261204000006",
+        include_str!("../../migrations/2026-12-04-000006_column_defaults/up.sql"),
+    ),
 ];
 
 /// The down.sql of each concurrent migration, which stackctl runs itself statement by

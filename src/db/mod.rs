@@ -18,6 +18,7 @@ pub mod personal;
 pub mod schema;
 pub mod schema_stackctl;
 pub mod server;
+pub mod shape;
 pub mod simple;
 pub mod snapshot;
 pub mod users;

@@ -7,14 +7,15 @@ use diesel::prelude::*;
 use serde::{Serialize, Serializer};
 use uuid::Uuid;
 
-use super::schema::{items, users};
+use super::schema::{items, serial_items, users};
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
 pub struct User {
     pub id: Uuid,
     pub email: String,
-    pub username: String,
+    /// Absent only where the schema allows it (the generated backend's).
+    pub username: Option<String>,
     pub full_name: Option<String>,
     pub is_active: Option<bool>,
     pub is_superuser: Option<bool>,
@@ -23,6 +24,11 @@ pub struct User {
 }
 
 impl User {
+    /// How messages name the user: the username, else the email.
+    pub fn name(&self) -> &str {
+        self.username.as_deref().unwrap_or(&self.email)
+    }
+
     pub const COLUMNS: &'static [&'static str] = &[
         "id",
         "email",
@@ -42,7 +48,7 @@ impl User {
 pub struct NewUser<'a> {
     pub id: Uuid,
     pub email: &'a str,
-    pub username: &'a str,
+    pub username: Option<&'a str>,
     pub hashed_password: &'a str,
     pub full_name: Option<&'a str>,
     pub is_active: bool,
@@ -72,10 +78,64 @@ pub struct Item {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
+/// An item of the generated backend's table (`db::shape::ItemIds::Integer`).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = serial_items, check_for_backend(diesel::pg::Pg))]
+pub struct SerialItem {
+    pub id: i32,
+    pub title: String,
+    pub description: Option<String>,
+    pub price: Option<f64>,
+    pub owner_id: Option<Uuid>,
+    pub is_available: Option<bool>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// An item's id as the column holds it: a UUID, or an integer (the generated backend's
+/// serial). Output keeps the type: a string, or a number in JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ItemId {
+    Uuid(Uuid),
+    Int(i32),
+}
+
+impl std::fmt::Display for ItemId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ItemId::Uuid(u) => u.fmt(f),
+            ItemId::Int(n) => n.fmt(f),
+        }
+    }
+}
+
+impl Serialize for ItemId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ItemId::Uuid(u) => u.serialize(s),
+            ItemId::Int(n) => s.serialize_i32(*n),
+        }
+    }
+}
+
+/// A price read from a `double precision` column, as the cents it stands for (the column
+/// was written from an exact decimal: `db::shape::Prices::Double`).
+pub fn price_of_double(p: f64) -> Option<BigDecimal> {
+    format!("{p:.2}").parse().ok()
+}
+
+/// The `double precision` a decimal price is written as, when that column holds it to the
+/// cent (reads back as the same two places); else `None`.
+pub fn double_of_price(p: &BigDecimal) -> Option<f64> {
+    let text = format_price(p);
+    let f: f64 = text.parse().ok()?;
+    (f.is_finite() && format!("{f:.2}") == text).then_some(f)
+}
+
 /// An item as every output shows it: with its owner's email.
 #[derive(Debug, Clone, Serialize)]
 pub struct ItemView {
-    pub id: Uuid,
+    pub id: ItemId,
     pub title: String,
     pub description: Option<String>,
     #[serde(serialize_with = "price_string")]
@@ -101,10 +161,26 @@ impl ItemView {
     ];
 }
 
+impl From<(SerialItem, Option<String>)> for ItemView {
+    fn from((item, owner_email): (SerialItem, Option<String>)) -> Self {
+        ItemView {
+            id: ItemId::Int(item.id),
+            title: item.title,
+            description: item.description,
+            price: item.price.and_then(price_of_double),
+            is_available: item.is_available,
+            owner_id: item.owner_id,
+            owner_email,
+            created_at: item.created_at,
+            updated_at: item.updated_at,
+        }
+    }
+}
+
 impl From<(Item, Option<String>)> for ItemView {
     fn from((item, owner_email): (Item, Option<String>)) -> Self {
         ItemView {
-            id: item.id,
+            id: ItemId::Uuid(item.id),
             title: item.title,
             description: item.description,
             price: item.price,
@@ -121,7 +197,7 @@ impl crate::output::CsvRecord for User {
     fn csv_fields(&self, f: &mut crate::output::Fields) {
         f.uuid(Some(&self.id));
         f.text(Some(&self.email));
-        f.text(Some(&self.username));
+        f.text(self.username.as_deref());
         f.text(self.full_name.as_deref());
         f.bool(self.is_active);
         f.bool(self.is_superuser);
@@ -132,7 +208,10 @@ impl crate::output::CsvRecord for User {
 
 impl crate::output::CsvRecord for ItemView {
     fn csv_fields(&self, f: &mut crate::output::Fields) {
-        f.uuid(Some(&self.id));
+        match &self.id {
+            ItemId::Uuid(u) => f.uuid(Some(u)),
+            ItemId::Int(n) => f.text(Some(&n.to_string())),
+        }
         f.text(Some(&self.title));
         f.text(self.description.as_deref());
         match &self.price {
@@ -196,6 +275,26 @@ pub struct ItemChanges<'a> {
     pub title: Option<&'a str>,
     pub description: Option<Option<&'a str>>,
     pub price: Option<&'a BigDecimal>,
+    pub is_available: Option<bool>,
+    pub owner_id: Option<Uuid>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = serial_items)]
+pub struct NewSerialItem<'a> {
+    pub title: &'a str,
+    pub description: Option<&'a str>,
+    pub price: f64,
+    pub owner_id: Uuid,
+    pub is_available: bool,
+}
+
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = serial_items)]
+pub struct SerialItemChanges<'a> {
+    pub title: Option<&'a str>,
+    pub description: Option<Option<&'a str>>,
+    pub price: Option<f64>,
     pub is_available: Option<bool>,
     pub owner_id: Option<Uuid>,
 }

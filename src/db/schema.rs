@@ -20,7 +20,7 @@ diesel::table! {
         #[max_length = 255]
         email -> Varchar,
         #[max_length = 100]
-        username -> Varchar,
+        username -> Nullable<Varchar>,
         #[max_length = 255]
         hashed_password -> Varchar,
         #[max_length = 255]
@@ -32,6 +32,25 @@ diesel::table! {
     }
 }
 
+// `items` as the generated StackWizard backend's Alembic makes it (`db::shape`): integer
+// ids, double precision prices, varchar without a length. Written by hand: the same table
+// under another Rust name.
+diesel::table! {
+    #[sql_name = "items"]
+    serial_items (id) {
+        id -> Int4,
+        title -> Varchar,
+        description -> Nullable<Varchar>,
+        price -> Nullable<Float8>,
+        owner_id -> Nullable<Uuid>,
+        is_available -> Nullable<Bool>,
+        created_at -> Nullable<Timestamptz>,
+        updated_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::joinable!(items -> users (owner_id));
+diesel::joinable!(serial_items -> users (owner_id));
 
 diesel::allow_tables_to_appear_in_same_query!(items, users,);
+diesel::allow_tables_to_appear_in_same_query!(serial_items, users,);

@@ -62,7 +62,7 @@ pub fn find(conn: &mut PgConnection, r: &UserRef) -> Result<Option<User>> {
         UserRef::Username(u) => {
             let exact: Vec<User> = base.filter(users::username.eq(u)).load(conn)?;
             if exact.is_empty() {
-                base.filter(lower_text(users::username).eq(lower_text(u)))
+                base.filter(lower_text(users::username.assume_not_null()).eq(lower_text(u)))
                     .load(conn)?
             } else {
                 exact
@@ -164,7 +164,7 @@ pub fn find_identity_clash(
     }
     if let Some(u) = username {
         let n: i64 = users::table
-            .filter(lower_text(users::username).eq(lower_text(u)))
+            .filter(lower_text(users::username.assume_not_null()).eq(lower_text(u)))
             .filter(users::id.ne(except))
             .count()
             .get_result(conn)?;
@@ -175,10 +175,42 @@ pub fn find_identity_clash(
     Ok(None)
 }
 
-pub fn insert(conn: &mut PgConnection, new: &NewUser) -> Result<User> {
-    Ok(diesel::insert_into(users::table)
-        .values((new, users::created_at.eq(now), users::updated_at.eq(now)))
-        .returning(User::as_returning())
+/// Insert a user; `fill`: the application's own columns with the values declared for
+/// them (`schema default`), written in the same statement.
+pub fn insert(
+    conn: &mut PgConnection,
+    fill: &[&crate::db::shape::AppColumn],
+    new: &NewUser,
+) -> Result<User> {
+    if fill.is_empty() {
+        return Ok(diesel::insert_into(users::table)
+            .values((new, users::created_at.eq(now), users::updated_at.eq(now)))
+            .returning(User::as_returning())
+            .get_result(conn)?);
+    }
+    use diesel::sql_types::{Bool, Nullable, Text};
+    let (columns, values) = crate::db::shape::fill_sql(fill, 8)?;
+    let sql = format!(
+        "INSERT INTO users (id, email, username, hashed_password, full_name, is_active, \
+         is_superuser, created_at, updated_at{columns}) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, now(), now(){values})"
+    );
+    let mut q = diesel::sql_query(sql)
+        .into_boxed()
+        .bind::<diesel::sql_types::Uuid, _>(new.id)
+        .bind::<Text, _>(new.email)
+        .bind::<Nullable<Text>, _>(new.username)
+        .bind::<Text, _>(new.hashed_password)
+        .bind::<Nullable<Text>, _>(new.full_name)
+        .bind::<Bool, _>(new.is_active)
+        .bind::<Bool, _>(new.is_superuser);
+    for c in fill {
+        q = q.bind::<Nullable<Text>, _>(c.value.clone());
+    }
+    q.execute(conn)?;
+    Ok(users::table
+        .find(new.id)
+        .select(User::as_select())
         .get_result(conn)?)
 }
 
@@ -220,13 +252,26 @@ pub fn delete_items_of(conn: &mut PgConnection, id: Uuid) -> Result<usize> {
 
 /// How many items a user owns, and their total price (`0.00` for none).
 pub fn items_summary(conn: &mut PgConnection, id: Uuid) -> Result<(i64, String)> {
-    use diesel::dsl::{count_star, sum};
+    use diesel::dsl::count_star;
+    // Summed as numeric whatever the column's type (numeric, or the generated backend's
+    // double precision), rounded to the cent.
+    let total = diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Numeric>>(
+        "round(sum(price)::numeric, 2)",
+    );
     let (n, total): (i64, Option<bigdecimal::BigDecimal>) = items::table
         .filter(items::owner_id.eq(id))
-        .select((count_star(), sum(items::price)))
+        .select((count_star(), total))
         .get_result(conn)?;
     let total = total.unwrap_or_default();
     Ok((n, super::models::format_price(&total)))
+}
+
+/// How many users are superusers.
+pub fn superuser_count(conn: &mut PgConnection) -> Result<i64> {
+    Ok(users::table
+        .filter(users::is_superuser.eq(true))
+        .count()
+        .get_result(conn)?)
 }
 
 /// Give every item of `from` to `to`; returns how many moved.

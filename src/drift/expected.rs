@@ -19,6 +19,10 @@ pub enum Origin {
     Migrated,
     /// Made by the application (`create_all`) and adopted by `stackctl migrate`.
     Adopted,
+    /// Made by the backend StackWizard's generator writes (its Alembic or `create_all`:
+    /// integer item ids, double precision prices, a nullable username, a foreign key
+    /// without a cascade) and adopted by `stackctl migrate`.
+    Generated,
 }
 
 impl Origin {
@@ -26,6 +30,18 @@ impl Origin {
         match self {
             Origin::Migrated => "the initial migration",
             Origin::Adopted => "the adopted create_all schema",
+            Origin::Generated => "the adopted schema of StackWizard's generated backend",
+        }
+    }
+
+    /// Every origin, in the order a tie is decided.
+    pub const ALL: [Origin; 3] = [Origin::Migrated, Origin::Adopted, Origin::Generated];
+
+    /// The columns the tables have when they came from this origin.
+    pub fn columns(self) -> &'static [ColumnSpec] {
+        match self {
+            Origin::Migrated | Origin::Adopted => COLUMNS,
+            Origin::Generated => GENERATED_COLUMNS,
         }
     }
 }
@@ -72,6 +88,28 @@ pub const COLUMNS: &[ColumnSpec] = &[
     col("items", "updated_at", "timestamp with time zone", false),
 ];
 
+/// The generated backend's columns that stackctl works with (its others are the
+/// application's own: `is_verified`, `login_count`, tokens, `last_login_at`).
+pub const GENERATED_COLUMNS: &[ColumnSpec] = &[
+    col("users", "id", "uuid", true),
+    col("users", "email", "character varying(255)", true),
+    col("users", "username", "character varying(100)", false),
+    col("users", "hashed_password", "character varying(255)", true),
+    col("users", "full_name", "character varying(255)", false),
+    col("users", "is_active", "boolean", true),
+    col("users", "is_superuser", "boolean", true),
+    col("users", "created_at", "timestamp with time zone", true),
+    col("users", "updated_at", "timestamp with time zone", true),
+    col("items", "id", "integer", true),
+    col("items", "title", "character varying", true),
+    col("items", "description", "character varying", false),
+    col("items", "price", "double precision", false),
+    col("items", "owner_id", "uuid", false),
+    col("items", "is_available", "boolean", false),
+    col("items", "created_at", "timestamp with time zone", false),
+    col("items", "updated_at", "timestamp with time zone", false),
+];
+
 const fn col(
     table: &'static str,
     name: &'static str,
@@ -91,6 +129,11 @@ pub fn default_of(origin: Origin, table: &str, column: &str) -> Default {
     match (origin, column) {
         (_, "created_at") => Default::Expr("now()"),
         (Origin::Adopted, _) => Default::None,
+        (Origin::Generated, "id") if table == "items" => {
+            Default::Expr("nextval('items_id_seq'::regclass)")
+        }
+        (Origin::Generated, "updated_at") if table == "users" => Default::Expr("now()"),
+        (Origin::Generated, _) => Default::None,
         (Origin::Migrated, "id") => Default::NewUuid,
         (Origin::Migrated, "updated_at") => Default::Expr("now()"),
         (Origin::Migrated, "is_active") if table == "users" => Default::Expr("true"),
@@ -203,7 +246,7 @@ pub const UNIQUE: &[&str] = &["email", "username"];
 pub fn unique_name(origin: Origin, column: &str) -> String {
     match origin {
         Origin::Migrated => format!("users_{column}_key"),
-        Origin::Adopted => format!("ix_users_{column}"),
+        Origin::Adopted | Origin::Generated => format!("ix_users_{column}"),
     }
 }
 
@@ -211,12 +254,20 @@ pub fn unique_name(origin: Origin, column: &str) -> String {
 pub fn foreign_key_name(origin: Origin) -> &'static str {
     match origin {
         Origin::Migrated => "fk_items_owner",
-        Origin::Adopted => "items_owner_id_fkey",
+        Origin::Adopted | Origin::Generated => "items_owner_id_fkey",
     }
 }
 
-/// The foreign key as `pg_get_constraintdef` prints it (with no schema before `users`).
-pub const FOREIGN_KEY: &str = "FOREIGN KEY (owner_id) REFERENCES users(id) ON DELETE CASCADE";
+/// The foreign key as `pg_get_constraintdef` prints it (with no schema before `users`):
+/// the generated backend's has no cascade (`user delete` deletes the items itself).
+pub fn foreign_key(origin: Origin) -> &'static str {
+    match origin {
+        Origin::Migrated | Origin::Adopted => {
+            "FOREIGN KEY (owner_id) REFERENCES users(id) ON DELETE CASCADE"
+        }
+        Origin::Generated => "FOREIGN KEY (owner_id) REFERENCES users(id)",
+    }
+}
 
 /// Whether the applied migrations define `users` and `items` at all: before the initial
 /// migration is applied there is nothing to compare (a fresh database, or an application

@@ -113,8 +113,10 @@ impl UserIn {
 }
 
 /// How one `user import` runs.
-pub struct Settings {
+pub struct Settings<'a> {
     pub on_conflict: OnConflict,
+    /// The application's own columns, with the values declared for them.
+    pub fill: Vec<&'a crate::db::shape::AppColumn>,
     /// A dry run keeps nothing, so it hashes nothing.
     pub dry_run: bool,
     pub bcrypt_cost: u32,
@@ -173,7 +175,7 @@ pub fn import(
         }
         OnConflict::Skip => skipped += q::drop_staged_clashes(conn)?.len(),
     }
-    let rows = q::insert_staged(conn)?;
+    let rows = q::insert_staged(conn, &settings.fill)?;
     Ok(Imported { rows, skipped })
 }
 

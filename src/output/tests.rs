@@ -67,7 +67,7 @@ fn item_csv_record_is_byte_for_byte_the_serde_csv() {
         for (m, p) in prices.iter().enumerate() {
             let some = (n + m) % 3 != 0;
             items.push(ItemView {
-                id: uuid::Uuid::new_v4(),
+                id: crate::db::models::ItemId::Uuid(uuid::Uuid::new_v4()),
                 title: ["plain", "a,b", "q\"uote", "line\nbreak", "", " sp "][m % 6].into(),
                 description: some.then(|| ["x", "", "#y", "\r"][n % 4].to_string()),
                 price: (m % 5 != 4).then(|| BigDecimal::from_str(p).unwrap()),
@@ -112,7 +112,7 @@ fn user(
     User {
         id: uuid::Uuid::new_v4(),
         email: "a,b@example.com".into(),
-        username: username.into(),
+        username: Some(username.into()),
         full_name: name.map(String::from),
         is_active: active,
         is_superuser: Some(superuser),

@@ -120,7 +120,7 @@ const CASES: &[Case] = &[
         expected: Some("FOREIGN KEY (owner_id) REFERENCES users(id) ON DELETE CASCADE"),
         actual: None,
         severity: "CRITICAL",
-        fix: "ALTER TABLE items ADD CONSTRAINT fk_items_owner FOREIGN KEY (owner_id) REFERENCES users (id) ON DELETE CASCADE;",
+        fix: "ALTER TABLE items ADD CONSTRAINT fk_items_owner FOREIGN KEY (owner_id) REFERENCES users(id) ON DELETE CASCADE;",
     },
     Case {
         drift: "ALTER TABLE users ALTER COLUMN email DROP NOT NULL",
@@ -343,7 +343,7 @@ fn status_check_states_schema_drift() {
 #[test]
 fn migrate_refuses_a_drifted_schema_unless_allowed() {
     let db = seeded();
-    db.ok(&["migrate", "revert", "--steps", "3", "--yes"]);
+    db.ok(&["migrate", "revert", "--steps", "4", "--yes"]);
     db.sql("DROP INDEX idx_users_email; ALTER TABLE users ALTER COLUMN full_name TYPE text");
     let applied = || db.sql("SELECT count(*) FROM __diesel_schema_migrations");
     assert_eq!(applied(), "2");
@@ -370,7 +370,7 @@ fn migrate_refuses_a_drifted_schema_unless_allowed() {
 
     let status = db.run(&["-o", "json", "migrate", "status"]).success();
     let listed = status.json();
-    assert_eq!(listed.as_array().unwrap().len(), 5);
+    assert_eq!(listed.as_array().unwrap().len(), 6);
     for m in listed.as_array().unwrap() {
         let keys: Vec<&str> = m.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(keys, ["version", "name", "state"]);
@@ -397,7 +397,7 @@ fn migrate_refuses_a_drifted_schema_unless_allowed() {
             .contains("applied 2026-11-22-000003_migration_checksums"),
         "{r:#?}"
     );
-    assert_eq!(applied(), "5");
+    assert_eq!(applied(), "6");
     // The drift is still there; allowing it fixed nothing.
     assert_eq!(diff(&db).1.len(), 2);
     let clean = TestDb::new();

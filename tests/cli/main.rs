@@ -23,6 +23,8 @@ mod connect;
 mod drift;
 /// Killed backends, a stopped or silent server, statement timeouts.
 mod faults;
+/// The backend StackWizard's generator writes, fetched from npm and driven through its API.
+mod generated;
 /// --help, --version, unknown subcommands.
 mod help;
 /// Over 200 hostile inputs: right exit code, one error line, nothing changed.

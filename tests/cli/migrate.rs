@@ -130,7 +130,7 @@ fn three_concurrent_migrations_apply_once() {
     }
     assert_eq!(
         db.sql("SELECT count(*) FROM __diesel_schema_migrations"),
-        "5"
+        "6"
     );
     assert_eq!(
         db.sql("SELECT count(*) FROM pg_tables WHERE tablename IN ('users', 'items', 'stackctl_audit', 'stackctl_migration_checksums')"),
@@ -138,7 +138,7 @@ fn three_concurrent_migrations_apply_once() {
     );
     assert_eq!(
         db.sql("SELECT count(*) FROM stackctl_migration_checksums"),
-        "5"
+        "6"
     );
     // Each migration was applied by one run: one audit row each, and the concurrently
     // built indexes are all there and valid.
@@ -146,7 +146,7 @@ fn three_concurrent_migrations_apply_once() {
         db.sql("SELECT string_agg(target_id, ',' ORDER BY target_id) FROM stackctl_audit"),
         "2026-11-22-000001_initial_schema,2026-11-22-000002_audit_trail,\
          2026-11-22-000003_migration_checksums,2026-11-24-000004_query_indexes,\
-         2026-12-04-000005_own_schema"
+         2026-12-04-000005_own_schema,2026-12-04-000006_column_defaults"
     );
     assert_eq!(
         db.sql("SELECT count(*) FILTER (WHERE i.indisvalid) || '/' || count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname LIKE 'stackctl_users_%' OR c.relname LIKE 'stackctl_items_%'"),
@@ -158,7 +158,7 @@ fn three_concurrent_migrations_apply_once() {
 fn migrate_status_json() {
     let db = TestDb::empty();
     let before = db.json(&["migrate", "status"]);
-    assert_eq!(before.as_array().unwrap().len(), 5);
+    assert_eq!(before.as_array().unwrap().len(), 6);
     assert_eq!(before[0]["state"], "pending");
     assert_eq!(before[0]["version"], "20261122000001");
     assert_eq!(before[0]["name"], "2026-11-22-000001_initial_schema");
@@ -187,7 +187,7 @@ fn revert_needs_yes_then_data_commands_exit_6() {
     let r = db.run(&["migrate", "revert"]).fails(2);
     assert!(r.stderr.contains("--yes"), "{r:#?}");
     assert_eq!(db.sql("SELECT count(*) FROM users"), "1");
-    db.ok(&["migrate", "revert", "--steps", "5", "--yes"]);
+    db.ok(&["migrate", "revert", "--steps", "6", "--yes"]);
     assert_eq!(
         db.sql("SELECT count(*) FROM pg_tables WHERE tablename IN ('users', 'items', 'stackctl_audit', 'stackctl_migration_checksums')"),
         "0"
@@ -207,6 +207,12 @@ fn revert_needs_yes_then_data_commands_exit_6() {
 fn reverting_the_audit_migration_drops_only_the_audit_table() {
     let db = TestDb::new();
     db.add_user("a@example.com", "alice");
+    let r = db.ok(&["migrate", "revert", "--yes"]);
+    assert!(r.stderr.contains("column_defaults"), "{r:#?}");
+    assert_eq!(
+        db.sql("SELECT to_regclass('stackctl.stackctl_column_defaults') IS NULL"),
+        "t"
+    );
     let r = db.ok(&["migrate", "revert", "--yes"]);
     assert!(r.stderr.contains("own_schema"), "{r:#?}");
     // stackctl's tables are back in public, with their rows.
@@ -233,7 +239,7 @@ fn reverting_the_audit_migration_drops_only_the_audit_table() {
     );
     db.ok(&["migrate"]);
     // Applying them again is itself audited: one row per migration.
-    assert_eq!(db.sql("SELECT count(*) FROM stackctl_audit"), "4");
+    assert_eq!(db.sql("SELECT count(*) FROM stackctl_audit"), "5");
 }
 
 #[test]
@@ -244,7 +250,7 @@ fn newer_migrations_than_the_binary_exit_6() {
     assert!(r.stderr.contains("29990101000000"), "{r:#?}");
     db.run(&["user", "list"]).fails(6);
     let status = db.json(&["migrate", "status"]);
-    assert_eq!(status[5]["state"], "unknown");
+    assert_eq!(status[6]["state"], "unknown");
 }
 
 #[test]
@@ -255,7 +261,7 @@ fn adopts_a_create_all_schema_keeping_rows() {
     assert!(r.stderr.contains("adopted"), "{r:#?}");
     assert_eq!(
         db.sql("SELECT count(*) FROM __diesel_schema_migrations"),
-        "5"
+        "6"
     );
     assert_eq!(
         db.sql("SELECT to_regclass('stackctl_audit') IS NOT NULL"),
@@ -430,7 +436,7 @@ fn an_interrupted_concurrent_index_build_is_finished_by_the_next_migrate() {
     assert_eq!(query_indexes(&db), "7/7");
 
     // The building backend terminated.
-    db.ok(&["migrate", "revert", "--steps", "2", "--yes"]);
+    db.ok(&["migrate", "revert", "--steps", "3", "--yes"]);
     assert_eq!(query_indexes(&db), "0/0");
     let (mut writer, child, pid) = migrate_stuck_in_a_build(&db);
     assert_eq!(db.sql(&format!("SELECT pg_terminate_backend({pid})")), "t");
@@ -459,7 +465,7 @@ fn an_interrupted_concurrent_index_build_is_finished_by_the_next_migrate() {
     db.ok(&["schema", "diff"]);
 
     // stackctl killed: its backend still builds; the next run waits for that build.
-    db.ok(&["migrate", "revert", "--steps", "2", "--yes"]);
+    db.ok(&["migrate", "revert", "--steps", "3", "--yes"]);
     let (mut writer, mut child, _) = migrate_stuck_in_a_build(&db);
     child.kill().expect("kill stackctl");
     let _ = child.wait();
@@ -550,7 +556,7 @@ fn an_older_release_s_tables_move_into_the_stackctl_schema_with_their_history() 
     db.add_user("old@example.com", "old");
     db.ok(&["user", "deactivate", "old"]);
     // The previous release's state: 000005 not applied, every table of stackctl's in public.
-    db.ok(&["migrate", "revert", "--yes"]);
+    db.ok(&["migrate", "revert", "--steps", "2", "--yes"]);
     let in_public = |url: &str| {
         crate::support::psql(
             url,
@@ -584,11 +590,11 @@ fn an_older_release_s_tables_move_into_the_stackctl_schema_with_their_history() 
     };
     assert_eq!(
         moved(&db.url),
-        "__diesel_schema_migrations,stackctl_audit,stackctl_migration_checksums"
+        "__diesel_schema_migrations,stackctl_audit,stackctl_column_defaults,stackctl_migration_checksums"
     );
     // The history came along; the migration itself is audited beside it.
     assert_eq!(
-        db.sql("SELECT count(*) - 1 FROM stackctl.stackctl_audit"),
+        db.sql("SELECT count(*) - 2 FROM stackctl.stackctl_audit"),
         history
     );
     db.ok(&["user", "activate", "old"]);
@@ -613,7 +619,7 @@ fn an_older_release_s_tables_move_into_the_stackctl_schema_with_their_history() 
     assert_eq!(in_public(&copy), "");
     assert_eq!(
         moved(&copy),
-        "__diesel_schema_migrations,stackctl_audit,stackctl_migration_checksums"
+        "__diesel_schema_migrations,stackctl_audit,stackctl_column_defaults,stackctl_migration_checksums"
     );
     db.cmd_url(&copy)
         .args(&["user", "show", "old"])

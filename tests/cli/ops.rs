@@ -82,7 +82,7 @@ fn check_states_map_to_nagios_codes() {
     let r = empty.run(&["status", "--check"]);
     assert_eq!(r.code, 2, "{r:#?}");
     assert!(first_line(&r).starts_with("STACKCTL CRITICAL - "), "{r:#?}");
-    assert!(first_line(&r).contains("5 pending migration(s)"), "{r:#?}");
+    assert!(first_line(&r).contains("6 pending migration(s)"), "{r:#?}");
     assert!(!r.stderr.contains("error:"), "{r:#?}");
 
     // A backup older than the limit: WARNING; older than twice it: CRITICAL.
@@ -169,7 +169,7 @@ fn test_restore_passes_for_a_good_dump_and_fails_for_a_tampered_manifest() {
         .as_str()
         .unwrap()
         .starts_with("1:"));
-    assert_eq!(m["schema_version"], "20261204000005");
+    assert_eq!(m["schema_version"], "20261204000006");
     let f = file.to_str().unwrap();
     let r = db.ok(&["-o", "json", "backup", "verify", f, "--restore"]);
     assert_eq!(r.json()["ok"], true);
@@ -453,7 +453,7 @@ fn table_lock_mode_serialises_concurrent_migrations() {
     }
     assert_eq!(
         db.sql("SELECT count(*) FROM __diesel_schema_migrations"),
-        "5"
+        "6"
     );
     assert_eq!(db.sql("SELECT count(*) FROM stackctl.stackctl_lock"), "0");
 

@@ -293,7 +293,7 @@ fn without_uuid_ossp_migrate_falls_back_to_gen_random_uuid_and_adoption_creates_
     );
     assert_eq!(
         db.sql("SELECT count(*) FROM __diesel_schema_migrations"),
-        "5"
+        "6"
     );
     // Nor a schema: stackctl's tables stay in public, and migrate says so.
     assert_eq!(

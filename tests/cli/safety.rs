@@ -100,18 +100,19 @@ fn dry_runs_write_nothing_and_print_the_plan() {
     let p = dry(&["backup", "restore", backup.to_str().unwrap()]);
     assert_eq!(p[0]["action"], "restore");
     assert_eq!(p[0]["after"]["users"], 2);
-    let p = dry(&["migrate", "revert", "--steps", "4"]);
-    assert_eq!(p.len(), 4);
+    let p = dry(&["migrate", "revert", "--steps", "5"]);
+    assert_eq!(p.len(), 5);
     assert_eq!(p[0]["action"], "revert");
-    assert_eq!(p[0]["id"], "2026-12-04-000005_own_schema");
+    assert_eq!(p[0]["id"], "2026-12-04-000006_column_defaults");
+    assert_eq!(p[1]["id"], "2026-12-04-000005_own_schema");
     // Its indexes would be dropped concurrently: planned, never run in a dry run.
-    assert_eq!(p[1]["id"], "2026-11-24-000004_query_indexes");
-    assert!(p[1]["detail"]
+    assert_eq!(p[2]["id"], "2026-11-24-000004_query_indexes");
+    assert!(p[2]["detail"]
         .as_str()
         .unwrap()
         .contains("not run in a dry run"));
-    assert_eq!(p[2]["id"], "2026-11-22-000003_migration_checksums");
-    assert_eq!(p[3]["id"], "2026-11-22-000002_audit_trail");
+    assert_eq!(p[3]["id"], "2026-11-22-000003_migration_checksums");
+    assert_eq!(p[4]["id"], "2026-11-22-000002_audit_trail");
     assert_eq!(
         db.sql("SELECT count(*) FROM pg_indexes WHERE indexname LIKE 'stackctl_items_%'"),
         "3"
@@ -137,7 +138,7 @@ fn dry_run_of_migrate_applies_nothing() {
     let db = TestDb::empty();
     let r = db.ok(&["-o", "json", "--dry-run", "migrate"]);
     let p = plan(&r);
-    assert_eq!(p.len(), 5);
+    assert_eq!(p.len(), 6);
     assert_eq!(p[0]["id"], "2026-11-22-000001_initial_schema");
     assert_eq!(p[3]["id"], "2026-11-24-000004_query_indexes");
     assert_eq!(p[4]["id"], "2026-12-04-000005_own_schema");

@@ -73,7 +73,7 @@ fn status_estimates_large_tables_marks_them_and_counts_with_exact() {
 fn status_of_an_unmigrated_database_says_pending() {
     let db = TestDb::empty();
     let s = db.json(&["status"]);
-    assert_eq!(s["pending_migrations"], 5);
+    assert_eq!(s["pending_migrations"], 6);
     assert_eq!(s["users"], serde_json::Value::Null);
 }
 

@@ -36,7 +36,10 @@ pub(super) fn update(who: &str, edit: &Edit, mut session: Session, ctx: &Ctx) ->
         Ok((after, vec![change]))
     })?;
     let Some(user) = user else { return Ok(()) };
-    ctx.info(format!("updated user {} ({})", user.username, user.id));
+    if edit.superuser == Some(true) {
+        super::warn_many_superusers(&mut session, ctx)?;
+    }
+    ctx.info(format!("updated user {} ({})", user.name(), user.id));
     print_user(ctx, &user, None)
 }
 
@@ -61,7 +64,7 @@ pub(super) fn set_active(
         for r in refs {
             let u = users::get(conn, &UserRef::parse(r))?;
             if u.is_active == Some(active) {
-                ctx.info(format!("note: user {} is already {state}", u.username));
+                ctx.info(format!("note: user {} is already {state}", u.name()));
             }
             before.push(u);
         }
@@ -110,7 +113,8 @@ pub(super) fn set_password(
     let Some(user) = user else { return Ok(()) };
     ctx.info(format!(
         "set the password of user {} ({})",
-        user.username, user.id
+        user.name(),
+        user.id
     ));
     print_user(ctx, &user, pw.generated.then_some(pw.text.as_str()))
 }
@@ -143,14 +147,15 @@ pub(super) fn delete(
     let fate = match &heir {
         Some(h) => format!(
             "its {n_items} item(s) (total price {total}) move to {} <{}>",
-            h.username, h.email
+            h.name(),
+            h.email
         ),
         None => format!("deletes {n_items} item(s) (total price {total}) with it"),
     };
     if !ctx.global.dry_run {
         prompt::confirm_destructive(
             yes,
-            &format!("deleting user {} <{}> {fate}", user.username, user.email),
+            &format!("deleting user {} <{}> {fate}", user.name(), user.email),
         )?;
     }
     // Counted again inside the transaction: items may have changed since the prompt.
@@ -178,11 +183,14 @@ pub(super) fn delete(
     match &heir {
         Some(h) => ctx.info(format!(
             "deleted user {} ({}); {n} item(s) now belong to {}",
-            user.username, user.id, h.username
+            user.name(),
+            user.id,
+            h.name()
         )),
         None => ctx.info(format!(
             "deleted user {} ({}) and {n} item(s)",
-            user.username, user.id
+            user.name(),
+            user.id
         )),
     }
     Ok(())

@@ -218,10 +218,27 @@ pub(crate) fn print_row<T: Serialize>(
 fn existing_same(
     conn: &mut PgConnection,
     email: &Email,
-    username: &Username,
+    username: Option<&Username>,
 ) -> Result<Option<User>> {
+    let lower = |u: Option<&str>| u.map(str::to_lowercase);
     Ok(users::find(conn, &UserRef::parse(email.as_str()))?
-        .filter(|u| u.username.to_lowercase() == username.as_str().to_lowercase()))
+        .filter(|u| lower(u.username.as_deref()) == lower(username.map(Username::as_str))))
+}
+
+/// On the generated backend's schema, a warning when there is more than one superuser:
+/// its startup (`init_db`) reads "the" superuser with `scalar_one_or_none()` and fails
+/// to start with two.
+pub(super) fn warn_many_superusers(session: &mut Session, ctx: &Ctx) -> Result<()> {
+    if session.shape.item_ids != crate::db::shape::ItemIds::Integer {
+        return Ok(());
+    }
+    let n = users::superuser_count(session)?;
+    if n > 1 {
+        ctx.warn(format!(
+            "there are now {n} superusers: the generated StackWizard backend's startup (app/db/init_db.py) expects at most one and fails to start with more; keep one with stackctl user update USER --no-superuser"
+        ));
+    }
+    Ok(())
 }
 
 pub(super) fn clash_error(clash: Clash, value: &str) -> Error {
@@ -231,20 +248,28 @@ pub(super) fn clash_error(clash: Clash, value: &str) -> Error {
 }
 
 fn add(args: UserAdd, email: Email, mut session: Session, ctx: &Ctx) -> Result<()> {
-    let username = Username::parse(args.username.as_deref().ok_or_else(|| {
-        // Optional to clap (the simple layout has no usernames), required by this layout.
-        Error::usage("--username is required on the stackwizard layout")
-            .with_hint("stackctl user add --email E --username U")
-    })?)?;
+    // Optional to clap (the simple layout has no usernames); required where the column is
+    // NOT NULL (the design document's schema), optional where it is not (the generated
+    // backend's).
+    let username = match args.username.as_deref() {
+        Some(u) => Some(Username::parse(u)?),
+        None if session.shape.username_optional => None,
+        None => {
+            return Err(
+                Error::usage("--username is required on the stackwizard layout")
+                    .with_hint("stackctl user add --email E --username U"),
+            )
+        }
+    };
+    // The application's own columns stackctl must fill: declared, or nothing is written.
+    let shape = session.shape.clone();
+    let fill = shape.fill("users", "user add")?;
     let full_name = args.full_name.as_deref().map(FullName::parse).transpose()?;
     let pw = password::obtain(&args.password)?;
     if args.if_not_exists {
         // Checked before hashing, so an existing user costs no bcrypt round.
-        if let Some(user) = existing_same(&mut session, &email, &username)? {
-            ctx.info(format!(
-                "user {} ({}) already exists",
-                user.username, user.id
-            ));
+        if let Some(user) = existing_same(&mut session, &email, username.as_ref())? {
+            ctx.info(format!("user {} ({}) already exists", user.name(), user.id));
             return print_user_created(ctx, &user, None, Some(false));
         }
     }
@@ -253,25 +278,29 @@ fn add(args: UserAdd, email: Email, mut session: Session, ctx: &Ctx) -> Result<(
         db::lock_user_identities(conn)?;
         if args.if_not_exists {
             // Another run may have created it since the check above.
-            if let Some(user) = existing_same(conn, &email, &username)? {
+            if let Some(user) = existing_same(conn, &email, username.as_ref())? {
                 return Ok((Err(user), Vec::new()));
             }
         }
-        if let Some(clash) =
-            users::find_identity_clash(conn, Some(email.as_str()), Some(username.as_str()), None)?
-        {
+        if let Some(clash) = users::find_identity_clash(
+            conn,
+            Some(email.as_str()),
+            username.as_ref().map(Username::as_str),
+            None,
+        )? {
             let value = match clash {
                 Clash::Email => email.as_str(),
-                Clash::Username => username.as_str(),
+                Clash::Username => username.as_ref().map_or("", Username::as_str),
             };
             return Err(clash_error(clash, value));
         }
         let user = users::insert(
             conn,
+            &fill,
             &NewUser {
                 id: Uuid::new_v4(),
                 email: email.as_str(),
-                username: username.as_str(),
+                username: username.as_ref().map(Username::as_str),
                 hashed_password: &hash,
                 full_name: full_name.as_ref().map(FullName::as_str),
                 is_active: !args.inactive,
@@ -281,18 +310,22 @@ fn add(args: UserAdd, email: Email, mut session: Session, ctx: &Ctx) -> Result<(
         let change = Change::create("user", user.id, &user);
         Ok((Ok(user), vec![change]))
     })?;
+    if args.superuser {
+        warn_many_superusers(&mut session, ctx)?;
+    }
     let created = args.if_not_exists.then_some(true);
     match outcome {
         None => Ok(()),
         Some(Err(existing)) => {
             ctx.info(format!(
                 "user {} ({}) already exists",
-                existing.username, existing.id
+                existing.name(),
+                existing.id
             ));
             print_user_created(ctx, &existing, None, Some(false))
         }
         Some(Ok(user)) => {
-            ctx.info(format!("created user {} ({})", user.username, user.id));
+            ctx.info(format!("created user {} ({})", user.name(), user.id));
             print_user_created(
                 ctx,
                 &user,
@@ -331,7 +364,10 @@ fn list(args: UserList, mut session: Session, ctx: &Ctx) -> Result<()> {
 
 fn show(user: &str, mut session: Session, ctx: &Ctx) -> Result<()> {
     let user = users::get(&mut session, &UserRef::parse(user))?;
-    let items = items::of_owner(&mut session, user.id)?;
+    let items = {
+        let ids = session.shape.item_ids;
+        items::of_owner(&mut session, ids, user.id)?
+    };
     let detail = UserDetail { user, items };
     let mut columns = User::COLUMNS.to_vec();
     columns.push("items");

@@ -51,18 +51,24 @@ fn current(session: &mut Session<'_>, who: &str) -> Result<Person> {
                 .as_array()
                 .map(|a| {
                     a.iter()
-                        .filter_map(|i| i["id"].as_str().map(String::from))
+                        // A UUID, or the generated backend's integer.
+                        .filter_map(|i| match &i["id"] {
+                            serde_json::Value::String(s) => Some(s.clone()),
+                            serde_json::Value::Number(n) => Some(n.to_string()),
+                            _ => None,
+                        })
                         .collect()
                 })
                 .unwrap_or_default();
-            let mut identifiers = vec![id.clone(), user.email.clone(), user.username.clone()];
+            let mut identifiers = vec![id.clone(), user.email.clone()];
+            identifiers.extend(user.username.clone());
             identifiers.extend(user.full_name.clone());
             Ok(Person {
                 targets: std::iter::once(id.clone())
                     .chain(item_ids.iter().cloned())
                     .collect(),
                 items: item_ids.len(),
-                shown: format!("{} <{}>", user.username, user.email),
+                shown: format!("{} <{}>", user.name(), user.email),
                 id,
                 identifiers,
                 uuid: Some(user.id),

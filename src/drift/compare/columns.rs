@@ -69,14 +69,16 @@ pub(super) fn column_definition(ty: &str, not_null: bool, default: Option<&str>)
 impl TableCx<'_> {
     pub(super) fn columns(&self, out: &mut Vec<Difference>) {
         let table = self.table;
-        for spec in expected::COLUMNS.iter().filter(|c| c.table == table) {
+        for spec in self.origin.columns().iter().filter(|c| c.table == table) {
             match self.live_columns().find(|c| c.name == spec.name) {
                 None => out.push(self.missing_column(spec)),
                 Some(live) => self.changed_column(spec, live, out),
             }
         }
         for live in self.live_columns() {
-            if expected::COLUMNS
+            if self
+                .origin
+                .columns()
                 .iter()
                 .any(|c| c.table == table && c.name == live.name)
             {

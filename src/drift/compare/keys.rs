@@ -15,8 +15,9 @@ fn constraint_definition(c: &Constraint) -> String {
 
 fn foreign_key_sql(origin: Origin) -> String {
     format!(
-        "ALTER TABLE items ADD CONSTRAINT {} FOREIGN KEY (owner_id) REFERENCES users (id) ON DELETE CASCADE",
-        expected::foreign_key_name(origin)
+        "ALTER TABLE items ADD CONSTRAINT {} {}",
+        expected::foreign_key_name(origin),
+        expected::foreign_key(origin)
     )
 }
 
@@ -24,7 +25,7 @@ pub(super) fn unique_sql(origin: Origin, column: &str) -> String {
     let name = expected::unique_name(origin, column);
     match origin {
         Origin::Migrated => format!("ALTER TABLE users ADD CONSTRAINT {name} UNIQUE ({column})"),
-        Origin::Adopted => index_sql(true, &name, "users", column),
+        Origin::Adopted | Origin::Generated => index_sql(true, &name, "users", column),
     }
 }
 
@@ -88,7 +89,7 @@ impl TableCx<'_> {
                     );
                 }
                 "f" if table == "items" && definition.starts_with("FOREIGN KEY (owner_id) ") => {
-                    if definition == expected::FOREIGN_KEY && !foreign_key {
+                    if definition == expected::foreign_key(self.origin) && !foreign_key {
                         foreign_key = true;
                     } else {
                         other_keys.push(c);
@@ -161,7 +162,7 @@ impl TableCx<'_> {
                 Some(c) => out.push(diff(
                     self.object(&c.name),
                     "changed_foreign_key",
-                    Some(expected::FOREIGN_KEY.into()),
+                    Some(expected::foreign_key(self.origin).into()),
                     Some(constraint_definition(c)),
                     Severity::Critical,
                     vec![self.drop_constraint(&c.name), add()],
@@ -169,7 +170,7 @@ impl TableCx<'_> {
                 None => out.push(diff(
                     self.object(expected::foreign_key_name(self.origin)),
                     "missing_foreign_key",
-                    Some(expected::FOREIGN_KEY.into()),
+                    Some(expected::foreign_key(self.origin).into()),
                     None,
                     Severity::Critical,
                     vec![add()],

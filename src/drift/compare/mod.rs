@@ -15,19 +15,23 @@ use columns::{column_definition, default_sql};
 use indexes::{index_sql, query_index_sql};
 use keys::unique_sql;
 
-/// Compare with both origins and keep the closer one (the migration's on a tie): a
-/// schema stackctl created is judged by its migration, an adopted one by `create_all`'s
-/// shape, without stackctl having to remember which it was. `query_indexes`: whether the
+/// Compare with every origin and keep the closest (the first of `Origin::ALL` on a tie):
+/// a schema stackctl created is judged by its migration, an adopted one by `create_all`'s
+/// shape or the generated backend's, without stackctl having to remember which it was. `query_indexes`: whether the
 /// migration adding stackctl's query indexes is applied (then they are expected).
 pub fn closest(catalog: &Catalog, query_indexes: bool) -> (Origin, Vec<Difference>) {
-    let migrated = against(Origin::Migrated, catalog, query_indexes);
-    let adopted = against(Origin::Adopted, catalog, query_indexes);
     let drift = |ds: &[Difference]| ds.iter().filter(|d| !super::is_application(d)).count();
-    if (drift(&adopted), adopted.len()) < (drift(&migrated), migrated.len()) {
-        (Origin::Adopted, adopted)
-    } else {
-        (Origin::Migrated, migrated)
+    let mut best: Option<(Origin, Vec<Difference>)> = None;
+    for origin in Origin::ALL {
+        let found = against(origin, catalog, query_indexes);
+        let closer = best
+            .as_ref()
+            .is_none_or(|(_, b)| (drift(&found), found.len()) < (drift(b), b.len()));
+        if closer {
+            best = Some((origin, found));
+        }
     }
+    best.expect("at least one origin")
 }
 
 /// Every difference from the schema `origin` makes.
@@ -82,7 +86,8 @@ fn missing_table(
     table: &'static str,
     query_indexes: bool,
 ) -> Difference {
-    let mut lines: Vec<String> = expected::COLUMNS
+    let mut lines: Vec<String> = origin
+        .columns()
         .iter()
         .filter(|c| c.table == table)
         .map(|c| {
@@ -103,14 +108,17 @@ fn missing_table(
                     "    CONSTRAINT {} UNIQUE ({column})",
                     expected::unique_name(origin, column)
                 )),
-                Origin::Adopted => fix.push(Statement::new(Phase::Key, unique_sql(origin, column))),
+                Origin::Adopted | Origin::Generated => {
+                    fix.push(Statement::new(Phase::Key, unique_sql(origin, column)))
+                }
             }
         }
     }
     if table == "items" {
         lines.push(format!(
-            "    CONSTRAINT {} FOREIGN KEY (owner_id) REFERENCES users (id) ON DELETE CASCADE",
-            expected::foreign_key_name(origin)
+            "    CONSTRAINT {} {}",
+            expected::foreign_key_name(origin),
+            expected::foreign_key(origin)
         ));
     }
     fix.insert(

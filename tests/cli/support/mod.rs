@@ -7,6 +7,7 @@
 
 mod bouncer;
 mod child;
+pub mod generated;
 mod python;
 mod standby;
 

@@ -31,7 +31,7 @@ pub fn python() -> PathBuf {
 }
 
 /// `$CARGO_TARGET_DIR`, else the crate's `target/`.
-fn target_dir() -> PathBuf {
+pub(super) fn target_dir() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     match std::env::var_os("CARGO_TARGET_DIR") {
         Some(d) if !d.is_empty() => manifest.join(d),
@@ -60,8 +60,15 @@ fn make_venv() -> PathBuf {
     }
     let _ = std::fs::remove_dir_all(&venv);
     create_venv(&venv);
-    // pip keeps the environment: PIP_FIND_LINKS, PIP_INDEX_URL, proxies, certificates.
-    let out = Command::new(&python)
+    pip_install(&python, &venv, REQUIREMENTS);
+    std::fs::write(&marker, wanted).expect("write the venv's requirement marker");
+    python
+}
+
+/// `pip install ARGS` into the venv, or a failure that shows pip's output. pip keeps the
+/// environment: PIP_FIND_LINKS, PIP_INDEX_URL, proxies, certificates.
+pub(super) fn pip_install(python: &Path, venv: &Path, args: &[&str]) {
+    let out = Command::new(python)
         .args([
             "-m",
             "pip",
@@ -69,24 +76,22 @@ fn make_venv() -> PathBuf {
             "--quiet",
             "--disable-pip-version-check",
         ])
-        .args(REQUIREMENTS)
+        .args(args)
         .timed_output()
         .expect("run the venv's pip");
     assert!(
         out.status.success(),
         "pip could not install {} into {}:\n{}{}",
-        REQUIREMENTS.join(" "),
+        args.join(" "),
         venv.display(),
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    std::fs::write(&marker, wanted).expect("write the venv's requirement marker");
-    python
 }
 
 /// `python3 -m venv DIR`; Debian's python3 lacks the module's pip (ensurepip) until
 /// `python3-venv` is installed, which we do when we are root.
-fn create_venv(venv: &Path) {
+pub(super) fn create_venv(venv: &Path) {
     let attempt = || {
         Command::new("python3")
             .args(["-m", "venv", "--clear"])

@@ -1,0 +1,1 @@
+DROP TABLE stackctl_column_defaults;
