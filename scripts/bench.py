@@ -578,6 +578,20 @@ class Bench:
                             ["sh", "-c", f"{create} && {restore}"],
                             a.bulk_runs, ("<=", 1.05), before=drop, after=drop)
                 clean()
+            # An anonymised copy against a plain copy of the same file (both stackctl).
+            name = f"backup restore --into --anonymize vs backup restore --into ({which})"
+            if self.wanted(name):
+                made = subprocess.run(self.on(db, "-o", "json", "backup", "--dir", bdir),
+                                      env=self.env, check=True, capture_output=True, text=True)
+                dump = os.path.join(bdir, json.loads(made.stdout)["file"])
+                target = "bench_restore"
+                drop = lambda: self.sql_on("stackctl", f"DROP DATABASE IF EXISTS {target} WITH (FORCE)")
+                self.versus(name, which,
+                            self.on(db, "--bcrypt-cost", "4", "backup", "restore", dump, "--into", target,
+                                    "--anonymize"),
+                            self.on(db, "backup", "restore", dump, "--into", target),
+                            a.bulk_runs, ("<=", 1.5), before=drop, after=drop)
+                clean()
 
     def scale_report(self):
         def ms(t):

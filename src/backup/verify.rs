@@ -83,6 +83,9 @@ pub struct RestoreReport {
     pub restored: RowCounts,
 }
 
+/// What runs on a restored database before it takes its name.
+pub type Then<'a> = &'a dyn Fn(&PgUrl) -> Result<()>;
+
 /// What becomes of the database a restore went into.
 pub enum Afterwards<'a> {
     /// A test restore: dropped, whatever the outcome.
@@ -92,6 +95,9 @@ pub enum Afterwards<'a> {
     Keep {
         name: &'a DatabaseName,
         replace: bool,
+        /// Run on the restored database once it matched, before it takes its name (an
+        /// anonymised copy); an error drops it.
+        then: Option<Then<'a>>,
     },
 }
 
@@ -151,10 +157,23 @@ pub fn restore_beside(
             Format::Plain => "a plain dump restores through psql, in one job".to_string(),
         }
     ));
-    let outcome = restore_and_compare(file, manifest, format, tools, &scratch.url);
+    let mut outcome = restore_and_compare(file, manifest, format, tools, &scratch.url);
+    if let (
+        Afterwards::Keep {
+            then: Some(then), ..
+        },
+        Ok(report),
+    ) = (&afterwards, &outcome)
+    {
+        if report.ok {
+            if let Err(e) = then(&scratch.url) {
+                outcome = Err(e);
+            }
+        }
+    }
     let name = scratch.name.clone();
     match (afterwards, &outcome) {
-        (Afterwards::Keep { name, replace }, Ok(report)) if report.ok => {
+        (Afterwards::Keep { name, replace, .. }, Ok(report)) if report.ok => {
             scratch.keep_as(name, replace)?;
         }
         _ => {

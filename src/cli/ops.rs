@@ -171,6 +171,8 @@ pub enum BackupCmd {
         confirm: Confirmation,
         #[command(flatten)]
         tools: PgTools,
+        #[command(flatten)]
+        anonymize: Box<Anonymize>,
     },
     /// Delete the backups the retention rules do not keep (with --dry-run: show them)
     Prune {
@@ -189,6 +191,34 @@ pub struct BackupDir {
     /// Backup directory (else STACKCTL_BACKUP_DIR, else ./backups)
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+}
+
+/// An anonymised copy (docs/personal-data.md).
+#[derive(Debug, Args, Clone, Default)]
+pub struct Anonymize {
+    /// With --into: replace every person's data in the copy (fails closed on columns
+    /// stackctl does not know)
+    #[arg(long, requires = "into")]
+    pub anonymize: bool,
+    /// A key file: the same key gives each person the same pseudonym in every copy
+    /// (without one, each copy differs)
+    #[arg(long, value_name = "FILE", requires = "anonymize")]
+    pub key: Option<PathBuf>,
+    /// Keep a sample of the users, with all their items: N% or a count
+    #[arg(long, value_name = "N%|N", requires = "anonymize")]
+    pub sample: Option<String>,
+    /// Copy this application column as it is (repeatable)
+    #[arg(long, value_name = "TABLE.COLUMN", requires = "anonymize")]
+    pub keep: Vec<String>,
+    /// Empty this column: null where it may be (repeatable)
+    #[arg(long, value_name = "TABLE.COLUMN", requires = "anonymize")]
+    pub clear: Vec<String>,
+    /// Every copied user's password, from the first line of stdin (else unusable hashes)
+    #[arg(long, requires = "anonymize", conflicts_with = "password_file")]
+    pub password_stdin: bool,
+    /// Every copied user's password, from the first line of this file
+    #[arg(long, value_name = "PATH", requires = "anonymize")]
+    pub password_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -2,6 +2,7 @@
 //! Nothing here prints or prompts.
 
 pub mod adopt;
+pub mod anonymize;
 pub mod audit;
 pub mod concurrent;
 pub mod copy;

@@ -1,6 +1,5 @@
 //! Bulk export (`list --all`) and import (`user import`, `item import`).
 
-use crate::support::Timed as _;
 use crate::support::{Run, TestDb};
 
 const VECTORS: &[(&str, &str)] = include!("../data/passlib_vectors.in");
@@ -342,17 +341,10 @@ fn imported_passwords_verify_in_passlib() {
     }
     let stored = db.sql("SELECT hashed_password FROM users WHERE username = 'plain'");
     assert!(stored.starts_with("$2b$04$"), "{stored}");
-    let script = "import sys\nfrom passlib.context import CryptContext\n\
-                  print(CryptContext(schemes=['bcrypt']).verify(sys.argv[1], sys.argv[2]))";
-    let out = std::process::Command::new(crate::support::python())
-        .args(["-c", script, "plain, \"quoted\" pw", &stored])
-        .timed_output()
-        .expect("run the test venv's python");
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "True",
-        "{out:?}"
-    );
+    assert!(crate::support::passlib_verifies(
+        "plain, \"quoted\" pw",
+        &[&stored]
+    ));
 }
 
 #[test]

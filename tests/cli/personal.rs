@@ -176,6 +176,36 @@ fn the_simple_layout_exports_and_erases_too() {
     );
     assert!(text.contains("t@example.com"));
     assert_eq!(db.sql("SELECT count(*) FROM users"), "1");
+
+    // An anonymised copy of this layout: email and name replaced, the id kept.
+    let dir = db.dir.path().join("b");
+    let m = db.json(&["backup", "--dir", dir.to_str().unwrap()]);
+    let file = dir.join(m["file"].as_str().unwrap());
+    let copy = format!("{}_anon", db.name);
+    let r = db.ok(&[
+        "backup",
+        "restore",
+        file.to_str().unwrap(),
+        "--into",
+        &copy,
+        "--anonymize",
+    ]);
+    assert!(r.stderr.contains("users.name 1"), "{r:#?}");
+    let users = crate::support::psql(
+        &copy_url(&db, &copy),
+        "SELECT string_agg(id || ' ' || email || ' ' || name, ',') FROM users",
+    );
+    assert!(
+        !users.contains("t@example.com")
+            && !users.contains("Tom")
+            && users.contains("@example.invalid"),
+        "{users}"
+    );
+    assert_eq!(
+        users.split(' ').next(),
+        Some(db.sql("SELECT id FROM users").as_str())
+    );
+    db.sql(&format!("DROP DATABASE {copy} WITH (FORCE)"));
 }
 
 /// Through PgBouncer's transaction pooling, as a role with what `stackctl grant` gives.
@@ -204,4 +234,205 @@ fn export_and_erase_through_the_pooler_as_a_granted_role() {
         .success();
     assert!(r.json()["audit_rows_pseudonymised"].as_u64().unwrap() >= 4);
     assert!(!audit_text(&db).contains("ada@example.com"));
+}
+
+/// Every text value of every table in database `url`, lower case, in one string.
+fn every_text(url: &str) -> String {
+    crate::support::psql(
+        url,
+        "SELECT coalesce(string_agg(lower(t::text), '|'), '') FROM \
+         (SELECT u::text AS t FROM users u UNION ALL SELECT i::text FROM items i \
+          UNION ALL SELECT a::text FROM stackctl.stackctl_audit a) s",
+    )
+}
+
+fn copy_url(db: &TestDb, name: &str) -> String {
+    db.url
+        .replacen(&format!("/{}", db.name), &format!("/{name}"), 1)
+}
+
+/// `backup restore FILE --into NAME --anonymize`: fails closed on a column stackctl does
+/// not know, then replaces every person's values (hostile ones included), keeps ids,
+/// prices and references, gives every user the operator's password (verified in passlib),
+/// empties the audit trail, maps people the same way under one key and differently under
+/// another, samples users with their items, and refuses a copy its proof finds a source
+/// value in.
+#[test]
+fn an_anonymised_copy_holds_no_person_and_fails_closed() {
+    let db = TestDb::new();
+    let (ada, _bob) = people(&db);
+    let dir = db.dir.path().join("b");
+    let m = db.json(&["backup", "--dir", dir.to_str().unwrap()]);
+    let file = dir.join(m["file"].as_str().unwrap());
+    let f = file.to_str().unwrap();
+    let key = db.dir.path().join("anon.key");
+    std::fs::write(&key, [7u8; 32]).unwrap();
+    let k = key.to_str().unwrap();
+    let exists = |name: &str| {
+        db.sql(&format!(
+            "SELECT count(*) FROM pg_database WHERE datname = '{name}'"
+        ))
+    };
+
+    // Fail closed: users.phone is the application's, unknown to stackctl.
+    let copy = format!("{}_anon", db.name);
+    let r = db
+        .run(&["backup", "restore", f, "--into", &copy, "--anonymize"])
+        .fails(2);
+    assert!(r.stderr.contains("users.phone"), "{r:#?}");
+    assert_eq!(exists(&copy), "0");
+    db.run(&[
+        "backup",
+        "restore",
+        f,
+        "--into",
+        &copy,
+        "--anonymize",
+        "--keep",
+        "users.email",
+    ])
+    .fails(2);
+
+    // Cleared: the copy, with the operator's password for everyone.
+    let r = db
+        .cmd()
+        .args(&[
+            "backup",
+            "restore",
+            f,
+            "--into",
+            &copy,
+            "--anonymize",
+            "--key",
+            k,
+        ])
+        .args(&["--clear", "users.phone", "--password-stdin"])
+        .stdin("Staging-Pass-1\n")
+        .run()
+        .success();
+    assert!(r.stderr.contains("users.email 2"), "{r:#?}");
+    let url = copy_url(&db, &copy);
+    let text = every_text(&url);
+    for value in [
+        "ada@example.com",
+        "bob@example.com",
+        "countess",
+        "o''love",
+        "+44 20",
+    ] {
+        assert!(!text.contains(value), "{value} in {text}");
+    }
+    let q = |sql: &str| crate::support::psql(&url, sql);
+    assert_eq!(
+        q("SELECT count(*) FROM users WHERE email LIKE 'user-%@example.invalid' AND username LIKE 'user-%'"),
+        "2"
+    );
+    assert_eq!(
+        q(&format!("SELECT count(*) FROM users WHERE id = '{ada}'")),
+        "1"
+    );
+    assert_eq!(q("SELECT count(*) FROM users WHERE phone IS NOT NULL"), "0");
+    // Items keep their values and their owners.
+    assert_eq!(
+        q("SELECT string_agg(title || ':' || price, ',' ORDER BY title) FROM items"),
+        db.sql("SELECT string_agg(title || ':' || price, ',' ORDER BY title) FROM items")
+    );
+    assert_eq!(
+        q(&format!(
+            "SELECT count(*) FROM items WHERE owner_id = '{ada}'"
+        )),
+        "2"
+    );
+    // The audit trail holds only the restore itself.
+    assert_eq!(
+        q("SELECT count(*) FROM stackctl.stackctl_audit WHERE command <> 'backup restore --into'"),
+        "0"
+    );
+    // The application's passlib takes the operator's password for every copied user.
+    let hashes = q("SELECT string_agg(hashed_password, ' ') FROM users");
+    let hashes: Vec<&str> = hashes.split(' ').collect();
+    assert!(crate::support::passlib_verifies("Staging-Pass-1", &hashes));
+
+    // One key, one mapping; another key, another.
+    let emails = |url: &str| {
+        crate::support::psql(url, "SELECT string_agg(email, ',' ORDER BY id) FROM users")
+    };
+    let again = format!("{}_anon2", db.name);
+    db.ok(&[
+        "backup",
+        "restore",
+        f,
+        "--into",
+        &again,
+        "--anonymize",
+        "--key",
+        k,
+        "--clear",
+        "users.phone",
+    ]);
+    assert_eq!(emails(&copy_url(&db, &again)), emails(&url));
+    let other_key = db.dir.path().join("other.key");
+    std::fs::write(&other_key, [9u8; 32]).unwrap();
+    let other = format!("{}_anon3", db.name);
+    db.ok(&[
+        "backup",
+        "restore",
+        f,
+        "--into",
+        &other,
+        "--anonymize",
+        "--key",
+        other_key.to_str().unwrap(),
+        "--clear",
+        "users.phone",
+        "--sample",
+        "1",
+    ]);
+    let other_url = copy_url(&db, &other);
+    let others = emails(&other_url);
+    assert!(
+        !others.is_empty() && !emails(&url).contains(&others),
+        "{others}"
+    );
+    // The sample: one user, with all of that user's items, every reference whole.
+    assert_eq!(
+        crate::support::psql(&other_url, "SELECT count(*) FROM users"),
+        "1"
+    );
+    assert_eq!(
+        crate::support::psql(
+            &other_url,
+            "SELECT count(*) FROM items WHERE owner_id NOT IN (SELECT id FROM users)"
+        ),
+        "0"
+    );
+
+    // The proof: a description quoting a person's email is found, and the copy not kept.
+    db.sql(&format!(
+        "UPDATE items SET description = 'ask Ada (ADA@example.com) first' WHERE owner_id = '{ada}'"
+    ));
+    let m = db.json(&["backup", "--dir", dir.to_str().unwrap()]);
+    let quoted = dir.join(m["file"].as_str().unwrap());
+    let proof = format!("{}_anon4", db.name);
+    let r = db
+        .run(&[
+            "backup",
+            "restore",
+            quoted.to_str().unwrap(),
+            "--into",
+            &proof,
+            "--anonymize",
+            "--clear",
+            "users.phone",
+        ])
+        .fails(1);
+    assert!(r.stderr.contains("items.description"), "{r:#?}");
+    assert!(
+        !r.stderr.to_lowercase().contains("ada@example.com"),
+        "{r:#?}"
+    );
+    assert_eq!(exists(&proof), "0");
+    for name in [&copy, &again, &other] {
+        db.sql(&format!("DROP DATABASE {name} WITH (FORCE)"));
+    }
 }

@@ -45,6 +45,7 @@ pub fn run(args: BackupArgs, ctx: &Ctx) -> Result<()> {
             replace,
             confirm,
             tools,
+            anonymize,
         }) => match into {
             None => restore::in_place(&file, force, confirm.yes, &tools, ctx),
             Some(name) => {
@@ -53,7 +54,7 @@ pub fn run(args: BackupArgs, ctx: &Ctx) -> Result<()> {
                     replace,
                     yes: confirm.yes,
                 };
-                restore::beside(&file, force, &into, &tools, ctx)
+                restore::beside(&file, force, &into, &tools, &anonymize, ctx)
             }
         },
         Some(BackupCmd::Prune {

@@ -10,7 +10,7 @@ use super::{count, require_file, server_tools, Ctx};
 use crate::backup::verify::{self, Afterwards};
 use crate::backup::{manifest::Manifest, restore, Format};
 use crate::change::Change;
-use crate::db;
+use crate::db::{self, anonymize};
 use crate::error::{Error, Result};
 use crate::output::render_one;
 use crate::prompt;
@@ -124,14 +124,80 @@ const RESTORED_COLUMNS: &[&str] = &["database", "file", "replaced", "users", "it
 /// manifest's counts and checksums compared), which then takes the name NAME. The live
 /// database is only read (its name); nothing is asked unless `--replace` will drop an
 /// existing NAME.
+/// `--anonymize`'s options, read before anything runs: the key, the sample, the columns,
+/// the one password hash.
+fn anonymize_options(args: &crate::cli::Anonymize, ctx: &Ctx) -> Result<anonymize::Options> {
+    let key = match &args.key {
+        Some(path) => {
+            let key = std::fs::read(path).map_err(|e| {
+                Error::not_found(format!("cannot read the key file {}: {e}", path.display()))
+            })?;
+            if key.len() < 16 {
+                return Err(Error::invalid(
+                    "--key",
+                    format!(
+                        "{} holds {} byte(s); a key needs at least 16",
+                        path.display(),
+                        key.len()
+                    ),
+                )
+                .with_hint("make one with: head -c 32 /dev/urandom > anon.key"));
+            }
+            key
+        }
+        None => {
+            use rand::RngCore;
+            let mut key = vec![0u8; 32];
+            rand::rng().fill_bytes(&mut key);
+            key
+        }
+    };
+    let password = if args.password_stdin || args.password_file.is_some() {
+        crate::password::obtain(&crate::cli::PasswordSource {
+            password_stdin: args.password_stdin,
+            password_file: args.password_file.clone(),
+            random_password: false,
+        })?
+        .text
+    } else {
+        // A password nobody knows: the hash verifies nothing anyone can type.
+        use rand::distr::{Alphanumeric, SampleString};
+        Alphanumeric.sample_string(&mut rand::rng(), 40)
+    };
+    Ok(anonymize::Options {
+        key,
+        sample: args
+            .sample
+            .as_deref()
+            .map(anonymize::Sample::parse)
+            .transpose()?,
+        keep: args
+            .keep
+            .iter()
+            .map(|c| anonymize::Column::parse("--keep", c))
+            .collect::<Result<_>>()?,
+        clear: args
+            .clear
+            .iter()
+            .map(|c| anonymize::Column::parse("--clear", c))
+            .collect::<Result<_>>()?,
+        password_hash: crate::password::hash(&password, ctx.global.bcrypt_cost)?,
+    })
+}
+
 pub fn beside(
     file: &Path,
     force: bool,
     into: &Into,
     tools_args: &crate::cli::PgTools,
+    anon: &crate::cli::Anonymize,
     ctx: &Ctx,
 ) -> Result<()> {
     let name = DatabaseName::parse(into.name)?;
+    let anon = anon
+        .anonymize
+        .then(|| anonymize_options(anon, ctx))
+        .transpose()?;
     let (manifest, format) = checked_file(file, force)?;
     let target = ctx.direct_target()?;
     ctx.refuse_pooled_tools(&target, "backup restore --into")?;
@@ -190,6 +256,14 @@ pub fn beside(
         )?;
     }
     let clock = Instant::now();
+    let summary = std::cell::RefCell::new(None);
+    let anonymise = |url: &crate::url::PgUrl| -> Result<()> {
+        if let Some(opts) = &anon {
+            let mut conn = db::connect(url.libpq())?;
+            *summary.borrow_mut() = Some(anonymize::run(&mut conn, opts)?);
+        }
+        Ok(())
+    };
     let report = verify::restore_beside(
         file,
         manifest.as_ref(),
@@ -199,9 +273,17 @@ pub fn beside(
         Afterwards::Keep {
             name: &name,
             replace: replaced,
+            then: Some(&anonymise),
         },
         ctx,
     )?;
+    if let Some(s) = summary.borrow().as_ref() {
+        ctx.info(format!(
+            "anonymised the copy {}: {}",
+            name.as_str(),
+            s.describe()
+        ));
+    }
     if !report.ok {
         return Err(Error::failure(format!(
             "the restore differs from the manifest, so database {} was not created{}: {}",

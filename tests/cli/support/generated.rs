@@ -125,12 +125,16 @@ fn venv(target: &Path, backend: &Path) -> PathBuf {
 
 /// `drive.py ARGS` in the backend's directory against `db`; its stdout.
 fn drive(db: &TestDb, args: &[&str], stdin: Option<&str>) -> String {
+    drive_at(&db.url, args, stdin)
+}
+
+fn drive_at(url: &str, args: &[&str], stdin: Option<&str>) -> String {
     let b = backend();
     let mut cmd = Command::new(&b.python);
     cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/stackwizard/drive.py"))
         .args(args)
         .current_dir(&b.dir)
-        .env("DATABASE_URL", &db.url)
+        .env("DATABASE_URL", url)
         .env("SECRET_KEY", "stackctl-tests-secret")
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .stdin(std::process::Stdio::piped())
@@ -160,6 +164,11 @@ pub fn create_all(db: &TestDb) {
 /// Run `steps` against the application (its startup first: the admin and five sample
 /// items); one result per step.
 pub fn api(db: &TestDb, steps: serde_json::Value) -> Vec<serde_json::Value> {
-    let out = drive(db, &["api"], Some(&steps.to_string()));
+    api_at(&db.url, steps)
+}
+
+/// `api` against the database at `url` (a copy beside the test's database).
+pub fn api_at(url: &str, steps: serde_json::Value) -> Vec<serde_json::Value> {
+    let out = drive_at(url, &["api"], Some(&steps.to_string()));
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("the driver's output: {e}: {out}"))
 }

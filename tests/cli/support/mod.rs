@@ -13,7 +13,7 @@ mod standby;
 
 pub use bouncer::{pgbouncer, Bouncer, PoolMode};
 pub use child::{wait_output, Timed};
-pub use python::python;
+pub use python::{passlib_verifies, python};
 pub use standby::standby;
 
 use std::net::TcpListener;

@@ -30,6 +30,21 @@ pub fn python() -> PathBuf {
     PYTHON.get_or_init(make_venv).clone()
 }
 
+/// Whether the application's passlib (a bcrypt CryptContext) verifies `password` against
+/// every one of `hashes`.
+pub fn passlib_verifies(password: &str, hashes: &[&str]) -> bool {
+    let script = "import sys\nfrom passlib.context import CryptContext\n\
+                  c = CryptContext(schemes=['bcrypt'])\n\
+                  print(all(c.verify(sys.argv[1], h) for h in sys.argv[2:]))";
+    let out = Command::new(python())
+        .args(["-c", script, password])
+        .args(hashes)
+        .timed_output()
+        .expect("run the test venv's python");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).trim() == "True"
+}
+
 /// `$CARGO_TARGET_DIR`, else the crate's `target/`.
 pub(super) fn target_dir() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -1,0 +1,399 @@
+//! Anonymised copies (`backup restore FILE --into NAME --anonymize`): run on the database a
+//! restore made, before it takes its name. Set-based SQL in one transaction; fails closed.
+//!
+//! 1. Every column of `users` and `items` is one stackctl knows, or the operator said
+//!    `--keep` or `--clear` for it: otherwise exit 2 naming each, nothing kept.
+//! 2. The source's identifying values (emails, usernames or names, full names, password
+//!    hashes) are hashed into a temporary table: the proof compares hashes, so it copies
+//!    no personal data anywhere.
+//! 3. `--sample`: a deterministic choice of users (by the key) is kept, with their items.
+//! 4. Each user's identifying values are replaced with a pseudonym derived from the key
+//!    and the user's id; every password hash with one hash; `--clear` columns emptied; the
+//!    audit trail emptied.
+//! 5. The proof: no text value anywhere in the copy, nor any email inside one, has the
+//!    hash of a source value (an item description quoting an email is found). A value
+//!    found is exit 1 naming the column; the caller then drops the copy.
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bytea, Text};
+use serde::Serialize;
+
+use super::shape;
+use crate::drift::sql::ident;
+use crate::error::{Error, Result};
+
+/// How many users a sample keeps.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Sample {
+    Percent(f64),
+    Count(i64),
+}
+
+impl Sample {
+    /// `5%` or `100`.
+    pub fn parse(raw: &str) -> Result<Sample> {
+        let bad = || {
+            Error::invalid(
+                "--sample",
+                format!("{raw:?} is not a percentage (0.01% to 100%) nor a count of users"),
+            )
+        };
+        match raw.strip_suffix('%') {
+            Some(p) => {
+                let p: f64 = p.trim().parse().map_err(|_| bad())?;
+                if !(p > 0.0 && p <= 100.0) {
+                    return Err(bad());
+                }
+                Ok(Sample::Percent(p))
+            }
+            None => {
+                let n: i64 = raw.trim().parse().map_err(|_| bad())?;
+                if n < 1 {
+                    return Err(bad());
+                }
+                Ok(Sample::Count(n))
+            }
+        }
+    }
+}
+
+/// A `TABLE.COLUMN` of `users` or `items`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub table: String,
+    pub column: String,
+}
+
+impl Column {
+    pub fn parse(flag: &str, raw: &str) -> Result<Column> {
+        match raw.split_once('.') {
+            Some((t @ ("users" | "items"), c)) if !c.is_empty() => Ok(Column {
+                table: t.to_string(),
+                column: c.to_string(),
+            }),
+            _ => Err(Error::invalid(
+                flag,
+                format!("{raw:?} is not users.COLUMN or items.COLUMN"),
+            )),
+        }
+    }
+
+    fn name(&self) -> String {
+        format!("{}.{}", self.table, self.column)
+    }
+}
+
+pub struct Options {
+    /// What the pseudonyms are derived from: the operator's key file, or random bytes
+    /// (then each copy differs).
+    pub key: Vec<u8>,
+    pub sample: Option<Sample>,
+    pub keep: Vec<Column>,
+    pub clear: Vec<Column>,
+    /// The one bcrypt hash every copied user gets.
+    pub password_hash: String,
+}
+
+/// What the copy's anonymisation did, per column.
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    /// `users.email` and the number of values replaced, one per column.
+    pub replaced: Vec<(String, i64)>,
+    pub cleared: Vec<(String, i64)>,
+    pub kept: Vec<String>,
+    pub users_dropped_by_sample: i64,
+    pub audit_rows_removed: i64,
+}
+
+impl Summary {
+    pub fn describe(&self) -> String {
+        let list = |v: &[(String, i64)]| {
+            v.iter()
+                .map(|(c, n)| format!("{c} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut parts = vec![format!("replaced {}", list(&self.replaced))];
+        if !self.cleared.is_empty() {
+            parts.push(format!("cleared {}", list(&self.cleared)));
+        }
+        if !self.kept.is_empty() {
+            parts.push(format!("kept as they are {}", self.kept.join(", ")));
+        }
+        if self.users_dropped_by_sample > 0 {
+            parts.push(format!(
+                "{} user(s) left out by the sample",
+                self.users_dropped_by_sample
+            ));
+        }
+        parts.push(format!(
+            "audit trail emptied ({} row(s))",
+            self.audit_rows_removed
+        ));
+        parts.join("; ")
+    }
+}
+
+/// The identifying columns of each layout: replaced, never kept.
+fn personal(simple: bool) -> &'static [&'static str] {
+    if simple {
+        &["email", "name"]
+    } else {
+        &["email", "username", "full_name", "hashed_password"]
+    }
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+fn count(conn: &mut PgConnection, sql: &str) -> Result<i64> {
+    Ok(diesel::sql_query(sql).get_result::<Count>(conn)?.n)
+}
+
+/// The pseudonym of the row's id under the key (`$1`): 16 hex digits.
+const PSEUDONYM: &str = "left(encode(sha256($1 || convert_to(id::text, 'UTF8')), 'hex'), 16)";
+
+/// Anonymise the database `conn` is connected to (a restore's own database).
+pub fn run(conn: &mut PgConnection, opts: &Options) -> Result<Summary> {
+    let summary = conn.transaction::<_, Error, _>(|conn| anonymise(conn, opts))?;
+    // The replaced values' old row versions are gone from the tables' files only once
+    // the tables are rewritten.
+    conn.batch_execute("VACUUM FULL users")?;
+    if !summary.cleared.is_empty() || summary.users_dropped_by_sample > 0 {
+        conn.batch_execute("VACUUM FULL items")?;
+    }
+    Ok(summary)
+}
+
+fn anonymise(conn: &mut PgConnection, opts: &Options) -> Result<Summary> {
+    let columns = shape::columns(conn)?;
+    let has = |t: &str, c: &str| {
+        columns
+            .iter()
+            .any(|r| r.table_name == t && r.column_name == c)
+    };
+    let simple = has("users", "name") && !has("users", "hashed_password");
+    let items = columns.iter().any(|r| r.table_name == "items");
+    let mut summary = Summary::default();
+
+    // 1. Fail closed.
+    for c in opts.keep.iter().chain(&opts.clear) {
+        if !has(&c.table, &c.column) {
+            return Err(Error::usage(format!(
+                "{} has no column {}",
+                c.table, c.column
+            )));
+        }
+        if c.table == "users" && personal(simple).contains(&c.column.as_str()) {
+            return Err(Error::usage(format!(
+                "{} is personal data the copy always replaces; it cannot be kept or cleared",
+                c.name()
+            )));
+        }
+    }
+    let unknown: Vec<String> = columns
+        .iter()
+        .filter(|r| {
+            let known = shape::is_known(&r.table_name, &r.column_name)
+                || (simple && r.table_name == "users" && r.column_name == "name");
+            let said = opts
+                .keep
+                .iter()
+                .chain(&opts.clear)
+                .any(|c| c.table == r.table_name && c.column == r.column_name);
+            !known && !said
+        })
+        .map(|r| format!("{}.{} ({})", r.table_name, r.column_name, r.column_type))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(Error::usage(format!(
+            "the copy would carry column(s) stackctl does not know, which may hold personal data: {}",
+            unknown.join(", ")
+        ))
+        .with_hint("say for each: --keep TABLE.COLUMN copies it as it is, --clear TABLE.COLUMN empties it"));
+    }
+    summary.kept = opts.keep.iter().map(Column::name).collect();
+
+    // 2. The source's identifying values, as hashes only.
+    let sources: Vec<String> = personal(simple)
+        .iter()
+        .map(|c| format!("SELECT lower({c}::text) FROM users"))
+        .collect();
+    conn.batch_execute(&format!(
+        "CREATE TEMPORARY TABLE stackctl_source_hashes ON COMMIT DROP AS \
+         SELECT DISTINCT sha256(convert_to(v, 'UTF8')) AS h FROM ({}) s(v) \
+         WHERE v IS NOT NULL AND length(v) >= 3; \
+         CREATE INDEX ON stackctl_source_hashes (h)",
+        sources.join(" UNION ALL ")
+    ))?;
+
+    // 3. The sample: the users whose keyed hash ranks first, with their items.
+    if let Some(sample) = opts.sample {
+        let total = count(conn, "SELECT count(*) AS n FROM users")?;
+        let keep = match sample {
+            Sample::Count(n) => n.min(total),
+            Sample::Percent(p) => ((total as f64) * p / 100.0).ceil() as i64,
+        };
+        diesel::sql_query(format!(
+            "CREATE TEMPORARY TABLE stackctl_sampled ON COMMIT DROP AS \
+             SELECT id FROM users ORDER BY {PSEUDONYM}, id LIMIT $2"
+        ))
+        .bind::<Bytea, _>(&opts.key)
+        .bind::<BigInt, _>(keep)
+        .execute(conn)?;
+        if items {
+            conn.batch_execute(
+                "DELETE FROM items WHERE owner_id IS NOT NULL \
+                 AND owner_id NOT IN (SELECT id FROM stackctl_sampled)",
+            )?;
+        }
+        summary.users_dropped_by_sample = diesel::sql_query(
+            "DELETE FROM users WHERE id NOT IN (SELECT id FROM stackctl_sampled)",
+        )
+        .execute(conn)? as i64;
+    }
+
+    // 4. The pseudonyms, the one password hash, the cleared columns, the audit trail.
+    for c in personal(simple) {
+        let n = count(conn, &format!("SELECT count({c}) AS n FROM users"))?;
+        summary.replaced.push((format!("users.{c}"), n));
+    }
+    let set = if simple {
+        format!(
+            "email = 'user-' || {PSEUDONYM} || '@example.invalid', \
+             name = 'Person ' || upper(left({PSEUDONYM}, 8))"
+        )
+    } else {
+        format!(
+            "email = 'user-' || {PSEUDONYM} || '@example.invalid', \
+             username = CASE WHEN username IS NULL THEN NULL ELSE 'user-' || {PSEUDONYM} END, \
+             full_name = CASE WHEN full_name IS NULL THEN NULL \
+                              ELSE 'Person ' || upper(left({PSEUDONYM}, 8)) END, \
+             hashed_password = $2"
+        )
+    };
+    let q = diesel::sql_query(format!("UPDATE users SET {set}")).bind::<Bytea, _>(&opts.key);
+    if simple {
+        q.execute(conn)?;
+    } else {
+        q.bind::<Text, _>(&opts.password_hash).execute(conn)?;
+    }
+    for c in &opts.clear {
+        let col = columns
+            .iter()
+            .find(|r| r.table_name == c.table && r.column_name == c.column)
+            .expect("checked above");
+        let empty = if !col.not_null {
+            "NULL"
+        } else if col.column_type == "text" || col.column_type.starts_with("character") {
+            "''"
+        } else {
+            return Err(Error::usage(format!(
+                "{} is NOT NULL and not text: it cannot be emptied",
+                c.name()
+            ))
+            .with_hint(format!("--keep {} copies it as it is", c.name())));
+        };
+        let n = diesel::sql_query(format!(
+            "UPDATE {t} SET {col} = {empty} WHERE {col} IS NOT NULL",
+            t = ident(&c.table),
+            col = ident(&c.column)
+        ))
+        .execute(conn)?;
+        summary.cleared.push((c.name(), n as i64));
+    }
+    if let Some(audit) = super::own::find(conn, "stackctl_audit")? {
+        summary.audit_rows_removed = count(conn, &format!("SELECT count(*) AS n FROM {audit}"))?;
+        conn.batch_execute(&format!("TRUNCATE {audit}"))?;
+    }
+
+    // 5. The proof.
+    prove(conn)?;
+    Ok(summary)
+}
+
+#[derive(QueryableByName)]
+struct TextColumn {
+    #[diesel(sql_type = Text)]
+    schema: String,
+    #[diesel(sql_type = Text)]
+    table: String,
+    #[diesel(sql_type = Text)]
+    column: String,
+}
+
+/// No text value of any table in the copy hashes to a source value, nor does any email
+/// inside one (a word with an `@`, split at spaces and punctuation but `@ . _ + -`).
+/// Found: exit 1 naming each column.
+fn prove(conn: &mut PgConnection) -> Result<()> {
+    let columns: Vec<TextColumn> = diesel::sql_query(
+        "SELECT n.nspname::text AS schema, c.relname::text AS table, a.attname::text AS column \
+         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped \
+           AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+           AND n.nspname NOT LIKE 'pg\\_%' \
+           AND a.atttypid IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype, \
+                              'json'::regtype, 'jsonb'::regtype, 'name'::regtype) \
+         ORDER BY 1, 2, a.attnum",
+    )
+    .load(conn)?;
+    let mut found = Vec::new();
+    for c in &columns {
+        let v = format!("lower(t.{}::text)", ident(&c.column));
+        let n = count(
+            conn,
+            &format!(
+                "SELECT count(*) AS n FROM {s}.{t} t WHERE {v} IS NOT NULL AND ( \
+                   EXISTS (SELECT 1 FROM stackctl_source_hashes h \
+                           WHERE h.h = sha256(convert_to({v}, 'UTF8'))) \
+                   OR EXISTS (SELECT 1 FROM regexp_split_to_table({v}, '[^[:alnum:]@._+-]+') w \
+                              JOIN stackctl_source_hashes h \
+                                ON h.h = sha256(convert_to(trim(both '.' from w), 'UTF8')) \
+                              WHERE position('@' in w) > 0))",
+                s = ident(&c.schema),
+                t = ident(&c.table),
+            ),
+        )?;
+        if n > 0 {
+            found.push(format!(
+                "{}.{}.{} ({n} row(s))",
+                c.schema, c.table, c.column
+            ));
+        }
+    }
+    if found.is_empty() {
+        return Ok(());
+    }
+    Err(Error::failure(format!(
+        "the copy still holds personal data of the source, so it was not kept: a value of the source found in {}",
+        found.join(", ")
+    ))
+    .with_hint("clear those columns with --clear TABLE.COLUMN, or keep the value out of the source"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_and_columns_parse_or_are_usage_errors() {
+        assert_eq!(Sample::parse("5%").unwrap(), Sample::Percent(5.0));
+        assert_eq!(Sample::parse("100").unwrap(), Sample::Count(100));
+        for bad in ["0%", "101%", "0", "-3", "x", "5%%"] {
+            assert_eq!(Sample::parse(bad).unwrap_err().exit_code(), 2, "{bad}");
+        }
+        assert!(Column::parse("--keep", "users.phone").is_ok());
+        for bad in ["phone", "orders.x", "users.", ".x"] {
+            assert_eq!(
+                Column::parse("--keep", bad).unwrap_err().exit_code(),
+                2,
+                "{bad}"
+            );
+        }
+    }
+}
