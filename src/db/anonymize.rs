@@ -159,14 +159,78 @@ const PSEUDONYM: &str = "left(encode(sha256($1 || convert_to(id::text, 'UTF8')),
 
 /// Anonymise the database `conn` is connected to (a restore's own database).
 pub fn run(conn: &mut PgConnection, opts: &Options) -> Result<Summary> {
-    let summary = conn.transaction::<_, Error, _>(|conn| anonymise(conn, opts))?;
+    // Every row of users changes and the table is rewritten afterwards: its indexes (but
+    // those behind its constraints) are dropped first and made again once, from the
+    // server's own definitions, instead of being updated row by row and then rebuilt.
+    // Only stackctl's own statements run: no search path an object in the dump could
+    // stand in (every name here is schema-qualified), no row security hiding rows from
+    // the change and the proof, and no trigger or rule of the dump's running as this role.
+    conn.batch_execute("SET search_path = pg_catalog, pg_temp; SET row_security = off")?;
+    refuse_triggers(conn)?;
+    let indexes = plain_indexes(conn, "users")?;
+    let summary = conn.transaction::<_, Error, _>(|conn| {
+        for (name, _) in &indexes {
+            conn.batch_execute(&format!("DROP INDEX public.{}", ident(name)))?;
+        }
+        anonymise(conn, opts)
+    })?;
     // The replaced values' old row versions are gone from the tables' files only once
     // the tables are rewritten.
-    conn.batch_execute("VACUUM FULL users")?;
+    conn.batch_execute("VACUUM (FULL, ANALYZE) public.users")?;
+    for (_, definition) in &indexes {
+        conn.batch_execute(definition)?;
+    }
+    // Fresh statistics: the planner's samples of the old values go with them.
+    conn.batch_execute("ANALYZE")?;
     if !summary.cleared.is_empty() || summary.users_dropped_by_sample > 0 {
-        conn.batch_execute("VACUUM FULL items")?;
+        conn.batch_execute("VACUUM (FULL, ANALYZE) public.items")?;
     }
     Ok(summary)
+}
+
+/// Exit 1 when the copy's users, items or audit trail carry a trigger or a rule of the
+/// dump's: the anonymisation's statements would run it as this role.
+fn refuse_triggers(conn: &mut PgConnection) -> Result<()> {
+    let n = count(
+        conn,
+        "SELECT (SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
+                  JOIN pg_namespace n ON n.oid = c.relnamespace \
+                  WHERE NOT t.tgisinternal AND n.nspname IN ('public', 'stackctl') \
+                    AND c.relname IN ('users', 'items', 'stackctl_audit')) \
+              + (SELECT count(*) FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class \
+                  JOIN pg_namespace n ON n.oid = c.relnamespace \
+                  WHERE r.rulename <> '_RETURN' AND n.nspname IN ('public', 'stackctl') \
+                    AND c.relname IN ('users', 'items', 'stackctl_audit')) AS n",
+    )?;
+    if n > 0 {
+        return Err(Error::failure(format!(
+            "the backup's users, items or audit trail carry {n} trigger(s) or rule(s), which anonymising would run as this role; the copy was not kept"
+        ))
+        .with_hint("drop them in the source (or anonymise by hand)"));
+    }
+    Ok(())
+}
+
+/// The indexes of `public.<table>` that no constraint owns: (name, definition as
+/// `pg_get_indexdef` gives it, schema-qualified).
+fn plain_indexes(conn: &mut PgConnection, table: &str) -> Result<Vec<(String, String)>> {
+    #[derive(QueryableByName)]
+    struct Index {
+        #[diesel(sql_type = Text)]
+        name: String,
+        #[diesel(sql_type = Text)]
+        definition: String,
+    }
+    let rows: Vec<Index> = diesel::sql_query(
+        "SELECT c.relname::text AS name, pg_get_indexdef(i.indexrelid) AS definition \
+         FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+         WHERE i.indrelid = to_regclass('public.' || quote_ident($1)) \
+           AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid) \
+         ORDER BY 1",
+    )
+    .bind::<Text, _>(table)
+    .load(conn)?;
+    Ok(rows.into_iter().map(|r| (r.name, r.definition)).collect())
 }
 
 fn anonymise(conn: &mut PgConnection, opts: &Options) -> Result<Summary> {
@@ -221,7 +285,7 @@ fn anonymise(conn: &mut PgConnection, opts: &Options) -> Result<Summary> {
     // 2. The source's identifying values, as hashes only.
     let sources: Vec<String> = personal(simple)
         .iter()
-        .map(|c| format!("SELECT lower({c}::text) FROM users"))
+        .map(|c| format!("SELECT lower({c}::text) FROM public.users"))
         .collect();
     conn.batch_execute(&format!(
         "CREATE TEMPORARY TABLE stackctl_source_hashes ON COMMIT DROP AS \
@@ -233,33 +297,33 @@ fn anonymise(conn: &mut PgConnection, opts: &Options) -> Result<Summary> {
 
     // 3. The sample: the users whose keyed hash ranks first, with their items.
     if let Some(sample) = opts.sample {
-        let total = count(conn, "SELECT count(*) AS n FROM users")?;
+        let total = count(conn, "SELECT count(*) AS n FROM public.users")?;
         let keep = match sample {
             Sample::Count(n) => n.min(total),
             Sample::Percent(p) => ((total as f64) * p / 100.0).ceil() as i64,
         };
         diesel::sql_query(format!(
             "CREATE TEMPORARY TABLE stackctl_sampled ON COMMIT DROP AS \
-             SELECT id FROM users ORDER BY {PSEUDONYM}, id LIMIT $2"
+             SELECT id FROM public.users ORDER BY {PSEUDONYM}, id LIMIT $2"
         ))
         .bind::<Bytea, _>(&opts.key)
         .bind::<BigInt, _>(keep)
         .execute(conn)?;
         if items {
             conn.batch_execute(
-                "DELETE FROM items WHERE owner_id IS NOT NULL \
+                "DELETE FROM public.items WHERE owner_id IS NOT NULL \
                  AND owner_id NOT IN (SELECT id FROM stackctl_sampled)",
             )?;
         }
         summary.users_dropped_by_sample = diesel::sql_query(
-            "DELETE FROM users WHERE id NOT IN (SELECT id FROM stackctl_sampled)",
+            "DELETE FROM public.users WHERE id NOT IN (SELECT id FROM stackctl_sampled)",
         )
         .execute(conn)? as i64;
     }
 
     // 4. The pseudonyms, the one password hash, the cleared columns, the audit trail.
     for c in personal(simple) {
-        let n = count(conn, &format!("SELECT count({c}) AS n FROM users"))?;
+        let n = count(conn, &format!("SELECT count({c}) AS n FROM public.users"))?;
         summary.replaced.push((format!("users.{c}"), n));
     }
     let set = if simple {
@@ -276,7 +340,7 @@ fn anonymise(conn: &mut PgConnection, opts: &Options) -> Result<Summary> {
              hashed_password = $2"
         )
     };
-    let q = diesel::sql_query(format!("UPDATE users SET {set}")).bind::<Bytea, _>(&opts.key);
+    let q = diesel::sql_query(format!("UPDATE public.users SET {set}")).bind::<Bytea, _>(&opts.key);
     if simple {
         q.execute(conn)?;
     } else {
@@ -299,7 +363,7 @@ fn anonymise(conn: &mut PgConnection, opts: &Options) -> Result<Summary> {
             .with_hint(format!("--keep {} copies it as it is", c.name())));
         };
         let n = diesel::sql_query(format!(
-            "UPDATE {t} SET {col} = {empty} WHERE {col} IS NOT NULL",
+            "UPDATE public.{t} SET {col} = {empty} WHERE {col} IS NOT NULL",
             t = ident(&c.table),
             col = ident(&c.column)
         ))
@@ -349,12 +413,12 @@ fn prove(conn: &mut PgConnection) -> Result<()> {
             conn,
             &format!(
                 "SELECT count(*) AS n FROM {s}.{t} t WHERE {v} IS NOT NULL AND ( \
-                   EXISTS (SELECT 1 FROM stackctl_source_hashes h \
-                           WHERE h.h = sha256(convert_to({v}, 'UTF8'))) \
-                   OR EXISTS (SELECT 1 FROM regexp_split_to_table({v}, '[^[:alnum:]@._+-]+') w \
-                              JOIN stackctl_source_hashes h \
-                                ON h.h = sha256(convert_to(trim(both '.' from w), 'UTF8')) \
-                              WHERE position('@' in w) > 0))",
+                   sha256(convert_to({v}, 'UTF8')) IN (SELECT h FROM stackctl_source_hashes) \
+                   OR (position('@' in {v}) > 0 AND EXISTS ( \
+                         SELECT 1 FROM regexp_split_to_table({v}, '[^[:alnum:]@._+-]+') w \
+                         JOIN stackctl_source_hashes h \
+                           ON h.h = sha256(convert_to(trim(both '.' from w), 'UTF8')) \
+                         WHERE position('@' in w) > 0)))",
                 s = ident(&c.schema),
                 t = ident(&c.table),
             ),
