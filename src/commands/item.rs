@@ -7,7 +7,7 @@ use super::Ctx;
 use crate::change::Change;
 use crate::cli::{ItemAdd, ItemCmd, ItemList, ItemSort, ItemUpdate};
 use crate::db::items::{self, Filter, Sort};
-use crate::db::models::{format_price, ItemChanges, ItemView, NewItem};
+use crate::db::models::{format_price, ItemChanges, ItemId, ItemView, NewItem};
 use crate::db::users::{self, Page, UserRef};
 use crate::error::{Error, Result};
 use crate::output::{render_one, ListWriter};
@@ -32,6 +32,12 @@ fn checked_id(raw: &str) -> Result<&str> {
         return Ok(raw);
     }
     validate::id_arg("item id", raw).map(|_| raw)
+}
+
+/// The item an id argument names, as the session's item ids are typed.
+fn resolve(session: &mut crate::session::Session, raw: &str) -> Result<ItemId> {
+    let ids = session.shape.item_ids;
+    items::resolve(session, ids, raw)
 }
 
 fn print_item(ctx: &Ctx, item: &ItemView) -> Result<()> {
@@ -147,10 +153,7 @@ fn list(args: ItemList, ctx: &Ctx) -> Result<()> {
 fn show(id: &str, ctx: &Ctx) -> Result<()> {
     let id = checked_id(id)?;
     let mut session = ctx.connect()?;
-    let id = {
-        let ids = session.shape.item_ids;
-        items::resolve(&mut session, ids, id)?
-    };
+    let id = resolve(&mut session, id)?;
     let item = items::get(&mut session, id)?;
     print_item(ctx, &item)
 }
@@ -177,10 +180,7 @@ fn update(args: ItemUpdate, ctx: &Ctx) -> Result<()> {
         ));
     }
     let mut session = ctx.connect()?;
-    let id = {
-        let ids = session.shape.item_ids;
-        items::resolve(&mut session, ids, id)?
-    };
+    let id = resolve(&mut session, id)?;
     let item = session.write("item update", |conn| {
         let before = items::get(conn, id)?;
         let owner = args
@@ -211,10 +211,7 @@ fn update(args: ItemUpdate, ctx: &Ctx) -> Result<()> {
 fn delete(id: &str, yes: bool, ctx: &Ctx) -> Result<()> {
     let id = checked_id(id)?;
     let mut session = ctx.connect()?;
-    let id = {
-        let ids = session.shape.item_ids;
-        items::resolve(&mut session, ids, id)?
-    };
+    let id = resolve(&mut session, id)?;
     let item = items::get(&mut session, id)?;
     if !ctx.global.dry_run {
         let price = item.price.as_ref().map_or("none".into(), format_price);
