@@ -149,7 +149,10 @@ pub fn newest_backup(dir: &Path, database: &str) -> Newest {
         .into_iter()
         .filter_map(|n| match manifest::read(&dir.join(&n)) {
             // Two names may share a file stem (`a/b`, `a_b`): the manifest says whose it is.
-            Ok(Some(m)) => (m.database == database).then_some((n, Some(m.started_at))),
+            // An anonymised dump is not a backup of the database.
+            Ok(Some(m)) => {
+                (m.database == database && !m.anonymized).then_some((n, Some(m.started_at)))
+            }
             Ok(None) => None,
             // A manifest that cannot be read: as old as its name says.
             Err(_) => {

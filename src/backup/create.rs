@@ -18,6 +18,7 @@ use crate::pgtools::{self, Tools};
 use crate::url::PgUrl;
 
 /// What to take.
+#[derive(Clone)]
 pub struct Request {
     pub dir: PathBuf,
     pub format: Format,
@@ -29,6 +30,10 @@ pub struct Request {
     pub pg_dump: Option<PathBuf>,
     /// `--jobs`: pg_dump's for a directory dump, pg_restore's for the test restore.
     pub jobs: u32,
+    /// `backup --anonymize`: the dump of an anonymised copy, named
+    /// `anonymized-<database>-<time>` so neither retention nor a `<database>-*` glob takes
+    /// it for a backup of the database.
+    pub anonymized: bool,
 }
 
 /// The new backup while it is written and checked, under a private temporary name.
@@ -79,10 +84,26 @@ struct Snapshot {
 /// checked while it is still a private temporary file: only a verified backup ever carries
 /// a final name (its manifest first, then the dump), so nothing counts a failed one.
 pub fn create(
+    conn: PgConnection,
+    url: &PgUrl,
+    database: &str,
+    req: &Request,
+    log: &dyn Log,
+    progress: &dyn Fn(u64),
+) -> Result<Created> {
+    directory::ensure_dir(&req.dir)?;
+    let lock = directory::lock(&req.dir, log)?;
+    directory::remove_leftovers(&req.dir, &lock, log)?;
+    create_locked(conn, url, database, req, &lock, log, progress)
+}
+
+/// `create` in a directory whose lock the caller holds (and whose leftovers it removed).
+pub fn create_locked(
     mut conn: PgConnection,
     url: &PgUrl,
     database: &str,
     req: &Request,
+    lock: &directory::DirLock,
     log: &dyn Log,
     progress: &dyn Fn(u64),
 ) -> Result<Created> {
@@ -95,10 +116,11 @@ pub fn create(
         )?
     };
     let schema_version = db::applied_versions(&mut conn)?.into_iter().next_back();
-    directory::ensure_dir(&req.dir)?;
-    let lock = directory::lock(&req.dir, log)?;
-    directory::remove_leftovers(&req.dir, &lock, log)?;
-    let (started_at, final_path) = reserve_name(&req.dir, database, req.format);
+    let stem = match req.anonymized {
+        true => format!("anonymized-{}", catalog::file_stem(database)),
+        false => catalog::file_stem(database),
+    };
+    let (started_at, final_path) = reserve_name(&req.dir, &stem, req.format);
     let file_name = file_name(&final_path);
     let tmp = Partial::new(&req.dir, &file_name, req.format)?;
     if req.format == Format::Directory {
@@ -136,6 +158,7 @@ pub fn create(
         schema_version,
         table_checksums: snapshot.checksums,
         files,
+        anonymized: req.anonymized,
     };
     let checked = Checked {
         tmp: tmp.path(),
@@ -150,7 +173,7 @@ pub fn create(
     tmp.persist(&final_path)?;
     directory::sync_dir(&req.dir)?;
     if req.rules.any() {
-        retention::apply(&req.dir, &lock, database, &req.rules, false, log)?;
+        retention::apply(&req.dir, lock, database, &req.rules, false, log)?;
     }
     Ok(Created {
         path: final_path,
@@ -158,14 +181,13 @@ pub fn create(
     })
 }
 
-/// `<file_stem(database)>-<yyyymmddTHHMMSSZ>.<ext>`, one name per second: wait for the next second
-/// rather than overwrite.
-fn reserve_name(dir: &Path, database: &str, format: Format) -> (DateTime<Utc>, PathBuf) {
+/// `<stem>-<yyyymmddTHHMMSSZ>.<ext>`, one name per second: wait for the next second rather
+/// than overwrite.
+fn reserve_name(dir: &Path, stem: &str, format: Format) -> (DateTime<Utc>, PathBuf) {
     loop {
         let now = Utc::now();
         let p = dir.join(format!(
-            "{}-{}.{}",
-            catalog::file_stem(database),
+            "{stem}-{}.{}",
             now.format("%Y%m%dT%H%M%SZ"),
             format.extension()
         ));

@@ -78,6 +78,10 @@ pub struct Manifest {
     /// A directory dump's files, each with its size and sha256.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub files: Option<BTreeMap<String, FileSum>>,
+    /// `backup --anonymize`: a dump with no personal data, for handing out; retention and
+    /// `status` never count it as a backup of the database.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub anonymized: bool,
 }
 
 /// One file of a directory dump.

@@ -95,7 +95,10 @@ fn candidates(dir: &Path, database: &str, log: &dyn Log) -> Result<Vec<(DateTime
     for name in catalog::backup_names(dir, Some(database))? {
         match catalog::standing(&dir.join(&name))? {
             // Two names may share a file stem (`a/b`, `a_b`): the manifest says whose.
-            Standing::Verified(m) if m.database == database => backups.push((m.started_at, name)),
+            // An anonymised dump is not a backup of the database.
+            Standing::Verified(m) if m.database == database && !m.anonymized => {
+                backups.push((m.started_at, name))
+            }
             Standing::Verified(_) | Standing::NoManifest => {}
             Standing::Failed(why) => log.warn(format!(
                 "backup {} is not counted by retention and is left in place: {why}",

@@ -99,6 +99,9 @@ pub enum Afterwards<'a> {
         /// anonymised copy); an error drops it.
         then: Option<Then<'a>>,
     },
+    /// `backup --anonymize`: once it matched, `then` runs on it (anonymise it and dump
+    /// it); dropped whatever the outcome.
+    Use { then: Then<'a> },
 }
 
 /// A test restore: `file` restored into a scratch database and compared, then dropped.
@@ -138,6 +141,7 @@ pub fn restore_beside(
     let prefix = match afterwards {
         Afterwards::Drop => "stackctl_verify",
         Afterwards::Keep { .. } => "stackctl_restore",
+        Afterwards::Use { .. } => "stackctl_anonymize",
     };
     let scratch = ScratchDatabase::create(url, prefix)?;
     log.debug(format!(
@@ -158,13 +162,12 @@ pub fn restore_beside(
         }
     ));
     let mut outcome = restore_and_compare(file, manifest, format, tools, &scratch.url);
-    if let (
-        Afterwards::Keep {
-            then: Some(then), ..
-        },
-        Ok(report),
-    ) = (&afterwards, &outcome)
-    {
+    let then = match &afterwards {
+        Afterwards::Keep { then, .. } => *then,
+        Afterwards::Use { then } => Some(*then),
+        Afterwards::Drop => None,
+    };
+    if let (Some(then), Ok(report)) = (then, &outcome) {
         if report.ok {
             if let Err(e) = then(&scratch.url) {
                 outcome = Err(e);

@@ -117,7 +117,7 @@ pub enum Command {
     #[command(subcommand)]
     Item(ItemCmd),
     /// Take, list, verify and restore backups (pg_dump / pg_restore)
-    Backup(BackupArgs),
+    Backup(Box<BackupArgs>),
     /// The embedded PostgreSQL used when no database is configured
     #[command(subcommand)]
     Local(LocalCmd),

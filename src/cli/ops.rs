@@ -110,6 +110,51 @@ pub struct Retention {
     /// Keep the newest N backups of this database
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub keep: Option<u32>,
+    #[command(flatten)]
+    pub calendar: Calendar,
+}
+
+/// `backup create`'s retention: its `--keep` also names the columns an anonymised dump
+/// copies as they are.
+#[derive(Debug, Args, Clone)]
+pub struct CreateRetention {
+    /// Keep the newest N backups of this database (with --anonymize: TABLE.COLUMN, an
+    /// application column copied as it is; repeatable)
+    #[arg(long, value_name = "N|TABLE.COLUMN")]
+    pub keep: Vec<Keep>,
+    #[command(flatten)]
+    pub calendar: Calendar,
+}
+
+/// What a `--keep` of `backup create` says: a count of backups, or a column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Keep {
+    Backups(u32),
+    Column(String),
+}
+
+impl std::str::FromStr for Keep {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Keep, String> {
+        if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+            return match s.parse::<u32>() {
+                Ok(n) if n >= 1 => Ok(Keep::Backups(n)),
+                _ => Err(format!(
+                    "{s} is not a count of backups from 1 to {}",
+                    u32::MAX
+                )),
+            };
+        }
+        if s.contains('.') {
+            return Ok(Keep::Column(s.to_string()));
+        }
+        Err("expected N (backups to keep) or, with --anonymize, TABLE.COLUMN".into())
+    }
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct Calendar {
     /// Keep the newest backup of each of the last N days that have one
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub keep_daily: Option<u32>,
@@ -172,7 +217,7 @@ pub enum BackupCmd {
         #[command(flatten)]
         tools: PgTools,
         #[command(flatten)]
-        anonymize: Box<Anonymize>,
+        anonymize: Box<AnonymizeCopy>,
     },
     /// Delete the backups the retention rules do not keep (with --dry-run: show them)
     Prune {
@@ -193,13 +238,24 @@ pub struct BackupDir {
     pub dir: Option<PathBuf>,
 }
 
-/// An anonymised copy (docs/personal-data.md).
+/// `backup restore --into NAME --anonymize`: an anonymised copy (docs/personal-data.md).
 #[derive(Debug, Args, Clone, Default)]
-pub struct Anonymize {
+pub struct AnonymizeCopy {
     /// With --into: replace every person's data in the copy (fails closed on columns
     /// stackctl does not know)
     #[arg(long, requires = "into")]
     pub anonymize: bool,
+    /// Copy this application column as it is (repeatable)
+    #[arg(long, value_name = "TABLE.COLUMN", requires = "anonymize")]
+    pub keep: Vec<String>,
+    #[command(flatten)]
+    pub options: Anonymize,
+}
+
+/// The options of an anonymised copy or dump but `--anonymize` and `--keep`, which each
+/// command spells its own way.
+#[derive(Debug, Args, Clone, Default)]
+pub struct Anonymize {
     /// A key file: the same key gives each person the same pseudonym in every copy
     /// (without one, each copy differs)
     #[arg(long, value_name = "FILE", requires = "anonymize")]
@@ -207,9 +263,6 @@ pub struct Anonymize {
     /// Keep a sample of the users, with all their items: N% or a count
     #[arg(long, value_name = "N%|N", requires = "anonymize")]
     pub sample: Option<String>,
-    /// Copy this application column as it is (repeatable)
-    #[arg(long, value_name = "TABLE.COLUMN", requires = "anonymize")]
-    pub keep: Vec<String>,
     /// Empty this column: null where it may be (repeatable)
     #[arg(long, value_name = "TABLE.COLUMN", requires = "anonymize")]
     pub clear: Vec<String>,
@@ -240,7 +293,7 @@ pub struct BackupCreate {
     pub dir: BackupDir,
     /// After a verified backup, delete what the retention rules do not keep
     #[command(flatten)]
-    pub retention: Retention,
+    pub retention: CreateRetention,
     /// Dump format
     #[arg(long, value_enum, default_value_t = DumpFormat::Custom)]
     pub format: DumpFormat,
@@ -251,6 +304,13 @@ pub struct BackupCreate {
     pub tools: PgTools,
     #[command(flatten)]
     pub notify: Notify,
+    /// Write a dump with no personal data in it: the database is dumped, restored into a
+    /// scratch database, anonymised and proven there, and that is dumped (not counted by
+    /// retention nor by status)
+    #[arg(long)]
+    pub anonymize: bool,
+    #[command(flatten)]
+    pub anonymize_options: Anonymize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -181,7 +181,7 @@ pub fn dispatch(command: Command, ctx: &Ctx) -> Result<ExitCode> {
         Command::Migrate(args) => migrate::run(args, ctx),
         Command::User(cmd) => user::run(cmd, ctx),
         Command::Item(cmd) => item::run(cmd, ctx),
-        Command::Backup(args) => backup::run(args, ctx),
+        Command::Backup(args) => backup::run(*args, ctx),
         Command::Local(cmd) => local::run(cmd, ctx),
         Command::Audit(cmd) => audit::run(cmd, ctx),
         Command::Grant(args) => grant::run(args, ctx),

@@ -1,5 +1,6 @@
-//! Anonymised copies (`backup restore FILE --into NAME --anonymize`): run on the database a
-//! restore made, before it takes its name. Set-based SQL in one transaction; fails closed.
+//! Anonymised copies (`backup restore FILE --into NAME --anonymize`, and the scratch copy
+//! `backup --anonymize` dumps): run on the database a restore made, before it takes its
+//! name or is dumped. Set-based SQL in one transaction; fails closed.
 //!
 //! 1. Every column of `users` and `items` is one stackctl knows, or the operator said
 //!    `--keep` or `--clear` for it: otherwise exit 2 naming each, nothing kept.
@@ -12,7 +13,8 @@
 //!    audit trail emptied.
 //! 5. The proof: no text value anywhere in the copy, nor any email inside one, has the
 //!    hash of a source value (an item description quoting an email is found). A value
-//!    found is exit 1 naming the column; the caller then drops the copy.
+//!    found is exit 1 naming the column; the caller then drops the copy. And the copy's
+//!    columns, indexes and constraints are what they were before (exit 1 otherwise).
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -167,6 +169,7 @@ pub fn run(conn: &mut PgConnection, opts: &Options) -> Result<Summary> {
     // the change and the proof, and no trigger or rule of the dump's running as this role.
     conn.batch_execute("SET search_path = pg_catalog, pg_temp; SET row_security = off")?;
     refuse_triggers(conn)?;
+    let schema = schema_of(conn)?;
     let indexes = plain_indexes(conn, "users")?;
     let summary = conn.transaction::<_, Error, _>(|conn| {
         for (name, _) in &indexes {
@@ -185,7 +188,47 @@ pub fn run(conn: &mut PgConnection, opts: &Options) -> Result<Summary> {
     if !summary.cleared.is_empty() || summary.users_dropped_by_sample > 0 {
         conn.batch_execute("VACUUM (FULL, ANALYZE) public.items")?;
     }
+    // The other half of the proof: only values changed, the schema is the source's.
+    if schema_of(conn)? != schema {
+        return Err(Error::failure(
+            "the anonymised copy's schema differs from the source's (an index or constraint was not made again), so it was not kept",
+        ));
+    }
     Ok(summary)
+}
+
+/// Every column (type, nullability, default), index and constraint of every table outside
+/// the system schemas, as one text: equal texts, equal schemas.
+fn schema_of(conn: &mut PgConnection) -> Result<String> {
+    #[derive(QueryableByName)]
+    struct Schema {
+        #[diesel(sql_type = Text)]
+        s: String,
+    }
+    const OURS: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema') \
+                        AND n.nspname NOT LIKE 'pg\\_%'";
+    Ok(diesel::sql_query(format!(
+        "SELECT coalesce(string_agg(x, E'\\n' ORDER BY x), '') AS s FROM ( \
+           SELECT format('column %I.%I.%I %s %s %s', n.nspname, c.relname, a.attname, \
+                         format_type(a.atttypid, a.atttypmod), a.attnotnull, \
+                         pg_get_expr(d.adbin, d.adrelid)) AS x \
+           FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+           JOIN pg_namespace n ON n.oid = c.relnamespace \
+           LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+           WHERE c.relkind IN ('r', 'p', 'v', 'm') AND a.attnum > 0 AND NOT a.attisdropped \
+             AND {OURS} \
+           UNION ALL \
+           SELECT 'index ' || pg_get_indexdef(i.indexrelid) \
+           FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid \
+           JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {OURS} \
+           UNION ALL \
+           SELECT format('constraint %I.%I %I %s', n.nspname, c.relname, k.conname, \
+                         pg_get_constraintdef(k.oid)) \
+           FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid \
+           JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {OURS}) s"
+    ))
+    .get_result::<Schema>(conn)?
+    .s)
 }
 
 /// Exit 1 when the copy's users, items or audit trail carry a trigger or a rule of the
@@ -233,20 +276,49 @@ fn plain_indexes(conn: &mut PgConnection, table: &str) -> Result<Vec<(String, St
     Ok(rows.into_iter().map(|r| (r.name, r.definition)).collect())
 }
 
-fn anonymise(conn: &mut PgConnection, opts: &Options) -> Result<Summary> {
-    let columns = shape::columns(conn)?;
-    let has = |t: &str, c: &str| {
-        columns
-            .iter()
-            .any(|r| r.table_name == t && r.column_name == c)
-    };
-    let simple = has("users", "name") && !has("users", "hashed_password");
-    let items = columns.iter().any(|r| r.table_name == "items");
-    let mut summary = Summary::default();
+/// The columns of `users` and `items`, and which layout they make.
+struct Tables {
+    columns: Vec<shape::CatalogColumn>,
+    simple: bool,
+    items: bool,
+}
 
-    // 1. Fail closed.
+impl Tables {
+    fn read(conn: &mut PgConnection) -> Result<Tables> {
+        let columns = shape::columns(conn)?;
+        let has = |t: &str, c: &str| {
+            columns
+                .iter()
+                .any(|r| r.table_name == t && r.column_name == c)
+        };
+        let simple = has("users", "name") && !has("users", "hashed_password");
+        let items = columns.iter().any(|r| r.table_name == "items");
+        Ok(Tables {
+            columns,
+            simple,
+            items,
+        })
+    }
+
+    fn has(&self, c: &Column) -> bool {
+        self.columns
+            .iter()
+            .any(|r| r.table_name == c.table && r.column_name == c.column)
+    }
+}
+
+/// Fail closed, before anything is copied: every column of `users` and `items` of the
+/// database `conn` reaches is one stackctl knows or one the operator said `--keep` or
+/// `--clear` for, and those name columns there that are not personal data. Else exit 2
+/// naming each.
+pub fn check(conn: &mut PgConnection, opts: &Options) -> Result<()> {
+    fail_closed(&Tables::read(conn)?, opts)
+}
+
+fn fail_closed(tables: &Tables, opts: &Options) -> Result<()> {
+    let simple = tables.simple;
     for c in opts.keep.iter().chain(&opts.clear) {
-        if !has(&c.table, &c.column) {
+        if !tables.has(c) {
             return Err(Error::usage(format!(
                 "{} has no column {}",
                 c.table, c.column
@@ -259,7 +331,8 @@ fn anonymise(conn: &mut PgConnection, opts: &Options) -> Result<Summary> {
             )));
         }
     }
-    let unknown: Vec<String> = columns
+    let unknown: Vec<String> = tables
+        .columns
         .iter()
         .filter(|r| {
             let known = shape::is_known(&r.table_name, &r.column_name)
@@ -280,6 +353,16 @@ fn anonymise(conn: &mut PgConnection, opts: &Options) -> Result<Summary> {
         ))
         .with_hint("say for each: --keep TABLE.COLUMN copies it as it is, --clear TABLE.COLUMN empties it"));
     }
+    Ok(())
+}
+
+fn anonymise(conn: &mut PgConnection, opts: &Options) -> Result<Summary> {
+    let tables = Tables::read(conn)?;
+    let (simple, items) = (tables.simple, tables.items);
+    let mut summary = Summary::default();
+
+    // 1. Fail closed.
+    fail_closed(&tables, opts)?;
     summary.kept = opts.keep.iter().map(Column::name).collect();
 
     // 2. The source's identifying values, as hashes only.
@@ -347,7 +430,8 @@ fn anonymise(conn: &mut PgConnection, opts: &Options) -> Result<Summary> {
         q.bind::<Text, _>(&opts.password_hash).execute(conn)?;
     }
     for c in &opts.clear {
-        let col = columns
+        let col = tables
+            .columns
             .iter()
             .find(|r| r.table_name == c.table && r.column_name == c.column)
             .expect("checked above");

@@ -436,3 +436,172 @@ fn an_anonymised_copy_holds_no_person_and_fails_closed() {
         db.sql(&format!("DROP DATABASE {name} WITH (FORCE)"));
     }
 }
+
+/// `backup --anonymize`: refuses an unknown column before anything is written, then writes
+/// a dump in which no person's value appears (searched in pg_restore's own SQL of it),
+/// which restores with the pseudonyms and the operator's password; the live database is
+/// untouched; retention never counts it; a source value planted in an item makes it fail
+/// with nothing written and no scratch database left.
+#[test]
+fn an_anonymised_dump_holds_no_person_and_is_not_a_backup() {
+    let db = TestDb::new();
+    let (ada, _bob) = people(&db);
+    let dir = db.dir.path().join("b");
+    let d = dir.to_str().unwrap();
+    let entries = || -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .map(|r| {
+                r.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n != ".stackctl-backup.lock")
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    };
+    let scratch = || {
+        db.sql("SELECT count(*) || coalesce(string_agg(datname, ','), '') FROM pg_database WHERE datname LIKE 'stackctl\\_anonymize%'")
+    };
+
+    // Fail closed, before anything is dumped; the two spellings of --keep stay apart.
+    let r = db.run(&["backup", "--dir", d, "--anonymize"]).fails(2);
+    assert!(r.stderr.contains("users.phone"), "{r:#?}");
+    assert!(entries().is_empty(), "{:?}", entries());
+    for args in [
+        &["--anonymize", "--keep", "3", "--clear", "users.phone"][..],
+        &["--keep", "users.phone"],
+        &["--keep", "2", "--keep", "3"],
+    ] {
+        let r = db
+            .cmd()
+            .args(&["backup", "--dir", d])
+            .args(args)
+            .run()
+            .fails(2);
+        assert!(r.stderr.starts_with("error: "), "{r:#?}");
+    }
+    assert!(entries().is_empty(), "{:?}", entries());
+
+    let first = db.json(&["backup", "--dir", d]);
+    let r = db
+        .cmd()
+        .args(&["-o", "json", "backup", "--dir", d, "--anonymize"])
+        .args(&["--clear", "users.phone", "--password-stdin"])
+        .stdin("Staging-Pass-1\n")
+        .run()
+        .success();
+    assert!(r.stderr.contains("users.email 2"), "{r:#?}");
+    let m = r.json();
+    let name = m["file"].as_str().unwrap();
+    assert!(name.starts_with("anonymized-"), "{m}");
+    assert_eq!(m["database"], db.name.as_str());
+    assert_eq!(m["row_counts"]["users"], 2);
+    let file = dir.join(name);
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(dir.join(format!("{name}.manifest.json"))).unwrap())
+            .unwrap();
+    assert_eq!(manifest["anonymized"], true);
+    // status takes the newest backup of the database, which the anonymised dump is not.
+    let r = db
+        .cmd()
+        .args(&["status", "--check", "--backup-dir", d])
+        .run();
+    assert!(
+        r.stdout.contains(&format!(
+            "newest backup {}",
+            first["file"].as_str().unwrap()
+        )),
+        "{r:#?}"
+    );
+    // The work directory and the scratch database are gone.
+    assert_eq!(entries().len(), 4, "{:?}", entries());
+    assert_eq!(scratch(), "0", "scratch databases left");
+
+    // Nothing of the people in the file.
+    let pg_restore = crate::support::psql_bin().with_file_name("pg_restore");
+    let out = std::process::Command::new(pg_restore)
+        .args(["-f", "-"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let sql = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    assert!(sql.contains("@example.invalid"), "{sql}");
+    let source_hashes = db.sql("SELECT string_agg(lower(hashed_password), ' ') FROM users");
+    for value in ["ada@example.com", "bob@example.com", "countess", "+44 20"]
+        .into_iter()
+        .chain(source_hashes.split(' '))
+    {
+        assert!(!sql.contains(value), "{value} in the anonymised dump");
+    }
+    // ... but the operator's password hash, once per user, and what the application needs.
+    let copy = format!("{}_fromdump", db.name);
+    db.ok(&["backup", "restore", file.to_str().unwrap(), "--into", &copy]);
+    let url = copy_url(&db, &copy);
+    let q = |sql: &str| crate::support::psql(&url, sql);
+    assert_eq!(
+        q(&format!(
+            "SELECT count(*) FROM users WHERE email LIKE 'user-%@example.invalid' \
+             AND (id <> '{ada}' OR full_name LIKE 'Person %')"
+        )),
+        "2"
+    );
+    assert_eq!(
+        q("SELECT string_agg(title || ':' || price, ',' ORDER BY title) FROM items"),
+        db.sql("SELECT string_agg(title || ':' || price, ',' ORDER BY title) FROM items")
+    );
+    let hashes = q("SELECT string_agg(hashed_password, ' ') FROM users");
+    let hashes: Vec<&str> = hashes.split(' ').collect();
+    assert!(crate::support::passlib_verifies("Staging-Pass-1", &hashes));
+    db.sql(&format!("DROP DATABASE {copy} WITH (FORCE)"));
+    // The live database still holds its people.
+    assert_eq!(
+        db.sql("SELECT count(*) FROM users WHERE email = 'ada@example.com' AND phone IS NOT NULL"),
+        "1"
+    );
+
+    // Retention counts backups of the database only: the anonymised dump stays.
+    db.ok(&["backup", "--dir", d, "--keep", "1"]);
+    let names = entries();
+    assert!(names.contains(&name.to_string()), "{names:?}");
+    assert!(
+        !names.contains(&first["file"].as_str().unwrap().to_string()),
+        "{names:?}"
+    );
+
+    // The proof on the way to a file: nothing written, nothing left.
+    let anonymized_dump = || {
+        db.run(&[
+            "backup",
+            "--dir",
+            d,
+            "--anonymize",
+            "--clear",
+            "users.phone",
+        ])
+    };
+    db.sql(&format!(
+        "UPDATE items SET description = 'ask Ada (ADA@example.com) first' WHERE owner_id = '{ada}'"
+    ));
+    let before = entries();
+    let r = anonymized_dump().fails(1);
+    assert!(r.stderr.contains("items.description"), "{r:#?}");
+    assert!(
+        !r.stderr.to_lowercase().contains("ada@example.com"),
+        "{r:#?}"
+    );
+    assert_eq!(entries(), before);
+    assert_eq!(scratch(), "0", "scratch databases left");
+
+    // A trigger of the source's on users would run as this role: refused, nothing written.
+    db.sql(
+        "CREATE FUNCTION public.note() RETURNS trigger LANGUAGE plpgsql AS \
+         $$BEGIN RETURN NEW; END$$; \
+         CREATE TRIGGER note BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION public.note()",
+    );
+    let r = anonymized_dump().fails(1);
+    assert!(r.stderr.contains("trigger"), "{r:#?}");
+    assert_eq!(entries(), before);
+    assert_eq!(scratch(), "0", "scratch databases left");
+}

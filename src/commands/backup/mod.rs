@@ -1,6 +1,7 @@
 //! `stackctl backup [create|list|verify|restore|prune]`: arguments in, `crate::backup` does
 //! the work, rows and messages out. The two kinds of restore are in `restore.rs`.
 
+mod anonymized;
 mod restore;
 
 use std::path::Path;
@@ -9,7 +10,10 @@ use serde::Serialize;
 
 use super::Ctx;
 use crate::backup::{catalog, create, directory, manifest, retention, verify, Format, Log};
-use crate::cli::{BackupArgs, BackupCmd, BackupCreate, BackupDir, DumpFormat, PgTools, Retention};
+use crate::cli::{
+    BackupArgs, BackupCmd, BackupCreate, BackupDir, Calendar, CreateRetention, DumpFormat, Keep,
+    PgTools,
+};
 use crate::db;
 use crate::error::{Error, Kind, Result};
 use crate::notify::Event;
@@ -65,13 +69,48 @@ pub fn run(args: BackupArgs, ctx: &Ctx) -> Result<()> {
     }
 }
 
-fn rules(r: &Retention) -> retention::Rules {
+fn rules(keep: Option<u32>, c: &Calendar) -> retention::Rules {
     retention::Rules {
-        keep: r.keep,
-        keep_daily: r.keep_daily,
-        keep_weekly: r.keep_weekly,
-        keep_monthly: r.keep_monthly,
+        keep,
+        keep_daily: c.keep_daily,
+        keep_weekly: c.keep_weekly,
+        keep_monthly: c.keep_monthly,
     }
+}
+
+/// `backup create`'s `--keep`s: without `--anonymize` at most one count of backups (the
+/// retention rules); with it, only columns (and no retention: an anonymised dump is not a
+/// backup of the database).
+fn create_keeps(r: &CreateRetention, anonymize: bool) -> Result<(retention::Rules, Vec<String>)> {
+    let mut counts = Vec::new();
+    let mut columns = Vec::new();
+    for k in &r.keep {
+        match k {
+            Keep::Backups(n) => counts.push(*n),
+            Keep::Column(c) => columns.push(c.clone()),
+        }
+    }
+    if anonymize {
+        if !counts.is_empty() || rules(None, &r.calendar).any() {
+            return Err(Error::usage(
+                "--anonymize writes a dump for handing out, which no retention rule counts: --keep takes TABLE.COLUMN with it, and --keep-daily, --keep-weekly and --keep-monthly do not apply",
+            )
+            .with_hint("prune the backups in a run of their own: stackctl backup prune --keep N"));
+        }
+        return Ok((rules(None, &r.calendar), columns));
+    }
+    if let Some(c) = columns.first() {
+        return Err(Error::invalid(
+            "--keep",
+            format!("{c:?} is a column: --keep takes TABLE.COLUMN only with --anonymize"),
+        )
+        .with_hint("--keep N keeps the newest N backups"));
+    }
+    if counts.len() > 1 {
+        return Err(Error::invalid("--keep", "given more than once")
+            .with_hint("--keep N keeps the newest N backups"));
+    }
+    Ok((rules(counts.first().copied(), &r.calendar), columns))
 }
 
 fn format(f: DumpFormat) -> Format {
@@ -120,8 +159,14 @@ fn create_notifying(args: &BackupCreate, ctx: &Ctx) -> Result<()> {
     result.map(|_| ())
 }
 
-/// Take the backup; the one-line summary for the ping.
+/// Take the backup (with `--anonymize`: the anonymised dump); the one-line summary for
+/// the ping.
 fn create_cmd(args: &BackupCreate, ctx: &Ctx, database_out: &mut Option<String>) -> Result<String> {
+    let (rules, keep) = create_keeps(&args.retention, args.anonymize)?;
+    let anon = args
+        .anonymize
+        .then(|| restore::anonymize_options(&args.anonymize_options, &keep, ctx))
+        .transpose()?;
     let target = ctx.direct_target()?;
     ctx.refuse_pooled_tools(&target, "pg_dump")?;
     let (mut conn, target) = ctx.connect_target(target)?;
@@ -131,19 +176,34 @@ fn create_cmd(args: &BackupCreate, ctx: &Ctx, database_out: &mut Option<String>)
         dir: catalog::dir(args.dir.dir.as_deref()),
         format: format(args.format),
         verify_restore: args.verify_restore,
-        rules: rules(&args.retention),
+        rules,
         pg_dump: args.tools.pg_dump.clone(),
         jobs: args.tools.jobs.unwrap_or_else(pgtools::default_jobs),
+        anonymized: false,
     };
-    let bar = crate::progress::bytes(ctx.global.quiet, None);
-    bar.set_message("pg_dump");
-    let created = create::create(conn, &target.url, &database, &req, ctx, &|bytes| {
-        bar.set_position(bytes)
-    });
-    bar.finish_and_clear();
-    let create::Created { path, manifest } = created?;
+    let (created, what) = match &anon {
+        None => {
+            let bar = crate::progress::bytes(ctx.global.quiet, None);
+            bar.set_message("pg_dump");
+            let created = create::create(conn, &target.url, &database, &req, ctx, &|bytes| {
+                bar.set_position(bytes)
+            });
+            bar.finish_and_clear();
+            (created?, "backup")
+        }
+        Some(opts) => {
+            let (created, summary) =
+                anonymized::create(conn, &target.url, &database, &req, opts, &args.tools, ctx)?;
+            ctx.info(format!(
+                "anonymised a copy of {database}: {}",
+                summary.describe()
+            ));
+            (created, "anonymised dump")
+        }
+    };
+    let create::Created { path, manifest } = created;
     let summary = format!(
-        "backup {} written and verified: {} bytes",
+        "{what} {} written and verified: {} bytes",
         path.display(),
         manifest.size
     );
@@ -172,8 +232,13 @@ fn list(dir: &BackupDir, ctx: &Ctx) -> Result<()> {
     Ok(())
 }
 
-fn prune_cmd(dir: &BackupDir, r: &Retention, database: Option<String>, ctx: &Ctx) -> Result<()> {
-    let rules = rules(r);
+fn prune_cmd(
+    dir: &BackupDir,
+    r: &crate::cli::Retention,
+    database: Option<String>,
+    ctx: &Ctx,
+) -> Result<()> {
+    let rules = rules(r.keep, &r.calendar);
     if !rules.any() {
         return Err(Error::usage("no retention rule given")
             .with_hint("give --keep, --keep-daily, --keep-weekly and/or --keep-monthly"));

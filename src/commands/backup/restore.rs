@@ -119,14 +119,13 @@ struct Restored {
 
 const RESTORED_COLUMNS: &[&str] = &["database", "file", "replaced", "users", "items", "checked"];
 
-/// `backup restore FILE --into NAME`: restore into a new database beside the live one,
-/// through the same path as a test restore (a database of its own, one transaction, the
-/// manifest's counts and checksums compared), which then takes the name NAME. The live
-/// database is only read (its name); nothing is asked unless `--replace` will drop an
-/// existing NAME.
-/// `--anonymize`'s options, read before anything runs: the key, the sample, the columns,
-/// the one password hash.
-fn anonymize_options(args: &crate::cli::Anonymize, ctx: &Ctx) -> Result<anonymize::Options> {
+/// `--anonymize`'s options, read before anything runs: the key, the sample, the columns
+/// (`keep`: the `--keep TABLE.COLUMN`s), the one password hash.
+pub(super) fn anonymize_options(
+    args: &crate::cli::Anonymize,
+    keep: &[String],
+    ctx: &Ctx,
+) -> Result<anonymize::Options> {
     let key = match &args.key {
         Some(path) => {
             let key = std::fs::read(path).map_err(|e| {
@@ -171,8 +170,7 @@ fn anonymize_options(args: &crate::cli::Anonymize, ctx: &Ctx) -> Result<anonymiz
             .as_deref()
             .map(anonymize::Sample::parse)
             .transpose()?,
-        keep: args
-            .keep
+        keep: keep
             .iter()
             .map(|c| anonymize::Column::parse("--keep", c))
             .collect::<Result<_>>()?,
@@ -185,18 +183,23 @@ fn anonymize_options(args: &crate::cli::Anonymize, ctx: &Ctx) -> Result<anonymiz
     })
 }
 
+/// `backup restore FILE --into NAME`: restore into a new database beside the live one,
+/// through the same path as a test restore (a database of its own, one transaction, the
+/// manifest's counts and checksums compared), which then takes the name NAME. The live
+/// database is only read (its name); nothing is asked unless `--replace` will drop an
+/// existing NAME.
 pub fn beside(
     file: &Path,
     force: bool,
     into: &Into,
     tools_args: &crate::cli::PgTools,
-    anon: &crate::cli::Anonymize,
+    anon: &crate::cli::AnonymizeCopy,
     ctx: &Ctx,
 ) -> Result<()> {
     let name = DatabaseName::parse(into.name)?;
     let anon = anon
         .anonymize
-        .then(|| anonymize_options(anon, ctx))
+        .then(|| anonymize_options(&anon.options, &anon.keep, ctx))
         .transpose()?;
     let (manifest, format) = checked_file(file, force)?;
     let target = ctx.direct_target()?;
