@@ -119,7 +119,13 @@ pub fn plan(role: &str, database: &str, read_only: bool, present: Present) -> Ve
         };
         out.push(grant(kind, here, privileges, &role));
         if let (false, "items", Some(seq)) = (read_only, *name, &present.items_seq) {
-            out.push(grant("SEQUENCE", &ident(seq), "USAGE", &role));
+            // nextval for adds; SELECT and UPDATE for an import's setval past explicit ids.
+            out.push(grant(
+                "SEQUENCE",
+                &ident(seq),
+                "USAGE, SELECT, UPDATE",
+                &role,
+            ));
         }
         if let (false, "users", Some(seq)) = (read_only, *name, &present.simple_users_seq) {
             // nextval for adds; SELECT and UPDATE for an import's setval past explicit ids.
@@ -203,7 +209,8 @@ mod tests {
             .into_iter()
             .map(|g| g.statement)
             .collect();
-        assert!(op.contains(&"GRANT USAGE ON SEQUENCE items_id_seq TO app;".to_string()));
+        assert!(op
+            .contains(&"GRANT USAGE, SELECT, UPDATE ON SEQUENCE items_id_seq TO app;".to_string()));
         assert!(
             op.contains(&"GRANT SELECT ON stackctl.stackctl_column_defaults TO app;".to_string())
         );

@@ -67,6 +67,7 @@ pub fn users(args: ImportArgs, mut session: Session, ctx: &Ctx) -> Result<()> {
     let pb = crate::progress::bytes(ctx.global.quiet, size);
     let settings = users::Settings {
         on_conflict: on_conflict(&args),
+        username_optional: shape.username_optional,
         fill: shape.fill("users", "user import")?,
         dry_run: ctx.global.dry_run,
         bcrypt_cost: ctx.global.bcrypt_cost,
@@ -91,11 +92,11 @@ pub fn items(args: ItemImportArgs, ctx: &Ctx) -> Result<()> {
     } = args;
     let (records, name, size) = open::<ItemRow>(&args)?;
     let mut session = ctx.connect()?;
-    if session.shape.item_ids == crate::db::shape::ItemIds::Integer {
-        return Err(crate::error::Error::schema(
-            "item import does not load integer item ids (the generated StackWizard backend's) yet: nothing was written",
-        )
-        .with_hint("add items with stackctl item add, or through the application's API"));
+    let shape = session.shape.clone();
+    if !shape.fill("items", "item import")?.is_empty() {
+        return Err(Error::schema(
+            "item import does not write the application's own columns of items yet: nothing was written",
+        ));
     }
     // Everything that can fail before the load is done before the indexes are dropped.
     let connect = ctx.connector()?;
@@ -114,7 +115,15 @@ pub fn items(args: ItemImportArgs, ctx: &Ctx) -> Result<()> {
         debug: &debug,
     };
     let done = session.write("item import", |conn| {
-        let done = items::import(conn, records, &name, on_conflict(&args), &reach, &pb)?;
+        let done = items::import(
+            conn,
+            records,
+            &name,
+            &shape,
+            on_conflict(&args),
+            &reach,
+            &pb,
+        )?;
         Ok((done, change("items", &name, done)))
     });
     pb.finish_and_clear();

@@ -9,6 +9,7 @@ use std::io::Write;
 use chrono::{DateTime, SecondsFormat, Utc};
 use uuid::Uuid;
 
+use super::models::ItemId;
 use crate::validate::Price;
 
 /// A value as one field of a COPY CSV line.
@@ -36,6 +37,15 @@ impl CopyValue for Uuid {
                 .encode_lower(&mut Uuid::encode_buffer())
                 .as_bytes(),
         );
+    }
+}
+
+impl CopyValue for ItemId {
+    fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            ItemId::Uuid(u) => u.encode(out),
+            ItemId::Int(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        }
     }
 }
 
@@ -104,6 +114,7 @@ pub mod binary {
     use chrono::{DateTime, Utc};
     use uuid::Uuid;
 
+    use crate::db::models::ItemId;
     use crate::validate::Price;
 
     /// The signature, no flags, no header extension.
@@ -138,6 +149,16 @@ pub mod binary {
     impl Field for Uuid {
         fn put(&self, out: &mut Vec<u8>) {
             put_bytes(out, self.as_bytes());
+        }
+    }
+
+    /// uuid, or int4 (integer ids only ever travel in CSV: `db::import::item_copy_format`).
+    impl Field for ItemId {
+        fn put(&self, out: &mut Vec<u8>) {
+            match self {
+                ItemId::Uuid(u) => u.put(out),
+                ItemId::Int(n) => put_bytes(out, &n.to_be_bytes()),
+            }
         }
     }
 

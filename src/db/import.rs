@@ -10,7 +10,8 @@ use diesel::prelude::*;
 use uuid::Uuid;
 
 use super::copy;
-use super::schema::{items, users};
+use super::models::ItemId;
+use super::schema::{items, serial_items, users};
 use crate::error::{Error, Result};
 use crate::validate::{Description, Price, Title};
 
@@ -24,18 +25,82 @@ pub fn transaction_now(conn: &mut PgConnection) -> Result<DateTime<Utc>> {
 
 /// Whether `items` has no row (then no row of an import can already exist).
 pub fn items_empty(conn: &mut PgConnection) -> Result<bool> {
-    let any: Option<Uuid> = items::table.select(items::id).first(conn).optional()?;
-    Ok(any.is_none())
+    let any: bool =
+        diesel::select(diesel::dsl::exists(items::table.select(items::title))).get_result(conn)?;
+    Ok(!any)
 }
 
-/// Which of these item ids exist (one batch of an import).
-pub fn existing_item_ids(conn: &mut PgConnection, ids: &[Uuid]) -> Result<HashSet<Uuid>> {
-    Ok(items::table
-        .select(items::id)
-        .filter(items::id.eq_any(ids))
-        .load::<Uuid>(conn)?
-        .into_iter()
-        .collect())
+/// Which of these item ids exist (one batch of an import), on the table the ids' type
+/// names.
+pub fn existing_item_ids(conn: &mut PgConnection, ids: &[ItemId]) -> Result<HashSet<ItemId>> {
+    let (mut uuids, mut ints) = (Vec::new(), Vec::new());
+    for id in ids {
+        match id {
+            ItemId::Uuid(u) => uuids.push(*u),
+            ItemId::Int(n) => ints.push(*n),
+        }
+    }
+    let mut found = HashSet::new();
+    if !uuids.is_empty() {
+        found.extend(
+            items::table
+                .select(items::id)
+                .filter(items::id.eq_any(uuids))
+                .load::<Uuid>(conn)?
+                .into_iter()
+                .map(ItemId::Uuid),
+        );
+    }
+    if !ints.is_empty() {
+        found.extend(
+            serial_items::table
+                .select(serial_items::id)
+                .filter(serial_items::id.eq_any(ints))
+                .load::<i32>(conn)?
+                .into_iter()
+                .map(ItemId::Int),
+        );
+    }
+    Ok(found)
+}
+
+/// `n` new integer item ids from the sequence behind `items.id` (the generated backend's
+/// serial), for rows of an import that give none; exit 6 where the column has none.
+pub fn draw_item_ids(conn: &mut PgConnection, n: usize) -> Result<Vec<i32>> {
+    #[derive(QueryableByName)]
+    struct Drawn {
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Integer>)]
+        id: Option<i32>,
+    }
+    let rows: Vec<Drawn> = diesel::sql_query(
+        "SELECT nextval(s)::integer AS id \
+         FROM (SELECT pg_get_serial_sequence('public.items', 'id')::regclass AS s) q, \
+              generate_series(1, $1) \
+         WHERE s IS NOT NULL",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(i64::try_from(n).unwrap_or(i64::MAX))
+    .load(conn)?;
+    let ids: Vec<i32> = rows.into_iter().filter_map(|r| r.id).collect();
+    if ids.len() != n {
+        return Err(Error::schema(
+            "items.id has no sequence to number the rows that give no id: nothing was imported",
+        )
+        .with_hint("give every row an id"));
+    }
+    Ok(ids)
+}
+
+/// After an import that gave integer ids: move the sequence behind `items.id` past the
+/// largest, never back, so the application's next insert does not take one of them.
+pub fn move_item_sequence_past_ids(conn: &mut PgConnection) -> Result<()> {
+    diesel::sql_query(
+        "SELECT setval(s, GREATEST((SELECT max(id) FROM public.items), \
+                                   coalesce(pg_sequence_last_value(s), 1))) \
+         FROM (SELECT pg_get_serial_sequence('public.items', 'id')::regclass AS s) q \
+         WHERE s IS NOT NULL",
+    )
+    .execute(conn)?;
+    Ok(())
 }
 
 /// Which of these user ids exist (one batch of an import's owners).
@@ -79,7 +144,7 @@ diesel::table! {
         line -> BigInt,
         id -> Uuid,
         email -> Text,
-        username -> Text,
+        username -> Nullable<Text>,
         hashed_password -> Nullable<Text>,
         full_name -> Nullable<Text>,
         is_active -> Nullable<Bool>,
@@ -98,7 +163,7 @@ pub fn create_user_staging(conn: &mut PgConnection) -> Result<()> {
              line bigint PRIMARY KEY,
              id uuid NOT NULL,
              email text NOT NULL,
-             username text NOT NULL,
+             username text,
              hashed_password text,
              full_name text,
              is_active boolean,
@@ -116,7 +181,8 @@ pub struct StagedUser<'a> {
     pub line: u64,
     pub id: Uuid,
     pub email: &'a str,
-    pub username: &'a str,
+    /// NULL where `users.username` may be null and the row has none.
+    pub username: Option<&'a str>,
     /// NULL for a plain password, set by `set_staged_hashes` once hashed.
     pub hashed_password: Option<&'a str>,
     pub full_name: Option<&'a str>,
@@ -197,7 +263,7 @@ pub fn staged_duplicates(conn: &mut PgConnection, shown: i64) -> Result<Listed> 
              FROM stackctl_user_import
              UNION ALL
              SELECT line, 3, 'username', min(line) OVER (PARTITION BY lower(username))
-             FROM stackctl_user_import
+             FROM stackctl_user_import WHERE username IS NOT NULL
          ), bad AS (
              SELECT DISTINCT ON (line) line, what, first FROM d WHERE line <> first ORDER BY line, k
          )
@@ -290,14 +356,14 @@ pub fn insert_staged(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CopyRefusal {
     /// `items_pkey`: this id was sent twice, or another transaction added it meanwhile.
-    DuplicateId(Uuid),
+    DuplicateId(ItemId),
     /// The foreign key: no user has this id (deleted by another transaction meanwhile).
     UnknownOwner(Uuid),
 }
 
 /// One row of an item COPY.
 pub struct CopiedItem<'a> {
-    pub id: Uuid,
+    pub id: ItemId,
     pub title: &'a Title,
     pub description: Option<&'a Description>,
     pub price: Option<&'a Price>,
@@ -461,14 +527,24 @@ fn refusal(e: &diesel::result::Error) -> Option<CopyRefusal> {
     let diesel::result::Error::DatabaseError(kind, info) = e else {
         return None;
     };
-    let key = |column: &str| -> Option<Uuid> {
+    let key = |column: &str| -> Option<&str> {
         let detail = info.details()?;
-        let rest = detail.strip_prefix(&format!("Key ({column})=("))?;
-        Uuid::parse_str(rest.get(..36)?).ok()
+        detail
+            .strip_prefix(&format!("Key ({column})=("))?
+            .split(')')
+            .next()
     };
+    let uuid = |v: &str| Uuid::parse_str(v.get(..36)?).ok();
     match kind {
-        K::UniqueViolation => key("id").map(CopyRefusal::DuplicateId),
-        K::ForeignKeyViolation => key("owner_id").map(CopyRefusal::UnknownOwner),
+        K::UniqueViolation => key("id").and_then(|v| {
+            uuid(v)
+                .map(ItemId::Uuid)
+                .or_else(|| v.parse().ok().map(ItemId::Int))
+                .map(CopyRefusal::DuplicateId)
+        }),
+        K::ForeignKeyViolation => key("owner_id")
+            .and_then(uuid)
+            .map(CopyRefusal::UnknownOwner),
         _ => None,
     }
 }

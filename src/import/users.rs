@@ -22,7 +22,7 @@ use crate::validate::{Email, FullName, Username};
 
 /// A user as an import file gives it: the columns an export writes, and a password in
 /// plain text or hashed.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default)]
 pub struct UserRow {
     pub id: Column,
@@ -46,7 +46,8 @@ pub enum Secret {
 pub struct UserIn {
     pub id: Uuid,
     pub email: Email,
-    pub username: Username,
+    /// Absent only where `users.username` may be null (the generated backend's schema).
+    pub username: Option<Username>,
     pub full_name: Option<FullName>,
     pub is_active: Option<bool>,
     pub is_superuser: Option<bool>,
@@ -57,10 +58,18 @@ pub struct UserIn {
 
 impl UserRow {
     /// The row's own checks, the first failing one as the reason; absent times are `now`.
-    pub fn check(self, now: DateTime<Utc>) -> std::result::Result<UserIn, String> {
+    /// `username_optional`: the column may be null, so a row without one is a user without one.
+    pub fn check(
+        self,
+        now: DateTime<Utc>,
+        username_optional: bool,
+    ) -> std::result::Result<UserIn, String> {
         let reason = |e: Error| e.message;
         let email = Email::parse(required(&self.email, "email")?).map_err(reason)?;
-        let username = Username::parse(required(&self.username, "username")?).map_err(reason)?;
+        let username = match text(&self.username) {
+            None if username_optional => None,
+            _ => Some(Username::parse(required(&self.username, "username")?).map_err(reason)?),
+        };
         let full_name = match text(&self.full_name) {
             Some(n) => Some(FullName::parse(n).map_err(reason)?),
             None => None,
@@ -98,7 +107,7 @@ impl UserIn {
             line,
             id: self.id,
             email: self.email.as_str(),
-            username: self.username.as_str(),
+            username: self.username.as_ref().map(Username::as_str),
             hashed_password: match &self.secret {
                 Secret::Hash(h) => Some(h),
                 Secret::Plain(_) => None,
@@ -115,6 +124,8 @@ impl UserIn {
 /// How one `user import` runs.
 pub struct Settings<'a> {
     pub on_conflict: OnConflict,
+    /// `users.username` may be null: rows without one are taken.
+    pub username_optional: bool,
     /// The application's own columns, with the values declared for them.
     pub fill: Vec<&'a crate::db::shape::AppColumn>,
     /// A dry run keeps nothing, so it hashes nothing.
@@ -139,7 +150,13 @@ pub fn import(
 ) -> Result<Imported> {
     let now = q::transaction_now(conn)?;
     q::create_user_staging(conn)?;
-    let (errors, mut plain) = stage(conn, &mut records, now, progress)?;
+    let (errors, mut plain) = stage(
+        conn,
+        &mut records,
+        now,
+        settings.username_optional,
+        progress,
+    )?;
     progress.finish_and_clear();
     let staged = listed(q::staged_duplicates(conn, SHOWN as i64)?);
     let errors = errors.merged(staged.rows, staged.total);
@@ -185,6 +202,7 @@ fn stage(
     conn: &mut PgConnection,
     records: &mut Records<UserRow>,
     now: DateTime<Utc>,
+    username_optional: bool,
     progress: &ProgressBar,
 ) -> Result<(RowErrors, Plain)> {
     let mut errors = RowErrors::default();
@@ -198,7 +216,7 @@ fn stage(
                 progress.set_position(records.bytes_read());
             }
             let (line, user) = match rec {
-                Ok(r) => (r.line, r.row.check(now)),
+                Ok(r) => (r.line, r.row.check(now, username_optional)),
                 Err(e) => (e.line, Err(e.reason)),
             };
             let user = match user {
@@ -285,7 +303,8 @@ mod props {
         fn user_records_are_checked_without_panic(rows in prop::collection::vec(prop::collection::vec(cell(), 10), 1..4)) {
             let file = csv_of(columns::<UserRow>(), &rows);
             for r in read_all::<UserRow>(&file, Format::Csv).expect("a CSV with a header").into_iter().flatten() {
-                let _ = r.row.check(Utc::now());
+                let _ = UserRow::check(r.row.clone(), Utc::now(), false);
+                let _ = r.row.check(Utc::now(), true);
             }
         }
     }

@@ -24,6 +24,20 @@ fn statuses(results: &[Value]) -> Vec<i64> {
         .collect()
 }
 
+/// A database the generated backend made (`make`: its Alembic or its `create_all`) and
+/// started on (its startup seeds the admin and five items), adopted by `stackctl migrate`.
+fn started_and_adopted(make: fn(&TestDb)) -> TestDb {
+    let db = TestDb::empty();
+    make(&db);
+    let r = generated::api(
+        &db,
+        json!([login("admin@example.com", "admin123", "admin")]),
+    );
+    assert_eq!(statuses(&r), [200], "{r:#?}");
+    db.ok(&["migrate"]);
+    db
+}
+
 /// The declarations the generated backend's own columns need, checked before and after.
 fn declare_the_application_columns(db: &TestDb) {
     // Before the declaration, an insert is refused (exit 6) naming the column and the
@@ -248,14 +262,7 @@ fn the_generated_backend_adopted_and_administered_both_ways() {
 /// The application's other path to its schema: its models' `create_all`, no Alembic.
 #[test]
 fn the_generated_backend_made_by_create_all_is_adopted_too() {
-    let db = TestDb::empty();
-    generated::create_all(&db);
-    let r = generated::api(
-        &db,
-        json!([login("admin@example.com", "admin123", "admin")]),
-    );
-    assert_eq!(statuses(&r), [200], "{r:#?}");
-    db.ok(&["migrate"]);
+    let db = started_and_adopted(generated::create_all);
     db.ok(&["schema", "diff"]);
     declare_the_application_columns(&db);
     db.cmd()
@@ -326,14 +333,7 @@ fn a_least_privilege_role_administers_the_generated_backend_after_grant() {
 /// SQLAlchemy models and logs in a pseudonymised user with the operator's password.
 #[test]
 fn an_anonymised_copy_of_the_generated_backend_serves_the_application() {
-    let db = TestDb::empty();
-    generated::alembic_upgrade(&db);
-    let r = generated::api(
-        &db,
-        json!([login("admin@example.com", "admin123", "admin")]),
-    );
-    assert_eq!(statuses(&r), [200], "{r:#?}");
-    db.ok(&["migrate"]);
+    let db = started_and_adopted(generated::alembic_upgrade);
     let dir = db.dir.path().join("b");
     let m = db.json(&["backup", "--dir", dir.to_str().unwrap()]);
     let file = dir.join(m["file"].as_str().unwrap());
@@ -384,5 +384,156 @@ fn an_anonymised_copy_of_the_generated_backend_serves_the_application() {
     );
     assert_eq!(statuses(&r), [200, 200, 401], "{r:#?}");
     assert_eq!(r[1]["body"].as_array().map(Vec::len), Some(5), "{r:#?}");
+    db.sql(&format!("DROP DATABASE {copy} WITH (FORCE)"));
+}
+
+/// stackctl's files on the generated backend's shape: users without a username import
+/// (the column is nullable there); items import with and without their integer ids, new
+/// ones numbered by the application's own sequence, which moves past the ids a file gives
+/// so the application's next item does not collide; an export imports back with the same
+/// ids and prices; a backup restores beside the live database and serves the application.
+#[test]
+fn the_generated_backend_through_import_export_and_backup() {
+    let db = started_and_adopted(generated::alembic_upgrade);
+    db.ok(&["schema", "default", "users.is_verified", "true"]);
+    db.ok(&["schema", "default", "users.login_count", "0"]);
+    let file = |name: &str, text: &str| {
+        let p = db.dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+
+    // Two users without a username are not a repeat of each other; a username that
+    // repeats in another letter case still is.
+    let users = file(
+        "users.csv",
+        "email,username,password\n\
+         ann@example.com,,Ann-Pass-1234\n\
+         bob@example.com,,Bob-Pass-1234\n\
+         cy@example.com,cyd,Cy-Pass-1234\n",
+    );
+    db.ok(&["--bcrypt-cost", "4", "user", "import", &users]);
+    assert_eq!(
+        db.sql("SELECT count(*) FROM users WHERE username IS NULL AND email IN ('ann@example.com', 'bob@example.com')"),
+        "2"
+    );
+    let again = file(
+        "again.csv",
+        "email,username,password\nd@example.com,CYD,D-Pass-12345\n",
+    );
+    let r = db.run(&["user", "import", &again]).fails(4);
+    assert!(r.stderr.contains("username"), "{r:#?}");
+
+    // Items without ids take the sequence's next values; an id the file gives moves the
+    // sequence past it; a price is checked as the column holds it.
+    let before = db.sql("SELECT max(id) FROM items");
+    let new = file(
+        "new.csv",
+        "title,price,owner_email\nLamp,12.30,ann@example.com\nRug,0.10,ann@example.com\n",
+    );
+    db.ok(&["item", "import", &new]);
+    let numbered = db.sql(
+        "SELECT string_agg(id::text, ',' ORDER BY id) FROM items WHERE title IN ('Lamp', 'Rug')",
+    );
+    let first: i32 = before.parse::<i32>().unwrap() + 1;
+    assert_eq!(numbered, format!("{},{}", first, first + 1));
+    let given = file(
+        "given.csv",
+        "id,title,price,owner_email\n500,Vase,7.25,bob@example.com\n",
+    );
+    db.ok(&["item", "import", &given]);
+    let bad = file(
+        "bad.csv",
+        "id,title,price,owner_email\n\
+         x1,Cup,1.00,bob@example.com\n\
+         501,Cup,1.00,bob@example.com\n\
+         501,Mug,1.00,bob@example.com\n",
+    );
+    let r = db.run(&["item", "import", &bad]).fails(2);
+    assert!(
+        r.stderr.contains("line 2") && r.stderr.contains("line 4"),
+        "{r:#?}"
+    );
+    let r = db.run(&["item", "import", &given]).fails(4);
+    assert!(r.stderr.contains("500"), "{r:#?}");
+    let r = generated::api(
+        &db,
+        json!([
+            login("bob@example.com", "Bob-Pass-1234", "bob"),
+            {"method": "POST", "path": "/api/v1/items/", "as": "bob",
+             "json": {"title": "Bowl", "price": 3.5}},
+            get("/api/v1/items/500", "bob"),
+        ]),
+    );
+    assert_eq!(statuses(&r), [200, 200, 200], "{r:#?}");
+    assert_eq!(r[1]["body"]["id"], 501, "{r:#?}");
+    assert_eq!(r[2]["body"]["price"], 7.25, "{r:#?}");
+
+    // A backup restores beside the live database with the same rows; the export of the
+    // live items imports into it with --on-conflict skip as rows that exist already.
+    let dir = db.dir.path().join("b");
+    let m = db.json(&["backup", "--dir", dir.to_str().unwrap()]);
+    let dump = dir.join(m["file"].as_str().unwrap());
+    let copy = format!("{}_copy", db.name);
+    db.ok(&["backup", "restore", dump.to_str().unwrap(), "--into", &copy]);
+    let url = db
+        .url
+        .replacen(&format!("/{}", db.name), &format!("/{copy}"), 1);
+    let list = |url: &str| {
+        db.cmd_url(url)
+            .args(&["-o", "json", "item", "list", "--all", "--sort", "created"])
+            .run()
+            .success()
+            .json()
+    };
+    let live = list(&db.url);
+    assert_eq!(list(&url), live);
+    let export = db.ok(&["-o", "csv", "item", "list", "--all"]).stdout;
+    let exported = file("items.csv", &export);
+    let r = db
+        .cmd_url(&url)
+        .args(&[
+            "-o",
+            "json",
+            "item",
+            "import",
+            &exported,
+            "--on-conflict",
+            "skip",
+        ])
+        .run()
+        .success()
+        .json();
+    assert_eq!(r["imported"], 0, "{r}");
+    assert_eq!(
+        r["skipped"].as_u64(),
+        live.as_array().map(|a| a.len() as u64)
+    );
+    // Into a database without them, the same ids and prices come back.
+    crate::support::psql(&url, "DELETE FROM items WHERE id >= 500");
+    db.cmd_url(&url)
+        .args(&["item", "import", &exported, "--on-conflict", "skip"])
+        .run()
+        .success();
+    assert_eq!(list(&url), live);
+    let r = generated::api_at(
+        &url,
+        json!([
+            login("ann@example.com", "Ann-Pass-1234", "ann"),
+            get("/api/v1/items/", "ann"),
+        ]),
+    );
+    assert_eq!(statuses(&r), [200, 200], "{r:#?}");
+    // The API lists every item to any user; Ann's are the two she was given.
+    let ann = &r[0]["body"]["user"]["id"];
+    let mut prices: Vec<f64> = r[1]["body"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter(|i| &i["owner_id"] == ann)
+        .map(|i| i["price"].as_f64().expect("a price"))
+        .collect();
+    prices.sort_by(f64::total_cmp);
+    assert_eq!(prices, [0.1, 12.3]);
     db.sql(&format!("DROP DATABASE {copy} WITH (FORCE)"));
 }

@@ -13,11 +13,13 @@ use uuid::Uuid;
 
 use super::values::{flag, id, required, text, time, uuid, Column};
 use crate::db::import::CopiedItem;
+use crate::db::models::{double_of_price, ItemId};
+use crate::db::shape::{ItemIds, Prices, Shape};
 use crate::error::Error;
 use crate::validate::{Description, Price, Title};
 
 /// An item as an import file gives it: the columns `ItemView` exports, in its order.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default)]
 pub struct ItemRow {
     pub id: Column,
@@ -44,7 +46,9 @@ pub enum OwnerIn {
 
 /// A row checked on its own, its owner and id still to be looked up.
 pub struct ItemIn {
-    pub id: Uuid,
+    /// The id the file gave, or a new UUID; `None` where the ids are integers and the file
+    /// gave none: the next value of the column's sequence, drawn with the batch's lookups.
+    pub id: Option<ItemId>,
     /// The file gave the id (a new one cannot exist already).
     pub id_given: bool,
     pub title: Title,
@@ -57,11 +61,18 @@ pub struct ItemIn {
 }
 
 impl ItemRow {
-    /// The row's own checks, the first failing one as the reason; absent times are `now`.
-    pub fn check(self, now: DateTime<Utc>) -> Result<ItemIn, String> {
+    /// The row's own checks against the columns `shape` describes, the first failing one
+    /// as the reason; absent times are `now`.
+    pub fn check(self, now: DateTime<Utc>, shape: &Shape) -> Result<ItemIn, String> {
         let reason = |e: Error| e.message;
         let id_given = text(&self.id).is_some();
-        let id = id(&self.id)?;
+        let id = match (shape.item_ids, text(&self.id)) {
+            (ItemIds::Uuid, _) => Some(ItemId::Uuid(id(&self.id)?)),
+            (ItemIds::Integer, Some(v)) => Some(ItemId::Int(v.trim().parse().map_err(|_| {
+                format!("id '{v}' is not an item id here (this database's item ids are integers)")
+            })?)),
+            (ItemIds::Integer, None) => None,
+        };
         let title = Title::parse(required(&self.title, "title")?).map_err(reason)?;
         let description = match text(&self.description) {
             Some(d) => Some(Description::parse(d).map_err(reason)?),
@@ -72,6 +83,14 @@ impl ItemRow {
             Some(None) => None,
             Some(Some(v)) => Some(Price::parse(v).map_err(reason)?),
         };
+        if let (Prices::Double, Some(p)) = (shape.prices, &price) {
+            if double_of_price(p.value()).is_none() {
+                return Err(format!(
+                    "price {} cannot be held to the cent by this database's price column (double precision)",
+                    crate::db::models::format_price(p.value())
+                ));
+            }
+        }
         let available = flag(&self.is_available, "is_available", true)?;
         let owner = self.owner()?;
         Ok(ItemIn {
@@ -105,10 +124,11 @@ impl ItemRow {
 }
 
 impl ItemIn {
-    /// The COPY row, with its owner looked up.
-    pub fn copied(&self, owner: Option<Uuid>) -> CopiedItem<'_> {
+    /// The COPY row, with its id (`self.id`, else one drawn from the sequence) and owner
+    /// looked up.
+    pub fn copied(&self, id: ItemId, owner: Option<Uuid>) -> CopiedItem<'_> {
         CopiedItem {
-            id: self.id,
+            id,
             title: &self.title,
             description: self.description.as_ref(),
             price: self.price.as_ref(),
@@ -126,7 +146,10 @@ pub struct Lookups {
     pub users: HashSet<Uuid>,
     /// By lower-case email: `None` where the email names several users.
     pub emails: HashMap<String, Option<Uuid>>,
-    pub existing: HashSet<Uuid>,
+    pub existing: HashSet<ItemId>,
+    /// Integer ids drawn from the sequence for the batch's rows without one, in the order
+    /// they are handed out (last first).
+    pub drawn: Vec<i32>,
 }
 
 impl Lookups {
@@ -215,10 +238,12 @@ mod props {
             let found = Lookups::default();
             let mut out = Vec::new();
             for r in read_all::<ItemRow>(&file, Format::Csv).expect("a CSV with a header").into_iter().flatten() {
-                if let Ok(item) = r.row.check(Utc::now()) {
+                for shape in [Shape::default(), Shape { item_ids: ItemIds::Integer, prices: Prices::Double, ..Shape::default() }] {
+                    let Ok(item) = ItemRow::check(r.row.clone(), Utc::now(), &shape) else { continue };
+                    let id = item.id.unwrap_or(ItemId::Int(1));
                     if let Ok(owner) = found.owner(&item.owner) {
-                        item.copied(owner).encode(crate::db::import::ItemCopy::Csv, &mut out);
-                        item.copied(owner).encode(crate::db::import::ItemCopy::Binary, &mut out);
+                        item.copied(id, owner).encode(crate::db::import::ItemCopy::Csv, &mut out);
+                        item.copied(id, owner).encode(crate::db::import::ItemCopy::Binary, &mut out);
                     }
                 }
             }

@@ -18,6 +18,8 @@ use uuid::Uuid;
 
 use super::{ItemIn, ItemRow, Lookups, OwnerIn};
 use crate::db::import as q;
+use crate::db::models::ItemId;
+use crate::db::shape::Shape;
 use crate::error::{Error, Result};
 use crate::import::values::text;
 use crate::import::{copy_lost, Imported, OnConflict, Records, RowErrors};
@@ -62,12 +64,13 @@ pub struct Reach<'a> {
 /// A row's line and its own check.
 type Checked = (u64, std::result::Result<ItemIn, String>);
 
-/// Check and COPY every row of `file`, in the caller's transaction: all rows or none.
-/// `progress` shows the bytes read and the rows.
+/// Check and COPY every row of `file` into the table `shape` describes, in the caller's
+/// transaction: all rows or none. `progress` shows the bytes read and the rows.
 pub fn import(
     conn: &mut PgConnection,
     records: Records<ItemRow>,
     file: &str,
+    shape: &Shape,
     on_conflict: OnConflict,
     reach: &Reach,
     progress: &ProgressBar,
@@ -84,6 +87,8 @@ pub fn import(
     let (opening, closing) = format.framing();
     let batches = Batches {
         format,
+        shape,
+        gave_integer_ids: false,
         on_conflict,
         table_had_rows: !q::items_empty(conn)?,
         connect: reach.connect,
@@ -124,6 +129,9 @@ pub fn import(
                 (None, Some(r)) => refused_row(file, &r, &mut batches.lookup, reach)?,
                 (None, None) => e,
             });
+        }
+        if batches.gave_integer_ids {
+            q::move_item_sequence_past_ids(conn)?;
         }
         Ok(batches.done)
     })
@@ -166,7 +174,7 @@ fn read<'a>(
             progress.set_message(format!("{n} rows"));
         }
         batch.push(match rec {
-            Ok(r) => (r.line, r.row.check(now)),
+            Ok(r) => (r.line, r.row.check(now, batches.shape)),
             Err(e) => (e.line, Err(e.reason)),
         });
         if batch.len() >= BATCH && !send(&mut batches, std::mem::take(&mut batch)) {
@@ -187,6 +195,10 @@ fn read<'a>(
 struct Batches<'a> {
     /// How rows are encoded for the COPY.
     format: q::ItemCopy,
+    /// The ids' and prices' types.
+    shape: &'a Shape,
+    /// A row gave an integer id: the sequence must move past it once the COPY is done.
+    gave_integer_ids: bool,
     on_conflict: OnConflict,
     /// `items` had rows when the import began: ids the file gives may exist already.
     table_had_rows: bool,
@@ -202,36 +214,41 @@ impl Batches<'_> {
     /// Check a batch against the database and append its good rows to `out` (none once
     /// any row of the file was bad), in file order.
     fn flush(&mut self, batch: Vec<Checked>, out: &mut Vec<u8>) -> Result<()> {
-        let found = self.look_up(&batch)?;
+        let mut found = self.look_up(&batch)?;
         // Ids repeated inside the batch are caught here with both lines; across batches
         // the table's primary key catches them.
-        let mut seen: HashMap<Uuid, u64> = HashMap::new();
+        let mut seen: HashMap<ItemId, u64> = HashMap::new();
         for (line, item) in batch {
             let checked = item.and_then(|item| {
                 let owner = found.owner(&item.owner)?;
-                match item.id_given.then(|| seen.insert(item.id, line)).flatten() {
+                let id = item
+                    .id
+                    .or_else(|| found.drawn.pop().map(ItemId::Int))
+                    .ok_or("no id was drawn for this row")?;
+                match item.id_given.then(|| seen.insert(id, line)).flatten() {
                     Some(first) => Err(format!("the same id as line {first}")),
-                    None => Ok((item, owner)),
+                    None => Ok((item, id, owner)),
                 }
             });
-            let (item, owner) = match checked {
+            let (item, id, owner) = match checked {
                 Ok(ok) => ok,
                 Err(why) => {
                     self.errors.push(line, why);
                     continue;
                 }
             };
-            if found.existing.contains(&item.id) {
+            if found.existing.contains(&id) {
                 match self.on_conflict {
                     OnConflict::Fail => self
                         .conflicts
-                        .push(line, format!("an item with id {} already exists", item.id)),
+                        .push(line, format!("an item with id {id} already exists")),
                     OnConflict::Skip => self.done.skipped += 1,
                 }
                 continue;
             }
             if self.errors.is_empty() && self.conflicts.is_empty() {
-                item.copied(owner).encode(self.format, out);
+                self.gave_integer_ids |= item.id_given && matches!(id, ItemId::Int(_));
+                item.copied(id, owner).encode(self.format, out);
                 self.done.rows += 1;
             }
         }
@@ -240,12 +257,15 @@ impl Batches<'_> {
 
     /// The owners and existing ids the batch's good rows name, one query per kind.
     fn look_up(&mut self, batch: &[Checked]) -> Result<Lookups> {
-        let mut ids: Vec<Uuid> = Vec::new();
+        let mut ids: Vec<ItemId> = Vec::new();
         let mut owners: Vec<Uuid> = Vec::new();
         let mut emails: Vec<String> = Vec::new();
+        let mut to_draw = 0;
         for item in batch.iter().filter_map(|(_, item)| item.as_ref().ok()) {
-            if item.id_given && self.table_had_rows {
-                ids.push(item.id);
+            match item.id {
+                Some(id) if item.id_given && self.table_had_rows => ids.push(id),
+                Some(_) => {}
+                None => to_draw += 1,
             }
             match &item.owner {
                 OwnerIn::Id(id) => owners.push(*id),
@@ -258,7 +278,7 @@ impl Batches<'_> {
             }
         }
         let mut found = Lookups::default();
-        if ids.is_empty() && owners.is_empty() && emails.is_empty() {
+        if ids.is_empty() && owners.is_empty() && emails.is_empty() && to_draw == 0 {
             return Ok(found);
         }
         let conn = match &mut self.lookup {
@@ -277,6 +297,11 @@ impl Batches<'_> {
         }
         if !ids.is_empty() {
             found.existing = q::existing_item_ids(conn, &ids)?;
+        }
+        if to_draw > 0 {
+            found.drawn = q::draw_item_ids(conn, to_draw)?;
+            // Handed out last first: the rows take them in ascending order.
+            found.drawn.reverse();
         }
         Ok(found)
     }
@@ -304,8 +329,19 @@ fn refused_row(
     reach: &Reach,
 ) -> Result<Error> {
     let lines = match refusal {
-        q::CopyRefusal::DuplicateId(id) => lines_naming(reach, |r| &r.id, *id)?,
-        q::CopyRefusal::UnknownOwner(id) => lines_naming(reach, |r| &r.owner_id, *id)?,
+        q::CopyRefusal::DuplicateId(id) => lines_naming(
+            reach,
+            |r| &r.id,
+            |v| match id {
+                ItemId::Uuid(u) => Uuid::parse_str(v).ok() == Some(*u),
+                ItemId::Int(n) => v.parse().ok() == Some(*n),
+            },
+        )?,
+        q::CopyRefusal::UnknownOwner(id) => lines_naming(
+            reach,
+            |r| &r.owner_id,
+            |v| Uuid::parse_str(v).ok() == Some(*id),
+        )?,
     };
     let mut errors = RowErrors::default();
     Ok(match refusal {
@@ -343,20 +379,18 @@ fn refused_row(
     })
 }
 
-/// The first two lines whose `column` holds `value`, reading the file again.
+/// The first two lines whose `column` holds the value `is` says it is, reading the file again.
 fn lines_naming(
     reach: &Reach,
     column: impl Fn(&ItemRow) -> &Option<Option<String>>,
-    value: Uuid,
+    is: impl Fn(&str) -> bool,
 ) -> Result<Vec<u64>> {
     let Some(records) = (reach.reopen)()? else {
         return Ok(Vec::new());
     };
     Ok(records
         .filter_map(|r| r.ok())
-        .filter(|r| {
-            text(column(&r.row)).and_then(|v| Uuid::parse_str(v.trim()).ok()) == Some(value)
-        })
+        .filter(|r| text(column(&r.row)).is_some_and(|v| is(v.trim())))
         .map(|r| r.line)
         .take(2)
         .collect())
