@@ -5,8 +5,10 @@
 //! 1. Every column of `users` and `items` is one stackctl knows, or the operator said
 //!    `--keep` or `--clear` for it: otherwise exit 2 naming each, nothing kept.
 //! 2. The source's identifying values (emails, usernames or names, full names, password
-//!    hashes) are hashed into a temporary table: the proof compares hashes, so it copies
-//!    no personal data anywhere.
+//!    hashes) are hashed into a table of the copy's, unlogged and dropped before the
+//!    transaction commits: the proof compares hashes, so it copies no personal data
+//!    anywhere. Not a temporary table: the server scans those in one process only, and
+//!    the proof's joins want every core.
 //! 3. `--sample`: a deterministic choice of users (by the key) is kept, with their items.
 //! 4. Each user's identifying values are replaced with a pseudonym derived from the key
 //!    and the user's id; every password hash with one hash; `--clear` columns emptied; the
@@ -371,10 +373,10 @@ fn anonymise(conn: &mut PgConnection, opts: &Options) -> Result<Summary> {
         .map(|c| format!("SELECT lower({c}::text) FROM public.users"))
         .collect();
     conn.batch_execute(&format!(
-        "CREATE TEMPORARY TABLE stackctl_source_hashes ON COMMIT DROP AS \
+        "CREATE UNLOGGED TABLE {HASHES} AS \
          SELECT DISTINCT sha256(convert_to(v, 'UTF8')) AS h FROM ({}) s(v) \
          WHERE v IS NOT NULL AND length(v) >= 3; \
-         CREATE INDEX ON stackctl_source_hashes (h)",
+         ANALYZE {HASHES}",
         sources.join(" UNION ALL ")
     ))?;
 
@@ -461,8 +463,12 @@ fn anonymise(conn: &mut PgConnection, opts: &Options) -> Result<Summary> {
 
     // 5. The proof.
     prove(conn)?;
+    conn.batch_execute(&format!("DROP TABLE {HASHES}"))?;
     Ok(summary)
 }
+
+/// The source's hashed values during the change (created and dropped in its transaction).
+const HASHES: &str = "public.stackctl_anonymize_source_hashes";
 
 #[derive(QueryableByName)]
 struct TextColumn {
@@ -474,9 +480,23 @@ struct TextColumn {
     column: String,
 }
 
+#[derive(QueryableByName)]
+struct Found {
+    /// The column's place in the table's list.
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    i: i32,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
 /// No text value of any table in the copy hashes to a source value, nor does any email
 /// inside one (a word with an `@`, split at spaces and punctuation but `@ . _ + -`).
 /// Found: exit 1 naming each column.
+///
+/// Two scans of each table, every text column at once: whole values, then the words of
+/// the values with an `@`. Each is a semi-join against the hashes, which the server runs
+/// as a hash join on every core; a row found by both is counted once (the second leaves
+/// out words that are the whole value).
 fn prove(conn: &mut PgConnection) -> Result<()> {
     let columns: Vec<TextColumn> = diesel::sql_query(
         "SELECT n.nspname::text AS schema, c.relname::text AS table, a.attname::text AS column \
@@ -490,28 +510,52 @@ fn prove(conn: &mut PgConnection) -> Result<()> {
          ORDER BY 1, 2, a.attnum",
     )
     .load(conn)?;
+    // A bigger hash table than the default's 4 MB keeps the join in memory (the server
+    // spills what does not fit, in batches).
+    conn.batch_execute("SET LOCAL work_mem = '64MB'")?;
     let mut found = Vec::new();
-    for c in &columns {
-        let v = format!("lower(t.{}::text)", ident(&c.column));
-        let n = count(
-            conn,
-            &format!(
-                "SELECT count(*) AS n FROM {s}.{t} t WHERE {v} IS NOT NULL AND ( \
-                   sha256(convert_to({v}, 'UTF8')) IN (SELECT h FROM stackctl_source_hashes) \
-                   OR (position('@' in {v}) > 0 AND EXISTS ( \
-                         SELECT 1 FROM regexp_split_to_table({v}, '[^[:alnum:]@._+-]+') w \
-                         JOIN stackctl_source_hashes h \
-                           ON h.h = sha256(convert_to(trim(both '.' from w), 'UTF8')) \
-                         WHERE position('@' in w) > 0)))",
-                s = ident(&c.schema),
-                t = ident(&c.table),
-            ),
-        )?;
-        if n > 0 {
-            found.push(format!(
-                "{}.{}.{} ({n} row(s))",
-                c.schema, c.table, c.column
-            ));
+    for table in columns.chunk_by(|a, b| (&a.schema, &a.table) == (&b.schema, &b.table)) {
+        let values = table
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("({i}, lower(t.{}::text))", ident(&c.column)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let from = format!(
+            "FROM {}.{} t CROSS JOIN LATERAL (VALUES {values}) c(i, v)",
+            ident(&table[0].schema),
+            ident(&table[0].table)
+        );
+        let whole: Vec<Found> = diesel::sql_query(format!(
+            "SELECT c.i, count(*) AS n {from} \
+             WHERE c.v IS NOT NULL \
+               AND EXISTS (SELECT 1 FROM {HASHES} h WHERE h.h = sha256(convert_to(c.v, 'UTF8'))) \
+             GROUP BY c.i"
+        ))
+        .load(conn)?;
+        let inside: Vec<Found> = diesel::sql_query(format!(
+            "SELECT c.i, count(DISTINCT t.ctid) AS n {from} \
+               CROSS JOIN LATERAL regexp_split_to_table(c.v, '[^[:alnum:]@._+-]+') w(word) \
+             WHERE position('@' in c.v) > 0 AND position('@' in w.word) > 0 \
+               AND trim(both '.' from w.word) <> c.v \
+               AND EXISTS (SELECT 1 FROM {HASHES} h \
+                           WHERE h.h = sha256(convert_to(trim(both '.' from w.word), 'UTF8'))) \
+             GROUP BY c.i"
+        ))
+        .load(conn)?;
+        for (i, c) in table.iter().enumerate() {
+            let n: i64 = whole
+                .iter()
+                .chain(&inside)
+                .filter(|f| usize::try_from(f.i) == Ok(i))
+                .map(|f| f.n)
+                .sum();
+            if n > 0 {
+                found.push(format!(
+                    "{}.{}.{} ({n} row(s))",
+                    c.schema, c.table, c.column
+                ));
+            }
         }
     }
     if found.is_empty() {

@@ -407,10 +407,12 @@ fn an_anonymised_copy_holds_no_person_and_fails_closed() {
         "0"
     );
 
-    // The proof: a description quoting a person's email is found, and the copy not kept.
+    // The proof: a description quoting a person's email, and a title that is a username
+    // as a whole, are found, and the copy not kept.
     db.sql(&format!(
         "UPDATE items SET description = 'ask Ada (ADA@example.com) first' WHERE owner_id = '{ada}'"
     ));
+    db.sql("UPDATE items SET title = 'Ada' WHERE title = 'Engine'");
     let m = db.json(&["backup", "--dir", dir.to_str().unwrap()]);
     let quoted = dir.join(m["file"].as_str().unwrap());
     let proof = format!("{}_anon4", db.name);
@@ -426,7 +428,10 @@ fn an_anonymised_copy_holds_no_person_and_fails_closed() {
             "users.phone",
         ])
         .fails(1);
-    assert!(r.stderr.contains("items.description"), "{r:#?}");
+    assert!(
+        r.stderr.contains("items.description") && r.stderr.contains("items.title (1 row(s))"),
+        "{r:#?}"
+    );
     assert!(
         !r.stderr.to_lowercase().contains("ada@example.com"),
         "{r:#?}"
