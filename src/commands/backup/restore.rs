@@ -310,12 +310,17 @@ pub fn beside(
     // Straight to it: the embedded instance's connect would migrate it on the way.
     let mut new_conn = db::connect(target.url.with_database(name.as_str())?.libpq())?;
     ctx.audit_after(&mut new_conn, "backup restore --into", &[change])?;
+    // An anonymised copy may hold fewer rows than the file (`--sample`): say what it holds.
+    let held = match summary.borrow().as_ref() {
+        Some(_) => db::snapshot::row_counts(&mut new_conn)?,
+        None => report.restored,
+    };
     let row = Restored {
         database: name.as_str().to_string(),
         file: file.display().to_string(),
         replaced,
-        users: report.restored.users,
-        items: report.restored.items,
+        users: held.users,
+        items: held.items,
         checked: report.detail,
     };
     let mut out = ctx.stdout();
