@@ -527,12 +527,13 @@ fn refusal(e: &diesel::result::Error) -> Option<CopyRefusal> {
     let diesel::result::Error::DatabaseError(kind, info) = e else {
         return None;
     };
+    // The detail's words are in the server's language (`Key (id)=(…) already exists.`,
+    // `Schlüssel »(id)=(…)« existiert bereits.`); the `(column)=(value)` inside them is
+    // not translated (the server builds it from the index), so only that is read.
     let key = |column: &str| -> Option<&str> {
         let detail = info.details()?;
-        detail
-            .strip_prefix(&format!("Key ({column})=("))?
-            .split(')')
-            .next()
+        let at = detail.find(&format!("({column})=("))? + column.len() + 4;
+        detail.get(at..)?.split(')').next()
     };
     let uuid = |v: &str| Uuid::parse_str(v.get(..36)?).ok();
     match kind {

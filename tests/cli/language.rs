@@ -148,12 +148,31 @@ fn exit_codes_and_hints_do_not_depend_on_the_servers_language() {
         assert!(not_null.stderr.contains("users.tenant_id"), "{not_null:#?}");
         assert_eq!(db.checksum_all(), before, "the refused add wrote something");
 
+        // An item id the file repeats further apart than one batch of the import's checks:
+        // the server's refusal names it, in its language; 2, naming both lines.
+        let repeated = "3f9a0c1b-2d4e-4f60-8a1b-2c3d4e5f6a7b";
+        let mut csv = String::from("id,title,owner_email\n");
+        csv.push_str(&format!("{repeated},first,ada@example.com\n"));
+        for n in 0..10_000 {
+            csv.push_str(&format!(",item {n},ada@example.com\n"));
+        }
+        csv.push_str(&format!("{repeated},again,ada@example.com\n"));
+        let file = db.dir.path().join("items.csv");
+        std::fs::write(&file, csv).unwrap();
+        let repeat = db.run(&["item", "import", file.to_str().unwrap()]).fails(2);
+        assert!(
+            repeat.stderr.contains("line 10003: the same id as line 2"),
+            "{repeat:#?}"
+        );
+        assert_eq!(db.sql("SELECT count(*) FROM items"), "0");
+
         seen.push([
             outcome(&denied),
             outcome(&read_only),
             outcome(&duplicate),
             outcome(&timeout),
             outcome(&not_null),
+            outcome(&repeat),
         ]);
     }
     assert_eq!(seen[0], seen[1], "English and German servers differ");
