@@ -79,7 +79,16 @@ pub fn run(ctx: &Ctx, exact: bool) -> Result<()> {
         users_estimated: users.map(Count::is_estimate),
         items_estimated: items.map(Count::is_estimate),
     };
+    let leftovers = db::snapshot::scratch_databases(&mut conn)?;
     let mut out = ctx.stdout();
     render_one(ctx.format(), COLUMNS, &status, &mut out)?;
-    super::finish(out)
+    super::finish(out)?;
+    for (name, size) in leftovers {
+        ctx.warn(format!(
+            "database {name}{} was left by a stackctl restore beside the live one that was killed, or one still running makes it; once none runs: DROP DATABASE {name} WITH (FORCE);",
+            size.map(|n| format!(" ({})", crate::output::fit::human_size(n.unsigned_abs())))
+                .unwrap_or_default()
+        ));
+    }
+    Ok(())
 }

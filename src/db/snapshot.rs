@@ -319,3 +319,26 @@ pub fn database_size(conn: &mut PgConnection, name: &DatabaseName) -> Option<i64
         .ok()
         .map(|r| r.size)
 }
+
+#[derive(QueryableByName)]
+struct Scratch {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    size: Option<i64>,
+}
+
+/// Databases named as `ScratchDatabase::create` names them (`stackctl_verify_`,
+/// `_restore_`, `_anonymize_`, a pid and eight hex digits), with their size where the role
+/// may read it: left by a run that was killed, or in use by one still running.
+pub fn scratch_databases(conn: &mut PgConnection) -> Result<Vec<(String, Option<i64>)>> {
+    let rows: Vec<Scratch> = diesel::sql_query(
+        "SELECT datname::text AS name, \
+                CASE WHEN has_database_privilege(oid, 'CONNECT') THEN pg_database_size(oid) END AS size \
+         FROM pg_database \
+         WHERE datname ~ '^stackctl_(verify|restore|anonymize)_[0-9]+_[0-9a-f]{8}$' \
+         ORDER BY datname",
+    )
+    .load(conn)?;
+    Ok(rows.into_iter().map(|r| (r.name, r.size)).collect())
+}

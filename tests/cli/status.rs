@@ -92,3 +92,23 @@ fn status_redacts_the_url_password() {
         .unwrap()
         .contains("postgres:***@"));
 }
+
+/// A restore beside the live database that was killed leaves its database behind:
+/// `status` names it, with the statement that drops it; stdout keeps its shape.
+#[test]
+fn status_names_a_database_a_killed_restore_left() {
+    let db = TestDb::new();
+    let left = "stackctl_restore_1_0badcafe";
+    db.sql(&format!("CREATE DATABASE {left}"));
+    let r = db.ok(&["-o", "json", "status"]);
+    db.sql(&format!("DROP DATABASE {left}"));
+    assert!(
+        r.stderr.lines().any(
+            |l| l.starts_with("warning: database stackctl_restore_1_0badcafe (")
+                && l.ends_with(&format!("DROP DATABASE {left} WITH (FORCE);"))
+        ),
+        "{r:#?}"
+    );
+    let s: serde_json::Value = serde_json::from_str(&r.stdout).expect("one JSON object");
+    assert_eq!(s["database"], db.name.as_str());
+}
