@@ -41,8 +41,32 @@ pub fn restore_into(
 ) -> Result<()> {
     match format {
         Format::Plain => run_psql(file, tools, url, clean),
-        Format::Custom | Format::Directory => run_pg_restore(file, tools, url, clean),
+        Format::Custom | Format::Directory => run_pg_restore(file, tools, url, clean, &[]),
     }
+}
+
+/// The parts of an archive (custom or directory format) pg_restore restores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sections {
+    /// Tables and rows: no index, constraint made after the data (keys, uniques, foreign
+    /// keys), trigger, rule or policy yet.
+    TablesAndRows,
+    /// What comes after the rows: those indexes, constraints, triggers, rules, policies.
+    AfterRows,
+}
+
+/// Restore only `sections` of the archive `file` into the new database `url` reaches.
+pub fn restore_sections(file: &Path, tools: &Tools, url: &PgUrl, sections: Sections) -> Result<()> {
+    run_pg_restore(
+        file,
+        tools,
+        url,
+        false,
+        match sections {
+            Sections::TablesAndRows => &["--section=pre-data", "--section=data"],
+            Sections::AfterRows => &["--section=post-data"],
+        },
+    )
 }
 
 /// Refuse (exit 2) a plain dump that is not pg_dump's, or has a psql meta-command where
@@ -110,8 +134,15 @@ fn require_restricting_psql(psql: &Path) -> Result<()> {
     .with_hint("install PostgreSQL client tools 13.22, 14.19, 15.14, 16.10, 17.6, 18 or later, or restore a custom-format backup"))
 }
 
-fn run_pg_restore(file: &Path, tools: &Tools, url: &PgUrl, clean: bool) -> Result<()> {
+fn run_pg_restore(
+    file: &Path,
+    tools: &Tools,
+    url: &PgUrl,
+    clean: bool,
+    sections: &[&str],
+) -> Result<()> {
     let (mut c, safe_url, _secret_file) = pgtools::command(&tools.pg_restore, url)?;
+    c.args(sections);
     if clean || tools.restore_jobs <= 1 {
         c.arg("--single-transaction");
     } else {

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use super::manifest::{Format, Manifest};
+use super::restore::Sections;
 use super::{files, restore, Log};
 use crate::db;
 use crate::db::snapshot::{RowCounts, ScratchDatabase};
@@ -83,7 +84,7 @@ pub struct RestoreReport {
     pub restored: RowCounts,
 }
 
-/// What runs on a restored database before it takes its name.
+/// What runs on a restored database (an error drops it).
 pub type Then<'a> = &'a dyn Fn(&PgUrl) -> Result<()>;
 
 /// What becomes of the database a restore went into.
@@ -95,13 +96,13 @@ pub enum Afterwards<'a> {
     Keep {
         name: &'a DatabaseName,
         replace: bool,
-        /// Run on the restored database once it matched, before it takes its name (an
-        /// anonymised copy); an error drops it.
-        then: Option<Then<'a>>,
+        /// Changes the rows once they matched, before it takes its name (an anonymised
+        /// copy): see `restore_beside`.
+        change: Option<Then<'a>>,
     },
-    /// `backup --anonymize`: once it matched, `then` runs on it (anonymise it and dump
-    /// it); dropped whatever the outcome.
-    Use { then: Then<'a> },
+    /// `backup --anonymize`: once the rows matched, `change` changes them (anonymises
+    /// them), then `then` uses the whole database (dumps it); dropped whatever the outcome.
+    Use { change: Then<'a>, then: Then<'a> },
 }
 
 /// A test restore: `file` restored into a scratch database and compared, then dropped.
@@ -129,6 +130,11 @@ pub fn test_restore(
 /// the server `url` reaches, restore `file` into it in one transaction, compare its row
 /// counts (and table checksums, when the manifest has them) with the manifest, then drop
 /// it or give it its final name. The live database is never written.
+///
+/// A change of the rows (`Afterwards`' `change`) runs, for an archive, between its tables
+/// and rows and the rest (pg_restore's sections): every row it changes is written once,
+/// with no index to update and no trigger or rule to run, and the indexes are built once,
+/// from the changed rows. A plain dump is restored whole before it.
 pub fn restore_beside(
     file: &Path,
     manifest: Option<&Manifest>,
@@ -161,17 +167,26 @@ pub fn restore_beside(
             Format::Plain => "a plain dump restores through psql, in one job".to_string(),
         }
     ));
-    let mut outcome = restore_and_compare(file, manifest, format, tools, &scratch.url);
-    let then = match &afterwards {
-        Afterwards::Keep { then, .. } => *then,
-        Afterwards::Use { then } => Some(*then),
-        Afterwards::Drop => None,
+    let (change, then) = match &afterwards {
+        Afterwards::Keep { change, .. } => (*change, None),
+        Afterwards::Use { change, then } => (Some(*change), Some(*then)),
+        Afterwards::Drop => (None, None),
     };
-    if let (Some(then), Ok(report)) = (then, &outcome) {
-        if report.ok {
-            if let Err(e) = then(&scratch.url) {
-                outcome = Err(e);
-            }
+    let sectioned = change.is_some() && format.is_archive();
+    let mut outcome = restore_and_compare(file, manifest, format, tools, &scratch.url, sectioned);
+    let matched = |o: &Result<RestoreReport>| o.as_ref().is_ok_and(|r| r.ok);
+    if let (Some(change), true) = (change, matched(&outcome)) {
+        let changed = change(&scratch.url).and_then(|()| match sectioned {
+            true => restore::restore_sections(file, tools, &scratch.url, Sections::AfterRows),
+            false => Ok(()),
+        });
+        if let Err(e) = changed {
+            outcome = Err(e);
+        }
+    }
+    if let (Some(then), true) = (then, matched(&outcome)) {
+        if let Err(e) = then(&scratch.url) {
+            outcome = Err(e);
         }
     }
     let name = scratch.name.clone();
@@ -188,14 +203,20 @@ pub fn restore_beside(
     outcome
 }
 
+/// Restore `file` (`tables_and_rows`: only its tables and rows) and compare the rows with
+/// the manifest.
 fn restore_and_compare(
     file: &Path,
     manifest: Option<&Manifest>,
     format: Format,
     tools: &Tools,
     scratch_url: &PgUrl,
+    tables_and_rows: bool,
 ) -> Result<RestoreReport> {
-    restore::restore_into(file, format, tools, scratch_url, false)?;
+    match tables_and_rows {
+        true => restore::restore_sections(file, tools, scratch_url, Sections::TablesAndRows)?,
+        false => restore::restore_into(file, format, tools, scratch_url, false)?,
+    }
     let mut conn = db::connect(scratch_url.libpq())?;
     let got = db::snapshot::row_counts(&mut conn)?;
     let Some(manifest) = manifest else {

@@ -163,7 +163,9 @@ const PSEUDONYM: &str = "left(encode(sha256($1 || convert_to(id::text, 'UTF8')),
 
 /// Anonymise the database `conn` is connected to (a restore's own database).
 pub fn run(conn: &mut PgConnection, opts: &Options) -> Result<Summary> {
-    // Every row of users changes and the table is rewritten afterwards: its indexes (but
+    // Every row of users changes and the table is rewritten afterwards. A custom or
+    // directory dump's indexes, keys and triggers are not there yet (the restore makes
+    // them after this: `verify::restore_beside`); a plain dump's are, and its indexes (but
     // those behind its constraints) are dropped first and made again once, from the
     // server's own definitions, instead of being updated row by row and then rebuilt.
     // Only stackctl's own statements run: no search path an object in the dump could

@@ -663,14 +663,7 @@ fn error_lines(r: &crate::support::Run) -> usize {
 fn a_plain_restore_runs_no_psql_meta_command() {
     let db = seeded();
     let dir = db.dir.path().join("b");
-    let m = db.json(&[
-        "backup",
-        "--dir",
-        dir.to_str().unwrap(),
-        "--format",
-        "plain",
-    ]);
-    let file = dir.join(m["file"].as_str().unwrap());
+    let file = db.backup_file(&dir, &["--format", "plain"]);
     let f = file.to_str().unwrap();
     let text = std::fs::read_to_string(&file).unwrap();
     let marker = db.dir.path().join("meta-command-ran");

@@ -327,6 +327,11 @@ fn an_anonymised_copy_holds_no_person_and_fails_closed() {
         q("SELECT count(*) FROM users WHERE email LIKE 'user-%@example.invalid' AND username LIKE 'user-%'"),
         "2"
     );
+    // The dump's indexes, keys and triggers come after the change, all of them.
+    let schema = "SELECT string_agg(indexdef, ';' ORDER BY indexdef) FROM pg_indexes \
+                  WHERE schemaname IN ('public', 'stackctl')";
+    assert_eq!(q(schema), db.sql(schema));
+    db.cmd_url(&url).args(&["schema", "diff"]).run().success();
     assert_eq!(
         q(&format!("SELECT count(*) FROM users WHERE id = '{ada}'")),
         "1"
@@ -601,14 +606,88 @@ fn an_anonymised_dump_holds_no_person_and_is_not_a_backup() {
     assert_eq!(entries(), before);
     assert_eq!(scratch(), "0", "scratch databases left");
 
-    // A trigger of the source's on users would run as this role: refused, nothing written.
+    // A trigger of the source's on users never runs as this role: the rows are changed
+    // before the restore makes the dump's triggers (one that refuses every update would
+    // stop the change), and the anonymised dump has it as the source does.
+    db.sql(&format!(
+        "UPDATE items SET description = NULL WHERE owner_id = '{ada}'; \
+         CREATE FUNCTION public.note() RETURNS trigger LANGUAGE plpgsql AS \
+         $$BEGIN RAISE EXCEPTION 'the trigger ran'; END$$; \
+         CREATE TRIGGER note BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION public.note()"
+    ));
+    anonymized_dump().success();
+    let new: Vec<String> = entries()
+        .into_iter()
+        .filter(|n| !before.contains(n) && n.ends_with(".dump"))
+        .collect();
+    assert_eq!(new.len(), 1, "{new:?}");
+    let listed =
+        std::process::Command::new(crate::support::psql_bin().with_file_name("pg_restore"))
+            .arg("-l")
+            .arg(dir.join(&new[0]))
+            .output()
+            .unwrap();
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).contains("TRIGGER public users note"),
+        "{listed:?}"
+    );
+    assert_eq!(scratch(), "0", "scratch databases left");
+}
+
+/// A plain (SQL) dump is restored whole before its copy is anonymised, so its indexes are
+/// there: they are dropped and made again around the change (the copy's schema is the
+/// source's after it), and a trigger of the dump's on users, which would run as this
+/// role, is refused with the copy dropped.
+#[test]
+fn an_anonymised_copy_of_a_plain_dump_keeps_its_indexes_and_refuses_triggers() {
+    let db = TestDb::new();
+    people(&db);
+    let dir = db.dir.path().join("b");
+    let take = || {
+        db.backup_file(&dir, &["--format", "plain"])
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    let indexes = |url: &str| {
+        crate::support::psql(
+            url,
+            "SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes WHERE tablename = 'users'",
+        )
+    };
+    let file = take();
+    let copy = format!("{}_plain", db.name);
+    let restore = |file: &str| {
+        db.run(&[
+            "backup",
+            "restore",
+            file,
+            "--into",
+            &copy,
+            "--anonymize",
+            "--clear",
+            "users.phone",
+        ])
+    };
+    restore(&file).success();
+    let url = copy_url(&db, &copy);
+    assert_eq!(indexes(&url), indexes(&db.url));
+    assert!(
+        crate::support::psql(&url, "SELECT min(email) FROM users").ends_with("@example.invalid")
+    );
+    db.sql(&format!("DROP DATABASE {copy} WITH (FORCE)"));
+
     db.sql(
         "CREATE FUNCTION public.note() RETURNS trigger LANGUAGE plpgsql AS \
          $$BEGIN RETURN NEW; END$$; \
          CREATE TRIGGER note BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION public.note()",
     );
-    let r = anonymized_dump().fails(1);
+    let r = restore(&take()).fails(1);
     assert!(r.stderr.contains("trigger"), "{r:#?}");
-    assert_eq!(entries(), before);
-    assert_eq!(scratch(), "0", "scratch databases left");
+    assert_eq!(
+        db.sql(&format!(
+            "SELECT count(*) FROM pg_database WHERE datname = '{copy}'"
+        )),
+        "0"
+    );
 }

@@ -57,9 +57,17 @@ pub(super) fn create(
     bar.finish_and_clear();
     let source = source?;
 
+    let summary = RefCell::new(None);
     let done = RefCell::new(None);
+    let change = |scratch: &PgUrl| -> Result<()> {
+        *summary.borrow_mut() = Some(anonymize::run(&mut db::connect(scratch.libpq())?, opts)?);
+        Ok(())
+    };
     let then = |scratch: &PgUrl| -> Result<()> {
-        let summary = anonymize::run(&mut db::connect(scratch.libpq())?, opts)?;
+        let summary = summary
+            .borrow_mut()
+            .take()
+            .ok_or_else(|| Error::failure("the copy was not anonymised"))?;
         // A connection of its own: the anonymisation's has its own search path.
         let conn = db::connect(scratch.libpq())?;
         let bar = crate::progress::bytes(ctx.global.quiet, None);
@@ -83,7 +91,10 @@ pub(super) fn create(
         Format::Custom,
         &tools,
         url,
-        Afterwards::Use { then: &then },
+        Afterwards::Use {
+            change: &change,
+            then: &then,
+        },
         ctx,
     )?;
     drop(work);

@@ -276,7 +276,10 @@ pub fn beside(
         Afterwards::Keep {
             name: &name,
             replace: replaced,
-            then: Some(&anonymise),
+            change: match anon {
+                Some(_) => Some(&anonymise),
+                None => None,
+            },
         },
         ctx,
     )?;

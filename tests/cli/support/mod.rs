@@ -578,6 +578,14 @@ impl TestDb {
         self.run(args).success()
     }
 
+    /// `backup --dir DIR EXTRA...`: the path of the dump it wrote.
+    pub fn backup_file(&self, dir: &Path, extra: &[&str]) -> PathBuf {
+        let mut args = vec!["backup", "--dir", dir.to_str().expect("a UTF-8 path")];
+        args.extend_from_slice(extra);
+        let m = self.json(&args);
+        dir.join(m["file"].as_str().expect("the manifest names its file"))
+    }
+
     /// `-o json` output parsed.
     pub fn json(&self, args: &[&str]) -> serde_json::Value {
         let mut all = vec!["-o", "json"];
