@@ -115,15 +115,12 @@ pub fn items(args: ItemImportArgs, ctx: &Ctx) -> Result<()> {
         debug: &debug,
     };
     let done = session.write("item import", |conn| {
-        let done = items::import(
-            conn,
-            records,
-            &name,
-            &shape,
-            on_conflict(&args),
-            &reach,
-            &pb,
-        )?;
+        let settings = items::Settings {
+            shape: &shape,
+            on_conflict: on_conflict(&args),
+            dry_run: ctx.global.dry_run,
+        };
+        let done = items::import(conn, records, &name, &settings, &reach, &pb)?;
         Ok((done, change("items", &name, done)))
     });
     pb.finish_and_clear();

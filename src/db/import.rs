@@ -90,17 +90,26 @@ pub fn draw_item_ids(conn: &mut PgConnection, n: usize) -> Result<Vec<i32>> {
     Ok(ids)
 }
 
-/// After an import that gave integer ids: move the sequence behind `items.id` past the
-/// largest, never back, so the application's next insert does not take one of them.
+/// Move the sequence behind `items.id` past the table's largest id when it is behind it
+/// (after an import that gave ids, before one draws any), never back: only then is it set,
+/// so a concurrent `nextval` is not undone unless it is itself behind the table.
 pub fn move_item_sequence_past_ids(conn: &mut PgConnection) -> Result<()> {
     diesel::sql_query(
-        "SELECT setval(s, GREATEST((SELECT max(id) FROM public.items), \
-                                   coalesce(pg_sequence_last_value(s), 1))) \
-         FROM (SELECT pg_get_serial_sequence('public.items', 'id')::regclass AS s) q \
-         WHERE s IS NOT NULL",
+        "SELECT setval(s, m) \
+         FROM (SELECT pg_get_serial_sequence('public.items', 'id')::regclass AS s, \
+                      (SELECT max(id) FROM public.items) AS m) q \
+         WHERE s IS NOT NULL AND m > coalesce(pg_sequence_last_value(s), 0)",
     )
     .execute(conn)?;
     Ok(())
+}
+
+/// The largest integer item id, 0 without any (a dry run's stand-ins count up from it).
+pub fn largest_item_id(conn: &mut PgConnection) -> Result<i32> {
+    Ok(serial_items::table
+        .select(diesel::dsl::max(serial_items::id))
+        .get_result::<Option<i32>>(conn)?
+        .unwrap_or(0))
 }
 
 /// Which of these user ids exist (one batch of an import's owners).
@@ -531,9 +540,12 @@ fn refusal(e: &diesel::result::Error) -> Option<CopyRefusal> {
     // `Schlüssel »(id)=(…)« existiert bereits.`); the `(column)=(value)` inside them is
     // not translated (the server builds it from the index), so only that is read.
     let key = |column: &str| -> Option<&str> {
+        // The first parenthesis opens the key: a value further on may hold `(id)=(`.
         let detail = info.details()?;
-        let at = detail.find(&format!("({column})=("))? + column.len() + 4;
-        detail.get(at..)?.split(')').next()
+        let key = detail.get(detail.find('(')?..)?;
+        key.strip_prefix(&format!("({column})=("))?
+            .split(')')
+            .next()
     };
     let uuid = |v: &str| Uuid::parse_str(v.get(..36)?).ok();
     match kind {

@@ -526,6 +526,13 @@ fn an_anonymised_dump_holds_no_person_and_is_not_a_backup() {
         )),
         "{r:#?}"
     );
+    // Never restored in place over the live people.
+    let live = db.checksum_all();
+    let r = db
+        .run(&["backup", "restore", file.to_str().unwrap(), "--yes"])
+        .fails(2);
+    assert!(r.stderr.contains("anonymised dump"), "{r:#?}");
+    assert_eq!(db.checksum_all(), live);
     // The work directory and the scratch database are gone.
     assert_eq!(entries().len(), 4, "{:?}", entries());
     assert_eq!(scratch(), "0", "scratch databases left");

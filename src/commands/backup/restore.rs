@@ -58,6 +58,15 @@ pub fn in_place(
     ctx: &Ctx,
 ) -> Result<()> {
     let (manifest, format) = checked_file(file, force)?;
+    // Pseudonyms and one password for everyone in place of the live users is never what a
+    // restore in place means (a script restoring "the newest dump" would do it).
+    if manifest.as_ref().is_some_and(|m| m.anonymized) {
+        return Err(Error::usage(format!(
+            "{} is an anonymised dump: restoring it in place would replace the live database's people with pseudonyms; nothing was restored",
+            file.display()
+        ))
+        .with_hint("restore it beside the live database: stackctl backup restore FILE --into NAME"));
+    }
     let target = ctx.direct_target()?;
     ctx.refuse_pooled_tools(&target, "backup restore")?;
     let (mut conn, target) = ctx.connect_target(target)?;

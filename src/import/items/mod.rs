@@ -3,7 +3,7 @@
 
 mod write;
 
-pub use write::{import, Reach};
+pub use write::{import, Reach, Settings};
 
 use std::collections::{HashMap, HashSet};
 

@@ -61,17 +61,26 @@ pub struct Reach<'a> {
     pub debug: &'a dyn Fn(&str),
 }
 
+/// How one `item import` runs.
+pub struct Settings<'a> {
+    /// The ids' and prices' types.
+    pub shape: &'a Shape,
+    pub on_conflict: OnConflict,
+    /// A dry run: the transaction is rolled back, and the id sequence (which a rollback
+    /// does not undo) is neither drawn from nor moved.
+    pub dry_run: bool,
+}
+
 /// A row's line and its own check.
 type Checked = (u64, std::result::Result<ItemIn, String>);
 
-/// Check and COPY every row of `file` into the table `shape` describes, in the caller's
-/// transaction: all rows or none. `progress` shows the bytes read and the rows.
+/// Check and COPY every row of `file` into the table `settings.shape` describes, in the
+/// caller's transaction: all rows or none. `progress` shows the bytes read and the rows.
 pub fn import(
     conn: &mut PgConnection,
     records: Records<ItemRow>,
     file: &str,
-    shape: &Shape,
-    on_conflict: OnConflict,
+    settings: &Settings,
     reach: &Reach,
     progress: &ProgressBar,
 ) -> Result<Imported> {
@@ -87,9 +96,12 @@ pub fn import(
     let (opening, closing) = format.framing();
     let batches = Batches {
         format,
-        shape,
+        shape: settings.shape,
+        dry_run: settings.dry_run,
+        stand_in: None,
+        drew: false,
         gave_integer_ids: false,
-        on_conflict,
+        on_conflict: settings.on_conflict,
         table_had_rows: !q::items_empty(conn)?,
         connect: reach.connect,
         lookup: None,
@@ -130,7 +142,7 @@ pub fn import(
                 (None, None) => e,
             });
         }
-        if batches.gave_integer_ids {
+        if batches.gave_integer_ids && !settings.dry_run {
             q::move_item_sequence_past_ids(conn)?;
         }
         Ok(batches.done)
@@ -197,6 +209,12 @@ struct Batches<'a> {
     format: q::ItemCopy,
     /// The ids' and prices' types.
     shape: &'a Shape,
+    dry_run: bool,
+    /// In a dry run, the last stand-in given for an integer id the sequence would have
+    /// given (counted up from the largest id).
+    stand_in: Option<i32>,
+    /// Ids were drawn from the sequence (it was first moved past the table's ids).
+    drew: bool,
     /// A row gave an integer id: the sequence must move past it once the COPY is done.
     gave_integer_ids: bool,
     on_conflict: OnConflict,
@@ -217,7 +235,7 @@ impl Batches<'_> {
         let mut found = self.look_up(&batch)?;
         // Ids repeated inside the batch are caught here with both lines; across batches
         // the table's primary key catches them.
-        let mut seen: HashMap<ItemId, u64> = HashMap::new();
+        let mut seen: HashMap<ItemId, (u64, bool)> = HashMap::new();
         for (line, item) in batch {
             let checked = item.and_then(|item| {
                 let owner = found.owner(&item.owner)?;
@@ -225,8 +243,13 @@ impl Batches<'_> {
                     .id
                     .or_else(|| found.drawn.pop().map(ItemId::Int))
                     .ok_or("no id was drawn for this row")?;
-                match item.id_given.then(|| seen.insert(id, line)).flatten() {
-                    Some(first) => Err(format!("the same id as line {first}")),
+                match seen.insert(id, (line, item.id_given)) {
+                    Some((first, true)) if item.id_given => {
+                        Err(format!("the same id as line {first}"))
+                    }
+                    Some((first, _)) => Err(format!(
+                        "id {id} is line {first}'s too, one of them drawn from the sequence; give ids to all rows or to none"
+                    )),
                     None => Ok((item, id, owner)),
                 }
             });
@@ -299,7 +322,24 @@ impl Batches<'_> {
             found.existing = q::existing_item_ids(conn, &ids)?;
         }
         if to_draw > 0 {
-            found.drawn = q::draw_item_ids(conn, to_draw)?;
+            found.drawn = if self.dry_run {
+                let from = match self.stand_in {
+                    Some(last) => last,
+                    None => q::largest_item_id(conn)?,
+                };
+                let ids: Vec<i32> = (1..=to_draw)
+                    .map_while(|k| i32::try_from(k).ok().and_then(|k| from.checked_add(k)))
+                    .collect();
+                self.stand_in = ids.last().copied();
+                ids
+            } else {
+                if !self.drew {
+                    // A sequence behind the table's ids would hand out one that exists.
+                    q::move_item_sequence_past_ids(conn)?;
+                    self.drew = true;
+                }
+                q::draw_item_ids(conn, to_draw)?
+            };
             // Handed out last first: the rows take them in ascending order.
             found.drawn.reverse();
         }
