@@ -602,7 +602,8 @@ class Bench:
 
         print(f"small: {self.args.users} users, {self.args.items} items; "
               f"large: {self.args.scale_users} users, {self.args.scale_items} items; "
-              f"medians (min-max) of {self.args.runs} alternating runs")
+              f"medians (min-max) of {self.args.runs} alternating runs "
+              f"({self.args.bulk_runs} for the backup and restore rows)")
         head = ("command", "small", "large", "large/small", "goal", "met")
         lines = []
         for name, small, large, goal in self.scale_rows:
