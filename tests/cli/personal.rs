@@ -393,9 +393,16 @@ fn an_anonymised_copy_holds_no_person_and_fails_closed() {
         "--sample",
         "1",
     ]);
-    // What the copy holds, not what the file held.
+    // What the copy holds, not what the file held, in the output and the audit entry.
     assert_eq!(sampled["users"], 1, "{sampled}");
     let other_url = copy_url(&db, &other);
+    assert_eq!(
+        crate::support::psql(
+            &other_url,
+            "SELECT string_agg(summary #>> '{after,users}', ',') FROM stackctl_audit"
+        ),
+        "1"
+    );
     let others = emails(&other_url);
     assert!(
         !others.is_empty() && !emails(&url).contains(&others),
@@ -697,4 +704,35 @@ fn an_anonymised_copy_of_a_plain_dump_keeps_its_indexes_and_refuses_triggers() {
         )),
         "0"
     );
+}
+
+/// A directory dump restored with jobs, in its two steps around the anonymisation: the
+/// copy has the source's indexes and no drift, and no person.
+#[test]
+fn an_anonymised_copy_of_a_directory_dump_with_jobs() {
+    let db = TestDb::new();
+    people(&db);
+    let dir = db.dir.path().join("b");
+    let file = db.backup_file(&dir, &["--format", "directory"]);
+    let copy = format!("{}_dir", db.name);
+    db.ok(&[
+        "backup",
+        "restore",
+        file.to_str().unwrap(),
+        "--into",
+        &copy,
+        "--jobs",
+        "2",
+        "--anonymize",
+        "--clear",
+        "users.phone",
+    ]);
+    let url = copy_url(&db, &copy);
+    let indexes = "SELECT string_agg(indexdef, ';' ORDER BY indexdef) FROM pg_indexes \
+                   WHERE schemaname IN ('public', 'stackctl')";
+    assert_eq!(crate::support::psql(&url, indexes), db.sql(indexes));
+    db.cmd_url(&url).args(&["schema", "diff"]).run().success();
+    let text = every_text(&url);
+    assert!(!text.contains("ada@example.com"), "{text}");
+    db.sql(&format!("DROP DATABASE {copy} WITH (FORCE)"));
 }

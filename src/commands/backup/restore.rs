@@ -321,12 +321,22 @@ pub fn beside(
     // The new database holds the backup's audit trail; the restore is recorded there.
     // Straight to it: the embedded instance's connect would migrate it on the way.
     let mut new_conn = db::connect(target.url.with_database(name.as_str())?.libpq())?;
-    ctx.audit_after(&mut new_conn, "backup restore --into", &[change])?;
-    // An anonymised copy may hold fewer rows than the file (`--sample`): say what it holds.
-    let held = match summary.borrow().as_ref() {
-        Some(_) => db::snapshot::row_counts(&mut new_conn)?,
-        None => report.restored,
+    // An anonymised copy may hold fewer rows than the file (`--sample`): its output and its
+    // audit entry (the only one left in its trail) say what it holds, and what was done.
+    let (held, change) = match summary.borrow().as_ref() {
+        Some(s) => {
+            let held = db::snapshot::row_counts(&mut new_conn)?;
+            let after = serde_json::json!({
+                "file": file.display().to_string(),
+                "users": held.users,
+                "items": held.items,
+                "anonymized": s,
+            });
+            (held, change.with_after(after))
+        }
+        None => (report.restored, change),
     };
+    ctx.audit_after(&mut new_conn, "backup restore --into", &[change])?;
     let row = Restored {
         database: name.as_str().to_string(),
         file: file.display().to_string(),
