@@ -326,6 +326,22 @@ fn a_least_privilege_role_administers_the_generated_backend_after_grant() {
         .json();
     assert_eq!(item["id"], 1, "{item}");
     assert_eq!(item["price"], "40.00", "{item}");
+    // An import that gives ids moves the sequence past them: what `grant` gave on it does.
+    let file = db.dir.path().join("items.csv");
+    std::fs::write(
+        &file,
+        "id,title,owner_email\n50,Desk,app@example.com\n,Lamp,app@example.com\n",
+    )
+    .unwrap();
+    db.cmd_url(&url)
+        .args(&["item", "import", file.to_str().unwrap()])
+        .run()
+        .success();
+    assert_eq!(db.sql("SELECT last_value FROM items_id_seq"), "50");
+    assert_eq!(
+        db.sql("SELECT string_agg(id::text, ',' ORDER BY id) FROM items"),
+        "1,2,50"
+    );
 }
 
 /// An anonymised copy of the generated backend's database: its own columns fail closed
