@@ -90,16 +90,18 @@ pub fn draw_item_ids(conn: &mut PgConnection, n: usize) -> Result<Vec<i32>> {
     Ok(ids)
 }
 
-/// Move the sequence behind `items.id` past the table's largest id when it is behind it
-/// (after an import that gave ids, before one draws any), never back: only then is it set,
-/// so a concurrent `nextval` is not undone unless it is itself behind the table.
-pub fn move_item_sequence_past_ids(conn: &mut PgConnection) -> Result<()> {
-    diesel::sql_query(
+/// Move the sequence behind `public.<table>.id` past the table's largest id when it is
+/// behind it (after an import that gave ids, before one draws any), never back: only then
+/// is it set, so a concurrent `nextval` is not undone unless it is itself behind the table.
+/// `table` is one of stackctl's own fixed names (`users` of the Simple DB layout, `items`
+/// of the generated backend), never input.
+pub fn move_sequence_past_ids(conn: &mut PgConnection, table: &'static str) -> Result<()> {
+    diesel::sql_query(format!(
         "SELECT setval(s, m) \
-         FROM (SELECT pg_get_serial_sequence('public.items', 'id')::regclass AS s, \
-                      (SELECT max(id) FROM public.items) AS m) q \
-         WHERE s IS NOT NULL AND m > coalesce(pg_sequence_last_value(s), 0)",
-    )
+         FROM (SELECT pg_get_serial_sequence('public.{table}', 'id')::regclass AS s, \
+                      (SELECT max(id) FROM public.{table}) AS m) q \
+         WHERE s IS NOT NULL AND m > coalesce(pg_sequence_last_value(s), 0)"
+    ))
     .execute(conn)?;
     Ok(())
 }

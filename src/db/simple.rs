@@ -333,13 +333,7 @@ pub fn import(conn: &mut PgConnection, rows: &[ImportRow]) -> Result<usize> {
             with.iter().map(|r| r.created_at).collect::<Vec<_>>(),
         )
         .execute(conn)?;
-        diesel::sql_query(
-            "SELECT setval(s, GREATEST((SELECT max(id) FROM users), \
-                                       coalesce(pg_sequence_last_value(s), 1))) \
-             FROM (SELECT pg_get_serial_sequence('users', 'id')::regclass AS s) q \
-             WHERE s IS NOT NULL",
-        )
-        .execute(conn)?;
+        super::import::move_sequence_past_ids(conn, "users")?;
     }
     if !without.is_empty() {
         n += diesel::sql_query(

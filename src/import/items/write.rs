@@ -143,7 +143,7 @@ pub fn import(
             });
         }
         if batches.gave_integer_ids && !settings.dry_run {
-            q::move_item_sequence_past_ids(conn)?;
+            q::move_sequence_past_ids(conn, "items")?;
         }
         Ok(batches.done)
     })
@@ -335,7 +335,7 @@ impl Batches<'_> {
             } else {
                 if !self.drew {
                     // A sequence behind the table's ids would hand out one that exists.
-                    q::move_item_sequence_past_ids(conn)?;
+                    q::move_sequence_past_ids(conn, "items")?;
                     self.drew = true;
                 }
                 q::draw_item_ids(conn, to_draw)?
