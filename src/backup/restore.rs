@@ -69,6 +69,113 @@ pub fn restore_sections(file: &Path, tools: &Tools, url: &PgUrl, sections: Secti
     )
 }
 
+/// What is left of an archive once its tables and some of their rows are restored
+/// (`restore_some_rows_first`).
+pub struct RestOfArchive {
+    /// The private directory of pg_restore's list of the rest.
+    lists: tempfile::TempDir,
+}
+
+impl RestOfArchive {
+    /// The other rows, then every index, constraint, trigger, rule and policy; but the
+    /// event triggers, which would run on any later DDL (`finish`).
+    pub fn restore(&self, file: &Path, tools: &Tools, url: &PgUrl) -> Result<()> {
+        let list = self.lists.path().join("rest.list");
+        run_pg_restore(file, tools, url, false, &[&use_list(&list)?])
+    }
+
+    /// The event triggers, last.
+    pub fn finish(self, file: &Path, tools: &Tools, url: &PgUrl) -> Result<()> {
+        let list = self.lists.path().join("last.list");
+        match list.exists() {
+            true => run_pg_restore(file, tools, url, false, &[&use_list(&list)?]),
+            false => Ok(()),
+        }
+    }
+}
+
+/// Restore the tables of the archive `file` and the rows of only `tables` ((schema, name);
+/// those the archive has) into the new database `url` reaches. The archive's own list
+/// (`pg_restore --list`) says which entries those rows are, by their ids: the rest is
+/// every other entry of its rows and what comes after them.
+pub fn restore_some_rows_first(
+    file: &Path,
+    tools: &Tools,
+    url: &PgUrl,
+    tables: &[(&str, &str)],
+) -> Result<RestOfArchive> {
+    run_pg_restore(file, tools, url, false, &["--section=pre-data"])?;
+    let list = |args: &[&str]| -> Result<Vec<(String, String)>> {
+        let mut c = std::process::Command::new(&tools.pg_restore);
+        c.arg("--list").args(args).arg(file);
+        let out = pgtools::run(c, "pg_restore --list")?;
+        Ok(toc_entries(&String::from_utf8_lossy(&out.stdout)))
+    };
+    let mut first = Vec::new();
+    for (schema, table) in tables {
+        first.extend(list(&[
+            "--section=data",
+            "--schema",
+            schema,
+            "--table",
+            table,
+        ])?);
+    }
+    let (last, rest): (Vec<_>, Vec<_>) = list(&["--section=data", "--section=post-data"])?
+        .into_iter()
+        .filter(|(id, _)| !first.iter().any(|(f, _)| f == id))
+        .partition(|(_, line)| is_event_trigger(line));
+    let lists = tempfile::Builder::new()
+        .prefix("stackctl-restore-lists")
+        .tempdir()
+        .map_err(|e| Error::failure(format!("cannot create a temporary directory: {e}")))?;
+    let write = |name: &str, entries: &[(String, String)]| -> Result<std::path::PathBuf> {
+        let path = lists.path().join(name);
+        let text: String = entries
+            .iter()
+            .map(|(_, line)| format!("{line}\n"))
+            .collect();
+        std::fs::write(&path, text)?;
+        Ok(path)
+    };
+    write("rest.list", &rest)?;
+    if !last.is_empty() {
+        write("last.list", &last)?;
+    }
+    if !first.is_empty() {
+        let path = write("first.list", &first)?;
+        run_pg_restore(file, tools, url, false, &[&use_list(&path)?])?;
+    }
+    Ok(RestOfArchive { lists })
+}
+
+/// The entries of pg_restore's list: (id, line), comments left out. pg_restore reads
+/// only the id of each line it is given back.
+fn toc_entries(listing: &str) -> Vec<(String, String)> {
+    listing
+        .lines()
+        .filter_map(|line| {
+            let (id, _) = line.split_once(';')?;
+            (!id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| (id.to_string(), line.to_string()))
+        })
+        .collect()
+}
+
+/// An entry of pg_restore's list (`<id>; <oid> <oid> <kind> <schema> <name> <owner>`)
+/// that makes an event trigger (its kind comes before any name).
+fn is_event_trigger(line: &str) -> bool {
+    let mut parts = line.splitn(4, ' ');
+    let kind = parts.nth(3).unwrap_or("");
+    kind.starts_with("EVENT TRIGGER ")
+}
+
+fn use_list(path: &Path) -> Result<String> {
+    path.to_str()
+        .map(|p| format!("--use-list={p}"))
+        .ok_or_else(|| Error::failure(format!("{} is not a UTF-8 path", path.display())))
+}
+
 /// Refuse (exit 2) a plain dump that is not pg_dump's, or has a psql meta-command where
 /// pg_dump never writes one; read streaming, before anything runs.
 pub fn check_plain_script(file: &Path) -> Result<()> {
@@ -158,4 +265,23 @@ fn run_pg_restore(
         .arg(file);
     pgtools::run(c, "pg_restore")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_list_is_read_by_id_and_event_triggers_by_kind() {
+        let listing = ";\n; Archive created at 2026-12-05\n\
+                       3472; 0 16627 TABLE DATA public users stackctl\n\
+                       3600; 3466 16900 EVENT TRIGGER - audit_ddl postgres\n\
+                       3601; 1259 16901 TABLE public EVENT TRIGGER x stackctl\n\
+                       x; not an entry\n";
+        let entries = toc_entries(listing);
+        let ids: Vec<&str> = entries.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids, ["3472", "3600", "3601"]);
+        let events: Vec<bool> = entries.iter().map(|(_, l)| is_event_trigger(l)).collect();
+        assert_eq!(events, [false, true, false]);
+    }
 }

@@ -1,6 +1,7 @@
 //! Is a backup what its manifest says, can it be read back, and does it restore to the
 //! same rows?
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::manifest::{Format, Manifest};
@@ -96,13 +97,28 @@ pub enum Afterwards<'a> {
     Keep {
         name: &'a DatabaseName,
         replace: bool,
-        /// Changes the rows once they matched, before it takes its name (an anonymised
-        /// copy): see `restore_beside`.
-        change: Option<Then<'a>>,
+        /// Changes the rows before it takes its name (an anonymised copy).
+        change: Option<&'a dyn RowChange>,
     },
-    /// `backup --anonymize`: once the rows matched, `change` changes them (anonymises
-    /// them), then `then` uses the whole database (dumps it); dropped whatever the outcome.
-    Use { change: Then<'a>, then: Then<'a> },
+    /// `backup --anonymize`: `change` changes the rows (anonymises them), then `then`
+    /// uses the whole database (dumps it); dropped whatever the outcome.
+    Use {
+        change: &'a dyn RowChange,
+        then: Then<'a>,
+    },
+}
+
+/// How a restore beside the live database changes the rows it restored (an anonymised
+/// copy): see `restore_beside`.
+pub trait RowChange {
+    /// `Some(tables)`: `change` changes only the rows of these tables ((schema, name));
+    /// `None`: any rows.
+    fn only(&self) -> Option<&[(&str, &str)]>;
+    /// Changes the rows, once they matched the manifest (`only`'s rows: before the rest
+    /// of an archive is restored).
+    fn change(&self, url: &PgUrl) -> Result<()>;
+    /// Runs on the whole database once it is restored, changed and matched.
+    fn check(&self, url: &PgUrl) -> Result<()>;
 }
 
 /// A test restore: `file` restored into a scratch database and compared, then dropped.
@@ -131,10 +147,13 @@ pub fn test_restore(
 /// counts (and table checksums, when the manifest has them) with the manifest, then drop
 /// it or give it its final name. The live database is never written.
 ///
-/// A change of the rows (`Afterwards`' `change`) runs, for an archive, between its tables
-/// and rows and the rest (pg_restore's sections): every row it changes is written once,
-/// with no index to update and no trigger or rule to run, and the indexes are built once,
-/// from the changed rows. A plain dump is restored whole before it.
+/// A change of the rows (`Afterwards`' `change`) runs, for an archive, before the indexes,
+/// keys and triggers are made: every row it changes is written once, with no index to
+/// update and no trigger or rule to run, and the indexes are built once, from the changed
+/// rows. A change of any rows runs between the archive's tables and rows and the rest
+/// (pg_restore's sections); a change of `only` some tables' rows between the tables with
+/// those rows and the rest, so the indexes on the changed rows are built while the other
+/// rows load, as a plain restore builds them. A plain dump is restored whole before it.
 pub fn restore_beside(
     file: &Path,
     manifest: Option<&Manifest>,
@@ -172,18 +191,29 @@ pub fn restore_beside(
         Afterwards::Use { change, then } => (Some(*change), Some(*then)),
         Afterwards::Drop => (None, None),
     };
-    let sectioned = change.is_some() && format.is_archive();
-    let mut outcome = restore_and_compare(file, manifest, format, tools, &scratch.url, sectioned);
     let matched = |o: &Result<RestoreReport>| o.as_ref().is_ok_and(|r| r.ok);
-    if let (Some(change), true) = (change, matched(&outcome)) {
-        let changed = change(&scratch.url).and_then(|()| match sectioned {
-            true => restore::restore_sections(file, tools, &scratch.url, Sections::AfterRows),
-            false => Ok(()),
-        });
-        if let Err(e) = changed {
-            outcome = Err(e);
+    let url = &scratch.url;
+    let archive = format.is_archive();
+    let mut outcome = match (change, change.and_then(|c| c.only())) {
+        (None, _) => restore_and_compare(file, manifest, format, tools, url, false),
+        (Some(change), Some(tables)) if archive => {
+            restore_tables_first(file, manifest, tools, url, tables, change)
         }
-    }
+        (Some(change), _) => {
+            let restored = restore_and_compare(file, manifest, format, tools, url, archive);
+            match matched(&restored) {
+                true => change
+                    .change(url)
+                    .and_then(|()| change.check(url))
+                    .and_then(|()| match archive {
+                        true => restore::restore_sections(file, tools, url, Sections::AfterRows),
+                        false => Ok(()),
+                    })
+                    .and(restored),
+                false => restored,
+            }
+        }
+    };
     if let (Some(then), true) = (then, matched(&outcome)) {
         if let Err(e) = then(&scratch.url) {
             outcome = Err(e);
@@ -203,6 +233,43 @@ pub fn restore_beside(
     outcome
 }
 
+/// A change of `only` some tables' rows, for an archive: its tables and the rows of
+/// `tables`, the change, then the rest of it; compared with the manifest (those tables'
+/// checksums as they were before the change); then `check`, and the event triggers.
+fn restore_tables_first(
+    file: &Path,
+    manifest: Option<&Manifest>,
+    tools: &Tools,
+    url: &PgUrl,
+    tables: &[(&str, &str)],
+    change: &dyn RowChange,
+) -> Result<RestoreReport> {
+    let rest = restore::restore_some_rows_first(file, tools, url, tables)?;
+    let before = match manifest.is_some_and(|m| m.table_checksums.is_some()) {
+        true => {
+            let mut conn = db::connect(url.libpq())?;
+            let all = diesel::Connection::transaction(&mut conn, db::snapshot::table_checksums)?;
+            let keys: Vec<String> = tables
+                .iter()
+                .map(|(schema, table)| match *schema {
+                    "public" => table.to_string(),
+                    _ => format!("{schema}.{table}"),
+                })
+                .collect();
+            all.into_iter().filter(|(k, _)| keys.contains(k)).collect()
+        }
+        false => BTreeMap::new(),
+    };
+    change.change(url)?;
+    rest.restore(file, tools, url)?;
+    let report = compare(manifest, url, before)?;
+    if report.ok {
+        change.check(url)?;
+        rest.finish(file, tools, url)?;
+    }
+    Ok(report)
+}
+
 /// Restore `file` (`tables_and_rows`: only its tables and rows) and compare the rows with
 /// the manifest.
 fn restore_and_compare(
@@ -217,6 +284,16 @@ fn restore_and_compare(
         true => restore::restore_sections(file, tools, scratch_url, Sections::TablesAndRows)?,
         false => restore::restore_into(file, format, tools, scratch_url, false)?,
     }
+    compare(manifest, scratch_url, BTreeMap::new())
+}
+
+/// Compare the rows of the database at `scratch_url` with the manifest; `before`: the
+/// checksums of tables whose rows changed since they were restored.
+fn compare(
+    manifest: Option<&Manifest>,
+    scratch_url: &PgUrl,
+    before: BTreeMap<String, String>,
+) -> Result<RestoreReport> {
     let mut conn = db::connect(scratch_url.libpq())?;
     let got = db::snapshot::row_counts(&mut conn)?;
     let Some(manifest) = manifest else {
@@ -241,7 +318,9 @@ fn restore_and_compare(
     }
     let compared = match &manifest.table_checksums {
         Some(want) => {
-            let have = diesel::Connection::transaction(&mut conn, db::snapshot::table_checksums)?;
+            let mut have =
+                diesel::Connection::transaction(&mut conn, db::snapshot::table_checksums)?;
+            have.extend(before);
             for (table, sum) in want {
                 match have.get(table) {
                     Some(h) if h == sum => {}

@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use diesel::PgConnection;
 
 use super::{server_tools, Ctx};
-use crate::backup::verify::{self, Afterwards};
+use crate::backup::verify::{self, Afterwards, RowChange};
 use crate::backup::{create, directory, files, retention, Format};
 use crate::cli::PgTools;
 use crate::db::{self, anonymize};
@@ -57,14 +57,11 @@ pub(super) fn create(
     bar.finish_and_clear();
     let source = source?;
 
-    let summary = RefCell::new(None);
+    let copy = AnonymisedCopy::new(opts);
     let done = RefCell::new(None);
-    let change = |scratch: &PgUrl| -> Result<()> {
-        *summary.borrow_mut() = Some(anonymize::run(&mut db::connect(scratch.libpq())?, opts)?);
-        Ok(())
-    };
     let then = |scratch: &PgUrl| -> Result<()> {
-        let summary = summary
+        let summary = copy
+            .summary
             .borrow_mut()
             .take()
             .ok_or_else(|| Error::failure("the copy was not anonymised"))?;
@@ -92,7 +89,7 @@ pub(super) fn create(
         &tools,
         url,
         Afterwards::Use {
-            change: &change,
+            change: &copy,
             then: &then,
         },
         ctx,
@@ -106,4 +103,45 @@ pub(super) fn create(
     }
     done.into_inner()
         .ok_or_else(|| Error::failure("the anonymised dump was not written"))
+}
+
+/// The change a restore makes an anonymised copy with (`backup restore --into
+/// --anonymize`, and the scratch copy `backup --anonymize` dumps), and what it did.
+pub(super) struct AnonymisedCopy<'a> {
+    opts: &'a anonymize::Options,
+    pub summary: RefCell<Option<anonymize::Summary>>,
+}
+
+impl<'a> AnonymisedCopy<'a> {
+    pub fn new(opts: &'a anonymize::Options) -> Self {
+        AnonymisedCopy {
+            opts,
+            summary: RefCell::new(None),
+        }
+    }
+}
+
+impl RowChange for AnonymisedCopy<'_> {
+    /// Only the people's rows, unless a sample or a cleared items column needs the
+    /// items'.
+    fn only(&self) -> Option<&[(&str, &str)]> {
+        anonymize::people_first(self.opts).then_some(anonymize::PEOPLE)
+    }
+
+    fn change(&self, url: &PgUrl) -> Result<()> {
+        let mut conn = db::connect(url.libpq())?;
+        *self.summary.borrow_mut() = Some(match self.only() {
+            Some(_) => anonymize::people(&mut conn, self.opts)?,
+            None => anonymize::run(&mut conn, self.opts)?,
+        });
+        Ok(())
+    }
+
+    /// The proof, where `change` did not make it.
+    fn check(&self, url: &PgUrl) -> Result<()> {
+        match self.only() {
+            Some(_) => anonymize::prove(&mut db::connect(url.libpq())?),
+            None => Ok(()),
+        }
+    }
 }

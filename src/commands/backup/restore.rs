@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use super::anonymized::AnonymisedCopy;
 use super::{count, require_file, server_tools, Ctx};
 use crate::backup::verify::{self, Afterwards};
 use crate::backup::{manifest::Manifest, restore, Format};
@@ -268,14 +269,7 @@ pub fn beside(
         )?;
     }
     let clock = Instant::now();
-    let summary = std::cell::RefCell::new(None);
-    let anonymise = |url: &crate::url::PgUrl| -> Result<()> {
-        if let Some(opts) = &anon {
-            let mut conn = db::connect(url.libpq())?;
-            *summary.borrow_mut() = Some(anonymize::run(&mut conn, opts)?);
-        }
-        Ok(())
-    };
+    let copy = anon.as_ref().map(AnonymisedCopy::new);
     let report = verify::restore_beside(
         file,
         manifest.as_ref(),
@@ -285,14 +279,12 @@ pub fn beside(
         Afterwards::Keep {
             name: &name,
             replace: replaced,
-            change: match anon {
-                Some(_) => Some(&anonymise),
-                None => None,
-            },
+            change: copy.as_ref().map(|c| c as &dyn verify::RowChange),
         },
         ctx,
     )?;
-    if let Some(s) = summary.borrow().as_ref() {
+    let summary = copy.map(|c| c.summary.into_inner()).unwrap_or_default();
+    if let Some(s) = summary.as_ref() {
         ctx.info(format!(
             "anonymised the copy {}: {}",
             name.as_str(),
@@ -323,7 +315,7 @@ pub fn beside(
     let mut new_conn = db::connect(target.url.with_database(name.as_str())?.libpq())?;
     // An anonymised copy may hold fewer rows than the file (`--sample`): its output and its
     // audit entry (the only one left in its trail) say what it holds, and what was done.
-    let (held, change) = match summary.borrow().as_ref() {
+    let (held, change) = match summary.as_ref() {
         Some(s) => {
             let held = db::snapshot::row_counts(&mut new_conn)?;
             let after = serde_json::json!({
