@@ -706,14 +706,22 @@ fn an_anonymised_copy_of_a_plain_dump_keeps_its_indexes_and_refuses_triggers() {
     );
 }
 
-/// A directory dump restored with jobs, in its two steps around the anonymisation: the
-/// copy has the source's indexes and no drift, and no person.
+/// A directory dump restored with jobs, the people's rows first and the rest after the
+/// anonymisation: the copy has the source's indexes, no drift and no person; its rows
+/// match the manifest's checksums (the people's as they were before the change); the
+/// dump's event trigger, which refuses any `DROP TABLE`, is made last, after the proof
+/// has dropped its table of hashes.
 #[test]
 fn an_anonymised_copy_of_a_directory_dump_with_jobs() {
     let db = TestDb::new();
     people(&db);
+    db.sql(
+        "CREATE FUNCTION public.no_drops() RETURNS event_trigger LANGUAGE plpgsql AS \
+         $$ BEGIN IF tg_tag = 'DROP TABLE' THEN RAISE EXCEPTION 'no drops here'; END IF; END $$; \
+         CREATE EVENT TRIGGER no_drops ON ddl_command_start EXECUTE FUNCTION public.no_drops()",
+    );
     let dir = db.dir.path().join("b");
-    let file = db.backup_file(&dir, &["--format", "directory"]);
+    let file = db.backup_file(&dir, &["--format", "directory", "--verify-restore"]);
     let copy = format!("{}_dir", db.name);
     db.ok(&[
         "backup",
@@ -734,5 +742,12 @@ fn an_anonymised_copy_of_a_directory_dump_with_jobs() {
     db.cmd_url(&url).args(&["schema", "diff"]).run().success();
     let text = every_text(&url);
     assert!(!text.contains("ada@example.com"), "{text}");
+    assert_eq!(
+        crate::support::psql(
+            &url,
+            "SELECT string_agg(evtname, ',') FROM pg_event_trigger"
+        ),
+        "no_drops"
+    );
     db.sql(&format!("DROP DATABASE {copy} WITH (FORCE)"));
 }
