@@ -5,45 +5,14 @@
 use crate::privileges::{dml_only, role, url_as};
 use crate::support::{hold, Run, TestDb};
 
-/// The locale the server translates into: made with `localedef` when the machine lacks it
-/// (as root; otherwise one message says how).
+/// The locale the server translates into, which the harness made before it started the
+/// server (`support::make_german_locale`); otherwise one message says how.
 fn german_locale() -> &'static str {
-    static READY: std::sync::Once = std::sync::Once::new();
-    READY.call_once(|| {
-        let has = || {
-            std::process::Command::new("locale")
-                .arg("-a")
-                .output()
-                .map(|o| {
-                    String::from_utf8_lossy(&o.stdout)
-                        .lines()
-                        .any(|l| l.eq_ignore_ascii_case("de_DE.utf8"))
-                })
-                .unwrap_or(false)
-        };
-        if has() {
-            return;
-        }
-        assert!(
-            crate::support::is_root(),
-            "the locale de_DE.UTF-8 is missing: as root run `apt-get install -y locales && \
-             localedef -i de_DE -f UTF-8 de_DE.UTF-8`"
-        );
-        if !std::path::Path::new("/usr/share/i18n/locales/de_DE").exists() {
-            assert!(
-                crate::support::apt_install(&["locales"]),
-                "apt-get install -y locales failed"
-            );
-        }
-        let ok = std::process::Command::new("localedef")
-            .args(["-i", "de_DE", "-f", "UTF-8", "de_DE.UTF-8"])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(
-            ok && has(),
-            "localedef -i de_DE -f UTF-8 de_DE.UTF-8 failed"
-        );
-    });
+    assert!(
+        crate::support::make_german_locale(),
+        "the locale de_DE.UTF-8 is missing: as root run `apt-get install -y locales && \
+         localedef -i de_DE -f UTF-8 de_DE.UTF-8`, before the tests start their server"
+    );
     "de_DE.UTF-8"
 }
 

@@ -64,7 +64,12 @@ fn server() -> &'static Server {
     SERVER.get_or_init(|| {
         let server = match std::env::var("TEST_DATABASE_URL") {
             Ok(url) if !url.is_empty() => external(&url),
-            _ => start_cluster(),
+            _ => {
+                // Before the server starts: a server process never sees a locale made
+                // after it began (glibc maps the locale archive once).
+                make_german_locale();
+                start_cluster()
+            }
         };
         make_template(&server);
         server
@@ -121,6 +126,36 @@ pub fn find_bindir() -> Option<PathBuf> {
         return Some(d);
     }
     std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).find(|d| has_initdb(d)))
+}
+
+/// Whether the machine has the locale de_DE.UTF-8 (a server speaking German: the
+/// language tests), made with `localedef` when it lacks it and this runs as root.
+pub fn make_german_locale() -> bool {
+    static MADE: OnceLock<bool> = OnceLock::new();
+    *MADE.get_or_init(|| {
+        let has = || {
+            Command::new("locale")
+                .arg("-a")
+                .output()
+                .map(|o| {
+                    String::from_utf8_lossy(&o.stdout)
+                        .lines()
+                        .any(|l| l.eq_ignore_ascii_case("de_DE.utf8"))
+                })
+                .unwrap_or(false)
+        };
+        if has() || !is_root() {
+            return has();
+        }
+        if !Path::new("/usr/share/i18n/locales/de_DE").exists() && !apt_install(&["locales"]) {
+            return false;
+        }
+        Command::new("localedef")
+            .args(["-i", "de_DE", "-f", "UTF-8", "de_DE.UTF-8"])
+            .status()
+            .is_ok_and(|s| s.success())
+            && has()
+    })
 }
 
 pub fn is_root() -> bool {
