@@ -410,7 +410,9 @@ fn anonymise(conn: &mut PgConnection, opts: &Options) -> Result<Summary> {
     summary.kept = opts.keep.iter().map(Column::name).collect();
 
     // 2. The source's identifying values, as hashes only: two 64-bit hashes of each
-    // (`HASHED`), which the proof's joins compute and compare cheaply.
+    // (`hashed`), which the proof's join computes and compares cheaply. Each once: the
+    // server then hashes this table once for every core, where with repeats (one password
+    // hash shared by many users) it makes each process its own copy without them.
     let sources: Vec<String> = personal(simple)
         .iter()
         .map(|c| format!("SELECT {} FROM public.users", lowered(c)))
@@ -556,6 +558,9 @@ struct TextColumn {
 
 #[derive(QueryableByName)]
 struct Found {
+    /// The table's place in the list of tables with text columns.
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    t: i32,
     /// The column's place in the table's list.
     #[diesel(sql_type = diesel::sql_types::Integer)]
     i: i32,
@@ -568,11 +573,13 @@ struct Found {
 /// spaces and punctuation but `@ . _ + -`). Found: exit 1 naming each column. Then the
 /// source's hashes are dropped.
 ///
-/// Two scans of each table, every text column at once: whole values, then the words of
-/// the values with an `@`. Each is a semi-join against the hashes, which the server runs
-/// as a hash join on every core; a row found by both is counted once (the second leaves
-/// out words that are the whole value). The pseudonyms are left out of the second: their
-/// one word with an `@` is the whole value.
+/// One query, a semi-join against the hashes, which the server runs as one hash join on
+/// every core (the source's hashes loaded once, not once per table): the values of each
+/// text column (a scan of its own, which costs less than making rows of a table's
+/// columns), and the words with an `@` of the rows with one (most have none, and the scan
+/// leaves them out before anything is split). A row found by its value and by a word is
+/// counted once. The pseudonyms are not split: their one word with an `@` is the whole
+/// value.
 pub fn prove(conn: &mut PgConnection) -> Result<()> {
     conn.batch_execute(SESSION)?;
     let simple = Tables::read(conn)?.simple;
@@ -588,78 +595,82 @@ pub fn prove(conn: &mut PgConnection) -> Result<()> {
          ORDER BY 1, 2, a.attnum",
     )
     .load(conn)?;
-    // A bigger hash table than the default's 4 MB keeps the join in memory (the server
-    // spills what does not fit, in batches).
-    conn.batch_execute("SET work_mem = '64MB'")?;
-    let mut found = Vec::new();
-    for table in columns.chunk_by(|a, b| (&a.schema, &a.table) == (&b.schema, &b.table)) {
-        let (schema, name) = (&table[0].schema, &table[0].table);
-        let from = |pick: &dyn Fn(&TextColumn) -> bool, value: &dyn Fn(&str) -> String| {
-            let values = table
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| pick(c))
-                .map(|(i, c)| format!("({i}, {})", value(&format!("t.{}", ident(&c.column)))))
-                .collect::<Vec<_>>();
-            (!values.is_empty()).then(|| {
-                format!(
-                    "FROM {}.{} t CROSS JOIN LATERAL (VALUES {}) c(i, v)",
-                    ident(schema),
-                    ident(name),
-                    values.join(", ")
-                )
-            })
-        };
-        let mut hits: Vec<Found> = Vec::new();
-        if let Some(from) = from(&|_| true, &lowered) {
-            hits.extend(
-                diesel::sql_query(format!(
-                    "SELECT c.i, count(*) AS n {from} \
-                     WHERE c.v IS NOT NULL AND {} GROUP BY c.i",
-                    hashed("c.v")
-                ))
-                .load::<Found>(conn)?,
-            );
-        }
-        // Only values with an `@` are lowered and split (most have none).
-        let pseudonym = |c: &TextColumn| {
-            c.schema == "public"
-                && c.table == "users"
-                && personal(simple).contains(&c.column.as_str())
-        };
-        if let Some(from) = from(&|c| !pseudonym(c), &|e| format!("{e}::text")) {
-            let word = "trim(both '.' from w.word)";
-            hits.extend(
-                diesel::sql_query(format!(
-                    "SELECT c.i, count(DISTINCT t.ctid) AS n {from} \
-                       CROSS JOIN LATERAL regexp_split_to_table({v}, '[^[:alnum:]@._+-]+') w(word) \
-                     WHERE position('@' in c.v) > 0 AND position('@' in w.word) > 0 \
-                       AND {word} <> {v} AND {} \
-                     GROUP BY c.i",
-                    hashed(word),
-                    v = lowered("c.v"),
-                ))
-                .load::<Found>(conn)?,
-            );
-        }
+    let tables: Vec<&[TextColumn]> = columns
+        .chunk_by(|a, b| (&a.schema, &a.table) == (&b.schema, &b.table))
+        .collect();
+    let pseudonym = |c: &TextColumn| {
+        c.schema == "public" && c.table == "users" && personal(simple).contains(&c.column.as_str())
+    };
+    let mut branches = Vec::new();
+    for (t, table) in tables.iter().enumerate() {
+        let from = format!("{}.{} o", ident(&table[0].schema), ident(&table[0].table));
+        let col = |c: &TextColumn| format!("o.{}::text", ident(&c.column));
         for (i, c) in table.iter().enumerate() {
-            let n: i64 = hits
-                .iter()
-                .filter(|f| usize::try_from(f.i) == Ok(i))
-                .map(|f| f.n)
-                .sum();
-            if n > 0 {
-                found.push(format!(
-                    "{}.{}.{} ({n} row(s))",
-                    c.schema, c.table, c.column
-                ));
-            }
+            branches.push(format!(
+                "SELECT {t} AS t, {i} AS i, o.ctid AS r, {} AS v FROM {from} WHERE {} IS NOT NULL",
+                lowered(&col(c)),
+                col(c)
+            ));
         }
+        let split: Vec<(usize, &TextColumn)> = table
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !pseudonym(c))
+            .collect();
+        if split.is_empty() {
+            continue;
+        }
+        let at = |e: &str| format!("position('@' in {e}) > 0");
+        branches.push(format!(
+            "SELECT {t}, c.i, o.ctid, trim(both '.' from w.word) FROM {from} \
+             CROSS JOIN LATERAL (VALUES {}) c(i, v) \
+             CROSS JOIN LATERAL regexp_split_to_table({}, '[^[:alnum:]@._+-]+') w(word) \
+             WHERE ({}) AND {} AND {}",
+            split
+                .iter()
+                .map(|(i, c)| format!("({i}, {})", col(c)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            lowered("c.v"),
+            split
+                .iter()
+                .map(|(_, c)| at(&col(c)))
+                .collect::<Vec<_>>()
+                .join(" OR "),
+            at("c.v"),
+            at("w.word"),
+        ));
     }
-    if found.is_empty() {
+    let mut hits: Vec<Found> = Vec::new();
+    if !branches.is_empty() {
+        // A bigger hash table than the default's 4 MB keeps the join in memory (the
+        // server spills what does not fit, in batches); no cache of the split words
+        // (every value is another).
+        conn.batch_execute("SET work_mem = '64MB'; SET enable_memoize = off")?;
+        hits = diesel::sql_query(format!(
+            "SELECT s.t, s.i, count(DISTINCT s.r) AS n FROM ({}) s \
+             WHERE {} GROUP BY s.t, s.i ORDER BY s.t, s.i",
+            branches.join(" UNION ALL "),
+            hashed("s.v")
+        ))
+        .load(conn)?;
+    }
+    if hits.is_empty() {
         conn.batch_execute(&format!("DROP TABLE {HASHES}"))?;
         return Ok(());
     }
+    let found: Vec<String> = hits
+        .iter()
+        .filter_map(|f| {
+            let c = tables
+                .get(usize::try_from(f.t).ok()?)?
+                .get(usize::try_from(f.i).ok()?)?;
+            Some(format!(
+                "{}.{}.{} ({} row(s))",
+                c.schema, c.table, c.column, f.n
+            ))
+        })
+        .collect();
     Err(Error::failure(format!(
         "the copy still holds personal data of the source, so it was not kept: a value of the source found in {}",
         found.join(", ")

@@ -427,6 +427,12 @@ fn an_anonymised_copy_holds_no_person_and_fails_closed() {
         "UPDATE items SET description = 'ask Ada (ADA@example.com) first' WHERE owner_id = '{ada}'"
     ));
     db.sql("UPDATE items SET title = 'Ada' WHERE title = 'Engine'");
+    // Any table is searched, each row counted once (found by its value, by a word or both).
+    db.sql(
+        "CREATE TABLE notes (id int, body text, extra jsonb); \
+         INSERT INTO notes VALUES (1, 'mail ADA@example.com.', NULL), (2, 'Ada', NULL), \
+         (3, 'nothing here', '{\"to\": \"ada@example.com\"}')",
+    );
     let m = db.json(&["backup", "--dir", dir.to_str().unwrap()]);
     let quoted = dir.join(m["file"].as_str().unwrap());
     let proof = format!("{}_anon4", db.name);
@@ -443,7 +449,10 @@ fn an_anonymised_copy_holds_no_person_and_fails_closed() {
         ])
         .fails(1);
     assert!(
-        r.stderr.contains("items.description") && r.stderr.contains("items.title (1 row(s))"),
+        r.stderr.contains("items.description")
+            && r.stderr.contains("items.title (1 row(s))")
+            && r.stderr.contains("public.notes.body (2 row(s))")
+            && r.stderr.contains("public.notes.extra (1 row(s))"),
         "{r:#?}"
     );
     assert!(
