@@ -531,10 +531,12 @@ fn anonymise(conn: &mut PgConnection, opts: &Options) -> Result<Summary> {
 /// in one process only, and the proof's joins want every core.
 const HASHES: &str = "public.stackctl_anonymize_source_hashes";
 
-/// A value as the proof compares it: lower case, its bytes (collation "C": a column's
-/// own collation could hash equal texts apart).
+/// A value as the proof compares it: lower case by the database's own rules whatever the
+/// column's collation (the same on both sides, and one collation for a table's columns
+/// together), then its bytes (collation "C": a column's own collation could hash equal
+/// texts apart).
 fn lowered(expr: &str) -> String {
-    format!("(lower({expr}::text) COLLATE \"C\")")
+    format!("(lower({expr}::text COLLATE \"default\") COLLATE \"C\")")
 }
 
 /// `v` is a source value: both its hashes are in `HASHES` (two independent 64-bit hashes:
@@ -601,13 +603,21 @@ pub fn prove(conn: &mut PgConnection) -> Result<()> {
     let pseudonym = |c: &TextColumn| {
         c.schema == "public" && c.table == "users" && personal(simple).contains(&c.column.as_str())
     };
-    let mut branches = Vec::new();
+    // Each table's branches, and a query for at most `BATCH` of them (tables whole, so
+    // a row is counted in one query): thousands of columns make no statement too deep
+    // for the server.
+    const BATCH: usize = 200;
+    let mut batches: Vec<Vec<String>> = vec![Vec::new()];
     for (t, table) in tables.iter().enumerate() {
         let from = format!("{}.{} o", ident(&table[0].schema), ident(&table[0].table));
         let col = |c: &TextColumn| format!("o.{}::text", ident(&c.column));
+        // The row: its table's (a partitioned or inherited table's scan reads its
+        // children's rows) and its place there.
+        let row = "o.tableoid, o.ctid";
+        let mut branches = Vec::new();
         for (i, c) in table.iter().enumerate() {
             branches.push(format!(
-                "SELECT {t} AS t, {i} AS i, o.ctid AS r, {} AS v FROM {from} WHERE {} IS NOT NULL",
+                "SELECT {t} AS t, {i} AS i, {row}, {} AS v FROM {from} WHERE {} IS NOT NULL",
                 lowered(&col(c)),
                 col(c)
             ));
@@ -617,48 +627,59 @@ pub fn prove(conn: &mut PgConnection) -> Result<()> {
             .enumerate()
             .filter(|(_, c)| !pseudonym(c))
             .collect();
-        if split.is_empty() {
-            continue;
+        if !split.is_empty() {
+            let at = |e: &str| format!("strpos({e}, '@') > 0");
+            branches.push(format!(
+                "SELECT {t}, c.i, {row}, trim(both '.' from w.word) FROM {from} \
+                 CROSS JOIN LATERAL (VALUES {}) c(i, v) \
+                 CROSS JOIN LATERAL regexp_split_to_table(c.v, '[^[:alnum:]@._+-]+') w(word) \
+                 WHERE ({}) AND {} AND {}",
+                split
+                    .iter()
+                    .map(|(i, c)| format!("({i}, {})", lowered(&col(c))))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                split
+                    .iter()
+                    .map(|(_, c)| at(&format!("({} COLLATE \"C\")", col(c))))
+                    .collect::<Vec<_>>()
+                    .join(" OR "),
+                at("c.v"),
+                at("w.word"),
+            ));
         }
-        let at = |e: &str| format!("position('@' in {e}) > 0");
-        branches.push(format!(
-            "SELECT {t}, c.i, o.ctid, trim(both '.' from w.word) FROM {from} \
-             CROSS JOIN LATERAL (VALUES {}) c(i, v) \
-             CROSS JOIN LATERAL regexp_split_to_table({}, '[^[:alnum:]@._+-]+') w(word) \
-             WHERE ({}) AND {} AND {}",
-            split
-                .iter()
-                .map(|(i, c)| format!("({i}, {})", col(c)))
-                .collect::<Vec<_>>()
-                .join(", "),
-            lowered("c.v"),
-            split
-                .iter()
-                .map(|(_, c)| at(&col(c)))
-                .collect::<Vec<_>>()
-                .join(" OR "),
-            at("c.v"),
-            at("w.word"),
-        ));
+        let last = batches.last_mut().expect("one batch at least");
+        if !last.is_empty() && last.len() + branches.len() > BATCH {
+            batches.push(branches);
+        } else {
+            last.extend(branches);
+        }
     }
+    // A bigger hash table than the default's 4 MB keeps the join in memory (the server
+    // spills what does not fit, in batches); no cache of the split words (every value
+    // is another), where the server has that cache (14 and later).
+    conn.batch_execute(
+        "SET work_mem = '64MB'; \
+         SELECT set_config(name, 'off', false) FROM pg_settings WHERE name = 'enable_memoize'",
+    )?;
     let mut hits: Vec<Found> = Vec::new();
-    if !branches.is_empty() {
-        // A bigger hash table than the default's 4 MB keeps the join in memory (the
-        // server spills what does not fit, in batches); no cache of the split words
-        // (every value is another).
-        conn.batch_execute("SET work_mem = '64MB'; SET enable_memoize = off")?;
-        hits = diesel::sql_query(format!(
-            "SELECT s.t, s.i, count(DISTINCT s.r) AS n FROM ({}) s \
-             WHERE {} GROUP BY s.t, s.i ORDER BY s.t, s.i",
-            branches.join(" UNION ALL "),
-            hashed("s.v")
-        ))
-        .load(conn)?;
+    for branches in batches.iter().filter(|b| !b.is_empty()) {
+        hits.extend(
+            diesel::sql_query(format!(
+                "SELECT s.t, s.i, count(DISTINCT (s.tableoid, s.ctid)) AS n FROM ({}) s \
+                 WHERE {} GROUP BY s.t, s.i ORDER BY s.t, s.i",
+                branches.join(" UNION ALL "),
+                hashed("s.v")
+            ))
+            .load::<Found>(conn)?,
+        );
     }
     if hits.is_empty() {
         conn.batch_execute(&format!("DROP TABLE {HASHES}"))?;
         return Ok(());
     }
+    // Named as SQL names (quoted where they need it): a name is the dump's, and may
+    // hold a dot, a comma or a control character.
     let found: Vec<String> = hits
         .iter()
         .filter_map(|f| {
@@ -667,7 +688,10 @@ pub fn prove(conn: &mut PgConnection) -> Result<()> {
                 .get(usize::try_from(f.i).ok()?)?;
             Some(format!(
                 "{}.{}.{} ({} row(s))",
-                c.schema, c.table, c.column, f.n
+                ident(&c.schema),
+                ident(&c.table),
+                ident(&c.column),
+                f.n
             ))
         })
         .collect();

@@ -427,11 +427,24 @@ fn an_anonymised_copy_holds_no_person_and_fails_closed() {
         "UPDATE items SET description = 'ask Ada (ADA@example.com) first' WHERE owner_id = '{ada}'"
     ));
     db.sql("UPDATE items SET title = 'Ada' WHERE title = 'Engine'");
-    // Any table is searched, each row counted once (found by its value, by a word or both).
+    // Any table is searched, each row counted once (found by its value, by a word or
+    // both), whatever its columns' collations.
     db.sql(
-        "CREATE TABLE notes (id int, body text, extra jsonb); \
-         INSERT INTO notes VALUES (1, 'mail ADA@example.com.', NULL), (2, 'Ada', NULL), \
-         (3, 'nothing here', '{\"to\": \"ada@example.com\"}')",
+        "CREATE TABLE notes (id int, body text, extra jsonb, tag varchar(40) COLLATE \"C\", \
+                             code text COLLATE \"POSIX\"); \
+         INSERT INTO notes VALUES (1, 'mail ADA@example.com.', NULL, NULL, NULL), \
+         (2, 'Ada', NULL, NULL, 'x'), \
+         (3, 'nothing here', '{\"to\": \"ada@example.com\"}', 'cc: ADA@EXAMPLE.COM', NULL); \
+         CREATE TABLE parts (id int, body text) PARTITION BY LIST (id); \
+         CREATE TABLE parts_1 PARTITION OF parts FOR VALUES IN (1); \
+         CREATE TABLE parts_2 PARTITION OF parts FOR VALUES IN (2); \
+         INSERT INTO parts VALUES (1, 'Ada'), (2, 'Ada')",
+    );
+    // More columns than one query of the proof takes.
+    db.sql(
+        "DO $$ BEGIN FOR t IN 1..2 LOOP EXECUTE (SELECT format('CREATE TABLE wide_%s (%s)', t, \
+           string_agg(format('c%s text', c), ', ')) FROM generate_series(1, 150) c); END LOOP; END $$; \
+         INSERT INTO wide_2 (c150) VALUES ('Ada')",
     );
     let m = db.json(&["backup", "--dir", dir.to_str().unwrap()]);
     let quoted = dir.join(m["file"].as_str().unwrap());
@@ -452,7 +465,11 @@ fn an_anonymised_copy_holds_no_person_and_fails_closed() {
         r.stderr.contains("items.description")
             && r.stderr.contains("items.title (1 row(s))")
             && r.stderr.contains("public.notes.body (2 row(s))")
-            && r.stderr.contains("public.notes.extra (1 row(s))"),
+            && r.stderr.contains("public.notes.extra (1 row(s))")
+            && r.stderr.contains("public.notes.tag (1 row(s))")
+            && r.stderr.contains("public.parts.body (2 row(s))")
+            && r.stderr.contains("public.parts_1.body (1 row(s))")
+            && r.stderr.contains("public.wide_2.c150 (1 row(s))"),
         "{r:#?}"
     );
     assert!(
