@@ -209,6 +209,7 @@ fn change(conn: &mut PgConnection, opts: &Options) -> Result<Summary> {
     // the change and the proof, and no trigger or rule of the dump's running as this role.
     conn.batch_execute(SESSION)?;
     refuse_triggers(conn)?;
+    refuse_children(conn)?;
     let schema = schema_of(conn)?;
     let indexes = plain_indexes(conn, "users")?;
     let summary = conn.transaction::<_, Error, _>(|conn| {
@@ -224,7 +225,7 @@ fn change(conn: &mut PgConnection, opts: &Options) -> Result<Summary> {
     for (_, definition) in &indexes {
         conn.batch_execute(definition)?;
     }
-    if !summary.cleared.is_empty() || summary.users_dropped_by_sample > 0 {
+    if opts.clear.iter().any(|c| c.table == "items") || summary.users_dropped_by_sample > 0 {
         conn.batch_execute("VACUUM (FULL, ANALYZE) public.items")?;
     }
     // The other half of the proof: only values changed, the schema is the source's.
@@ -271,6 +272,23 @@ fn schema_of(conn: &mut PgConnection) -> Result<String> {
     ))
     .get_result::<Schema>(conn)?
     .s)
+}
+
+/// Exit 1 when `users` has child tables or partitions: an archive restores their rows
+/// after the change, which would not replace them, nor would the proof know their values.
+fn refuse_children(conn: &mut PgConnection) -> Result<()> {
+    let n = count(
+        conn,
+        "SELECT count(*) AS n FROM pg_inherits \
+         WHERE inhparent = to_regclass('public.users') OR inhrelid = to_regclass('public.users')",
+    )?;
+    if n > 0 {
+        return Err(Error::failure(
+            "the backup's users table has child tables or partitions (or is one), which the anonymisation does not cover; the copy was not kept",
+        )
+        .with_hint("anonymise such a database by hand"));
+    }
+    Ok(())
 }
 
 /// Exit 1 when the copy's users, items or audit trail carry a trigger or a rule of the

@@ -730,6 +730,22 @@ fn an_anonymised_copy_of_a_plain_dump_keeps_its_indexes_and_refuses_triggers() {
         )),
         "0"
     );
+
+    // A child table of users: an archive restores its rows after the change, which would
+    // leave them as they are, so the copy is refused.
+    db.sql(
+        "DROP TRIGGER note ON users; CREATE TABLE users_archive () INHERITS (users); \
+         INSERT INTO users_archive SELECT * FROM users LIMIT 1",
+    );
+    let archive = db.backup_file(&dir, &[]);
+    let r = restore(archive.to_str().unwrap()).fails(1);
+    assert!(r.stderr.contains("child tables"), "{r:#?}");
+    assert_eq!(
+        db.sql(&format!(
+            "SELECT count(*) FROM pg_database WHERE datname = '{copy}'"
+        )),
+        "0"
+    );
 }
 
 /// A directory dump restored with jobs, the people's rows first and the rest after the
